@@ -1,0 +1,354 @@
+"""Channels, contacts, conversations, messages and the audit trail.
+
+A Conversation is one unit of work (a thread); Messages belong to one
+conversation; every state change writes one ConversationEvent. State changes
+go through inbox/services.py, never through these models directly.
+"""
+
+import enum
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ChannelKind(models.TextChoices):
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+    INSTAGRAM = "instagram", "Instagram"
+    MASTODON = "mastodon", "Mastodon"
+    BLUESKY = "bluesky", "Bluesky"
+    RSS = "rss", _("RSS/Atom")
+    EMAIL = "email", _("E-mail")
+    WEBHOOK = "webhook", _("Signed webhook")
+    SIMULATOR = "simulator", _("Simulator")
+
+
+class ChannelStatus(models.TextChoices):
+    OK = "ok", _("OK")
+    RATE_LIMITED = "rate_limited", _("Rate limited")
+    FAILING = "failing", _("Failing")
+    ERROR = "error", _("Error (needs attention)")
+
+
+class Channel(models.Model):
+    kind = models.CharField(_("kind"), max_length=20, choices=ChannelKind.choices)
+    name = models.CharField(_("display name"), max_length=100)
+    own_handles = models.JSONField(_("our own account handles"), default=list, blank=True)
+    keywords = models.JSONField(_("keywords to monitor"), default=list, blank=True)
+    # Fernet token (inbox/crypto.py); never rendered back in the UI.
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Non-secret connection settings (instance URL, page id, feed URL, IMAP host...).
+    config = models.JSONField(_("settings"), default=dict, blank=True)
+    poll_interval_seconds = models.PositiveIntegerField(_("poll interval (seconds)"), default=60)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    cursor = models.JSONField(default=dict, blank=True, editable=False)
+    # Health
+    status = models.CharField(
+        max_length=20, choices=ChannelStatus.choices, default=ChannelStatus.OK
+    )
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_poll_started_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    reply_teams = models.ManyToManyField(
+        "routing.Department",
+        blank=True,
+        related_name="reply_channels",
+        verbose_name=_("teams that may reply"),
+    )
+    reviewed_replies_only = models.BooleanField(
+        _("only reviewed replies may be sent"), default=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactTag(models.TextChoices):
+    TENANT = "tenant", _("Known tenant")
+    VIP = "vip", _("VIP")
+    PRESS = "press", _("Press")
+
+
+class Contact(models.Model):
+    """One author on one channel."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="contacts")
+    external_id = models.CharField(max_length=255)
+    handle = models.CharField(_("handle"), max_length=255, blank=True, default="")
+    name = models.CharField(_("name"), max_length=255, blank=True, default="")
+    avatar_url = models.URLField(max_length=1000, blank=True, default="")
+    profile_url = models.URLField(max_length=1000, blank=True, default="")
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    is_blocked = models.BooleanField(_("blocked"), default=False)
+    is_fake = models.BooleanField(_("fake account"), default=False)
+    is_own_account = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="contact_channel_external_id"
+            )
+        ]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return self.name or self.handle or self.external_id
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    TRIAGED = "triaged", _("Triaged")
+    ASSIGNED = "assigned", _("Assigned")
+    ANSWERED = "answered", _("Answered")
+    WAITING = "waiting", _("Waiting on customer")
+    CLOSED = "closed", _("Closed")
+    NO_REPLY_NEEDED = "no_reply_needed", _("No reply needed")
+    HIDDEN = "hidden", _("Hidden")
+
+
+OPEN_STATUSES = (Status.NEW, Status.TRIAGED, Status.ASSIGNED, Status.ANSWERED, Status.WAITING)
+END_STATUSES = (Status.CLOSED, Status.NO_REPLY_NEEDED, Status.HIDDEN)
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, _("Low")
+    NORMAL = 1, _("Normal")
+    HIGH = 2, _("High")
+    URGENT = 3, _("Urgent")
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", _("Negative")
+    NEUTRAL = "neutral", _("Neutral")
+    POSITIVE = "positive", _("Positive")
+
+
+class Flag(enum.IntFlag):
+    """Bits stored in Conversation.flags and Message.flags (an integer: cheap to filter on any DB)."""
+
+    THREAT = 1
+    ABUSE = 2
+    POLITICAL = 4
+    IMPERSONATION = 8
+    SPAM = 16
+    FAKE_ACCOUNT = 32
+    PRESS = 64
+    VIP = 128
+
+    @classmethod
+    def labels(cls) -> dict["Flag", str]:
+        return {
+            cls.THREAT: _("Threat"),
+            cls.ABUSE: _("Abuse"),
+            cls.POLITICAL: _("Political"),
+            cls.IMPERSONATION: _("Possible impersonation"),
+            cls.SPAM: _("Spam"),
+            cls.FAKE_ACCOUNT: _("Fake account"),
+            cls.PRESS: _("Press"),
+            cls.VIP: _("VIP"),
+        }
+
+
+class SlaState(models.TextChoices):
+    NONE = "none", _("No SLA")
+    OK = "ok", _("On time")
+    AT_RISK = "at_risk", _("At risk")
+    OVERDUE = "overdue", _("Overdue")
+
+
+class Conversation(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    # The platform's thread id (X conversation_id, e-mail root Message-ID, post id...).
+    thread_key = models.CharField(max_length=255)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
+    status_reason = models.TextField(_("reason"), blank=True, default="")
+    department = models.ForeignKey(
+        "routing.Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    priority = models.SmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    sentiment = models.CharField(
+        _("sentiment"), max_length=10, choices=Sentiment.choices, default=Sentiment.NEUTRAL
+    )
+    flags = models.IntegerField(default=0)
+    snippet = models.CharField(max_length=280, blank=True, default="")
+    is_public = models.BooleanField(default=True)
+    message_count = models.PositiveIntegerField(default=0)
+    # First inbound message (inbox order) and latest activity.
+    received_at = models.DateTimeField()
+    last_message_at = models.DateTimeField()
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # Optimistic concurrency: every state change bumps version; actions send the version they saw.
+    version = models.PositiveIntegerField(default=1)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followups"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
+    # SLA (set by routing.services)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.NONE)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "thread_key"],
+                condition=Q(status__in=["new", "triaged", "assigned", "answered", "waiting"]),
+                name="conversation_one_open_per_thread",
+            )
+        ]
+        indexes = [
+            # Uses index: the shared inbox's keyset page (received_at DESC, id DESC) over open items.
+            models.Index(
+                fields=["-received_at", "-id"],
+                name="conv_open_inbox_idx",
+                condition=Q(status__in=["new", "triaged", "assigned", "answered", "waiting"]),
+            ),
+            models.Index(
+                fields=["department", "status", "-received_at", "-id"], name="conv_dept_status_idx"
+            ),
+            models.Index(fields=["status", "-received_at", "-id"], name="conv_status_idx"),
+            # Uses index: the SLA sweep looks only at clocks that passed a threshold since the last sweep.
+            models.Index(
+                fields=["sla_warn_at"], name="conv_sla_warn_idx", condition=Q(sla_state="ok")
+            ),
+            models.Index(
+                fields=["sla_due_at"],
+                name="conv_sla_due_idx",
+                condition=Q(sla_state__in=["ok", "at_risk"]),
+            ),
+            models.Index(fields=["channel", "thread_key"], name="conv_channel_thread_idx"),
+            models.Index(fields=["contact", "-received_at"], name="conv_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.snippet[:40]}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("inbox:conversation", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def flag_list(self) -> list[Flag]:
+        return [flag for flag in Flag if self.flags & flag]
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("Inbound")
+    OUTBOUND = "out", _("Outbound")
+
+
+class Message(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    external_id = models.CharField(max_length=255)
+    parent_external_id = models.CharField(max_length=255, blank=True, default="")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sent_messages",
+    )
+    text = models.TextField(blank=True, default="")
+    url = models.URLField(max_length=1000, blank=True, default="")
+    is_public = models.BooleanField(default=True)
+    # Automatic acknowledgements do not count as a response (SLA, dashboards).
+    is_automatic = models.BooleanField(default=False)
+    language = models.CharField(max_length=8, blank=True, default="")
+    sentiment = models.CharField(
+        max_length=10, choices=Sentiment.choices, default=Sentiment.NEUTRAL
+    )
+    flags = models.IntegerField(default=0)
+    created_at = models.DateTimeField()  # on the platform
+    ingested_at = models.DateTimeField(auto_now_add=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="message_channel_external_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class ConversationEvent(models.Model):
+    """The audit trail: one row per action on a conversation. Append-only."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="event_conversation_idx")
+        ]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.kind} on #{self.conversation_id}"

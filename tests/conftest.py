@@ -1,0 +1,102 @@
+"""Suite-wide fixtures: personas (healthchecks' alice/bob style) and the real services.
+
+The suite runs on the real PostgreSQL and Redis named by DATABASE_URL and
+REDIS_URL (.ci/services starts them). It refuses to run silently on SQLite:
+set WEBCARE_TEST_SQLITE=1 to run on SQLite on purpose, for a quick local run.
+"""
+
+import os
+
+import pytest
+
+from tests.factories import (
+    ChannelFactory,
+    ConversationFactory,
+    DepartmentFactory,
+    UserFactory,
+)
+
+
+def pytest_configure(config):
+    if os.environ.get("WEBCARE_TEST_SQLITE") == "1":
+        return
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        raise pytest.UsageError(
+            f"{', '.join(missing)} not set: the suite runs on real PostgreSQL and Redis "
+            "(run it through `bash .ci/run`, or `source .ci/services` first). "
+            "Set WEBCARE_TEST_SQLITE=1 to run on SQLite on purpose."
+        )
+    if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError("DATABASE_URL must point at PostgreSQL for the test suite")
+    import redis
+
+    try:
+        redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise pytest.UsageError(f"Redis at REDIS_URL is unreachable: {exc}") from exc
+
+
+@pytest.fixture
+def team_a(db):
+    return DepartmentFactory(name="Reparaties & Onderhoud", slug="reparaties")
+
+
+@pytest.fixture
+def team_b(db):
+    return DepartmentFactory(name="Huur & Betalingen", slug="huur")
+
+
+@pytest.fixture
+def coordinator(db):
+    return UserFactory(
+        username="cora", role="coordinator", first_name="Cora", last_name="Coördinator"
+    )
+
+
+@pytest.fixture
+def staff_a(db, team_a):
+    user = UserFactory(username="anna", role="staff", first_name="Anna", last_name="de Vries")
+    team_a.memberships.create(user=user)
+    return user
+
+
+@pytest.fixture
+def lead_a(db, team_a):
+    user = UserFactory(username="lars", role="staff", first_name="Lars", last_name="Leider")
+    team_a.memberships.create(user=user, is_lead=True)
+    return user
+
+
+@pytest.fixture
+def staff_b(db, team_b):
+    user = UserFactory(username="bram", role="staff", first_name="Bram", last_name="Bakker")
+    team_b.memberships.create(user=user)
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="mila", role="manager", first_name="Mila", last_name="Manager")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(
+        username="ada",
+        role="admin",
+        first_name="Ada",
+        last_name="Admin",
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+@pytest.fixture
+def channel(db):
+    return ChannelFactory()
+
+
+@pytest.fixture
+def conversation(db, channel):
+    return ConversationFactory(channel=channel)

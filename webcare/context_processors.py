@@ -1,0 +1,18 @@
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+def navigation(request: HttpRequest) -> dict:
+    """The main navigation, filtered by what the user's role may open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    if user.is_coordinator:
+        items.append(("inbox", _("Inbox"), reverse("inbox:inbox")))
+    items.append(("team", _("My team"), reverse("inbox:team")))
+    if user.is_manager or user.memberships.filter(is_lead=True).exists():
+        items.append(("dashboards", _("Dashboards"), reverse("dashboards")))
+    items.append(("settings", _("Settings"), reverse("settings")))
+    return {"nav_items": items}

@@ -1,0 +1,44 @@
+"""Role checks shared by every view: one decorator per kind of access."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+
+def role_required(check: Callable) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapper(request, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = check  # read by the URL-by-role test
+        return wrapper
+
+    return decorator
+
+
+def is_coordinator(user) -> bool:
+    return user.is_coordinator
+
+
+def is_manager(user) -> bool:
+    return user.is_manager
+
+
+def is_admin(user) -> bool:
+    return user.is_admin_role
+
+
+def is_team_lead_or_manager(user) -> bool:
+    return user.is_manager or user.memberships.filter(is_lead=True).exists()
+
+
+coordinator_required = role_required(is_coordinator)
+manager_required = role_required(is_manager)
+admin_required = role_required(is_admin)
+lead_or_manager_required = role_required(is_team_lead_or_manager)

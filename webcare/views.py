@@ -1,0 +1,30 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from webcare.http import AuthedRequest
+from webcare.permissions import lead_or_manager_required
+
+
+@require_GET
+@login_required
+def home(request: AuthedRequest):
+    """The landing page per role: coordinators the shared inbox, staff their team, managers dashboards."""
+    user = request.user
+    if user.is_manager and not user.is_admin_role:
+        return redirect("dashboards")
+    if user.is_coordinator:
+        return redirect("inbox:inbox")
+    return redirect("inbox:team")
+
+
+@require_GET
+@lead_or_manager_required
+def dashboards(request: AuthedRequest):
+    return render(request, "dashboards.html")
+
+
+@require_GET
+@login_required
+def settings_page(request: AuthedRequest):
+    return render(request, "settings.html")
