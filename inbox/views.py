@@ -1,6 +1,5 @@
 from datetime import datetime
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -8,7 +7,7 @@ from django.views.decorators.http import require_GET
 from inbox import selectors
 from inbox.models import Conversation
 from webcare.http import AuthedRequest
-from webcare.permissions import coordinator_required
+from webcare.permissions import any_user_required, coordinator_required
 
 
 def _parse_before(request) -> tuple[datetime, int] | None:
@@ -43,7 +42,7 @@ def inbox(request: AuthedRequest):
 
 
 @require_GET
-@login_required
+@any_user_required
 def team(request: AuthedRequest):
     return _render_list(
         request, selectors.team_queue(request.user), "inbox/team.html", {"active": "team"}
@@ -51,7 +50,7 @@ def team(request: AuthedRequest):
 
 
 @require_GET
-@login_required
+@any_user_required
 def conversation(request: AuthedRequest, pk: int):
     try:
         conv = selectors.get_conversation_for_user(request.user, pk)

@@ -38,7 +38,12 @@ def is_team_lead_or_manager(user) -> bool:
     return user.is_manager or user.memberships.filter(is_lead=True).exists()
 
 
+def is_authenticated(user) -> bool:
+    return True  # login_required already ran; object-level checks live in the selectors
+
+
 coordinator_required = role_required(is_coordinator)
+any_user_required = role_required(is_authenticated)
 manager_required = role_required(is_manager)
 admin_required = role_required(is_admin)
 lead_or_manager_required = role_required(is_team_lead_or_manager)

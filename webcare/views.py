@@ -1,13 +1,12 @@
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from webcare.http import AuthedRequest
-from webcare.permissions import lead_or_manager_required
+from webcare.permissions import any_user_required, lead_or_manager_required
 
 
 @require_GET
-@login_required
+@any_user_required
 def home(request: AuthedRequest):
     """The landing page per role: coordinators the shared inbox, staff their team, managers dashboards."""
     user = request.user
@@ -25,6 +24,6 @@ def dashboards(request: AuthedRequest):
 
 
 @require_GET
-@login_required
+@any_user_required
 def settings_page(request: AuthedRequest):
     return render(request, "settings.html")
