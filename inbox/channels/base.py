@@ -86,6 +86,12 @@ class AuthFailed(ConnectorError):
 
 
 class Connector(Protocol):
+    # What the platform allows; the UI and services check these before offering an action.
+    can_reply: bool
+    can_reply_privately: bool
+    can_hide: bool
+    max_length: int | None  # characters per post (X 280, Mastodon 500, Bluesky 300 graphemes)
+
     def fetch(self, channel: ChannelConfig, cursor: dict[str, Any]) -> FetchResult: ...
 
     def send_reply(self, channel: ChannelConfig, target: ReplyTarget, text: str) -> str:
@@ -96,4 +102,8 @@ class Connector(Protocol):
         self, channel: ChannelConfig, target: ReplyTarget, text: str
     ) -> str | None:
         """For an attempt whose outcome is unknown: the id of our reply if it was posted, else None."""
+        ...
+
+    def hide(self, channel: ChannelConfig, external_id: str, hidden: bool) -> None:
+        """Hide (or unhide) a comment on the platform, where can_hide is True."""
         ...
