@@ -11,6 +11,4 @@ app.autodiscover_tasks()
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
 # never waits on a platform or a slow query.
-app.conf.beat_schedule = {
-    "dispatch-channel-polls": {"task": "inbox.tasks.dispatch_channel_polls", "schedule": 5.0},
-}
+app.conf.beat_schedule = {}
