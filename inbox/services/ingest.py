@@ -94,15 +94,43 @@ def ingest_messages(
     unique: dict[str, IncomingMessage] = {}
     for message in messages:
         unique.setdefault(_clip(message.external_id, 255), message)
-    # Oldest first, so that a conversation opens with its first message and
-    # parents usually come before their replies (also across batches).
-    ordered = sorted(unique.values(), key=lambda m: (_aware(m.created_at), m.external_id))
+    ordered = _parents_first(
+        sorted(unique.values(), key=lambda m: (_aware(m.created_at), m.external_id)), unique
+    )
     result = IngestResult(duplicates=len(messages) - len(unique))
     chunks = [ordered[i : i + BATCH_SIZE] for i in range(0, len(ordered), BATCH_SIZE)] or [[]]
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         result.merge(_ingest_batch(channel.pk, chunk, cursor if last else None))
     return result
+
+
+def _parents_first(
+    ordered: list[IncomingMessage], by_id: dict[str, IncomingMessage]
+) -> list[IncomingMessage]:
+    """Oldest first, except that a parent given in the same call always comes before its replies.
+
+    Platform clocks disagree (a reply can carry an earlier timestamp than its
+    parent): without this, batching could store a reply before its parent and
+    split one thread into two conversations.
+    """
+    emitted: set[str] = set()
+    out: list[IncomingMessage] = []
+    for message in ordered:
+        stack: list[IncomingMessage] = []
+        on_stack: set[str] = set()
+        current: IncomingMessage | None = message
+        while current is not None:
+            ext = _clip(current.external_id, 255)
+            if ext in emitted or ext in on_stack:
+                break
+            stack.append(current)
+            on_stack.add(ext)
+            current = by_id.get(_clip(current.parent_external_id, 255))
+        for item in reversed(stack):
+            out.append(item)
+            emitted.add(_clip(item.external_id, 255))
+    return out
 
 
 # --------------------------------------------------------------------------
