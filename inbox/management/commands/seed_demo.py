@@ -1,0 +1,187 @@
+"""A believable demo organisation: a housing corporation with its teams, users, channels and mentions.
+
+Idempotent: run it again and nothing is duplicated (users and teams by name, messages by external id).
+"""
+
+import csv
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from inbox.channels.base import IncomingMessage
+from inbox.demo.examples_nl import EXAMPLES
+from inbox.models import Channel
+from inbox.services.ingest import ingest_messages
+from routing.models import Department, Membership
+from webcare.accounts.models import Role, User
+
+DEMO_PASSWORD = "webcare-demo"
+
+DEPARTMENTS = [
+    ("klantenservice", "Klantenservice", "Algemene vragen, eerste lijn."),
+    ("reparaties", "Reparaties & Onderhoud", "Storingen, lekkages, schimmel, onderhoud."),
+    ("huur", "Huur & Betalingen", "Huurverhoging, incasso, betalingsregelingen, huurtoeslag."),
+    ("wonen", "Wonen & Leefbaarheid", "Overlast, buurtbeheer, woningruil, leefbaarheid."),
+    ("communicatie", "Communicatie/Woordvoering", "Pers, politiek en crisiscommunicatie."),
+]
+
+USERS = [
+    # username, first, last, role, teams (slug, is_lead)
+    ("coordinator", "Cora", "de Wit", Role.COORDINATOR, []),
+    ("reparaties", "Ravi", "Pinas", Role.STAFF, [("reparaties", False)]),
+    ("huur", "Hanna", "Bos", Role.STAFF, [("huur", False)]),
+    ("teamleider", "Tim", "Leenders", Role.STAFF, [("reparaties", True), ("wonen", False)]),
+    ("woordvoerder", "Wendy", "Vos", Role.STAFF, [("communicatie", True)]),
+    ("manager", "Mila", "Mulder", Role.MANAGER, []),
+    ("admin", "Ada", "Admin", Role.ADMIN, []),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation (Woonstad), its users, channels and sample conversations."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--airline", type=int, default=40, help="English sample tweets from the real data"
+        )
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            teams = self._departments()
+            self._users(teams)
+            x_channel, simulator = self._channels(teams)
+        created = self._dutch_examples(x_channel) + self._airline_examples(options["airline"])
+        self.stdout.write(self.style.SUCCESS(f"Demo ready: {created} new messages."))
+        self.stdout.write("Log in at http://127.0.0.1:8000 with password " + DEMO_PASSWORD + " as:")
+        for username, first, last, role, _teams in USERS:
+            self.stdout.write(f"  {username:<13} {Role(role).label} ({first} {last})")
+
+    def _departments(self) -> dict[str, Department]:
+        teams = {}
+        for slug, name, description in DEPARTMENTS:
+            teams[slug], _ = Department.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": description,
+                    "escalation_email": f"{slug}@woonstad.example",
+                },
+            )
+        return teams
+
+    def _users(self, teams: dict[str, Department]) -> None:
+        for username, first, last, role, memberships in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "role": role,
+                    "email": f"{username}@woonstad.example",
+                    "is_staff": role == Role.ADMIN,
+                    "is_superuser": role == Role.ADMIN,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            for slug, is_lead in memberships:
+                Membership.objects.get_or_create(
+                    user=user, department=teams[slug], defaults={"is_lead": is_lead}
+                )
+
+    def _channels(self, teams: dict[str, Department]) -> tuple[Channel, Channel]:
+        x_channel, _ = Channel.objects.get_or_create(
+            kind="x",
+            name="X @woonstad",
+            defaults={
+                "own_handles": ["woonstad"],
+                "keywords": ["woonstad", "#woonstad"],
+                # No API credentials in the demo: this channel holds the sample mentions only.
+                "enabled": False,
+            },
+        )
+        simulator, _ = Channel.objects.get_or_create(
+            kind="simulator",
+            name="Simulator (demo stream)",
+            defaults={
+                "own_handles": ["woonstad"],
+                "keywords": ["woonstad"],
+                "poll_interval_seconds": 10,
+                "config": {"seed": 7, "rate_per_minute": 6},
+            },
+        )
+        for channel in (x_channel, simulator):
+            channel.reply_teams.set(teams.values())
+        return x_channel, simulator
+
+    def _dutch_examples(self, channel: Channel) -> int:
+        now = timezone.now()
+        messages = []
+        for index, (handle, name, text, minutes_ago, replies) in enumerate(EXAMPLES):
+            root_id = f"demo-nl-{index}"
+            messages.append(
+                IncomingMessage(
+                    external_id=root_id,
+                    conversation_external_id=root_id,
+                    text=text,
+                    created_at=now - timedelta(minutes=minutes_ago),
+                    author_id=f"demo-{handle}",
+                    author_handle=handle,
+                    author_name=name,
+                    url=f"https://x.com/{handle}/status/{root_id}",
+                )
+            )
+            parent = root_id
+            for reply_index, (reply_handle, reply_text, reply_minutes) in enumerate(replies):
+                reply_id = f"{root_id}-r{reply_index}"
+                own = reply_handle == "woonstad"
+                messages.append(
+                    IncomingMessage(
+                        external_id=reply_id,
+                        parent_external_id=parent,
+                        conversation_external_id=root_id,
+                        text=reply_text,
+                        created_at=now - timedelta(minutes=reply_minutes),
+                        author_id="woonstad" if own else f"demo-{reply_handle}",
+                        author_handle=reply_handle,
+                        author_name="Woonstad" if own else name,
+                        is_own=own,
+                    )
+                )
+                parent = reply_id
+        return ingest_messages(channel=channel, messages=messages).created
+
+    def _airline_examples(self, limit: int) -> int:
+        """English mentions from the real airline data set (read in place, never copied)."""
+        path = settings.REALWORLD_DATA_DIR / "twitter_us_airline_sentiment.csv"
+        if limit <= 0 or not path.exists():
+            return 0
+        channel, _ = Channel.objects.get_or_create(
+            kind="x",
+            name="X @airline (English sample)",
+            defaults={"enabled": False, "own_handles": ["airline"]},
+        )
+        now = timezone.now()
+        messages = []
+        with path.open(newline="", encoding="utf-8") as handle:
+            for index, row in enumerate(csv.DictReader(handle)):
+                if index >= limit:
+                    break
+                tweet_id = row.get("tweet_id") or f"airline-{index}"
+                author = f"traveller{index % 25}"  # the data set has no author column
+                messages.append(
+                    IncomingMessage(
+                        external_id=f"airline-{tweet_id}",
+                        conversation_external_id=f"airline-{tweet_id}",
+                        text=row.get("text", ""),
+                        created_at=now - timedelta(minutes=7 * index + 3),
+                        author_id=f"airline-{author}",
+                        author_handle=author,
+                        author_name=author,
+                    )
+                )
+        return ingest_messages(channel=channel, messages=messages).created
