@@ -55,6 +55,10 @@ class Channel(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    # Messages ingested today (local date): a counter bumped in the ingest
+    # transaction, so the health page never counts the messages table.
+    ingest_day = models.DateField(null=True, blank=True, editable=False)
+    ingest_day_count = models.PositiveIntegerField(default=0, editable=False)
     reply_teams = models.ManyToManyField(
         "routing.Department",
         blank=True,
