@@ -257,6 +257,14 @@ def _parse_time(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _post_is_quiet(post: dict[str, Any], last_seen: datetime) -> bool:
+    """No comment since last_seen (an unreadable time counts as news: better one call too many)."""
+    try:
+        return _parse_time(post.get("updated_time")) < last_seen
+    except ValueError:
+        return False
+
+
 def _normalise(text: str) -> str:
     """For comparing our own reply text: ignore whitespace runs and zero-width characters."""
     text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)
@@ -453,11 +461,7 @@ class FacebookConnector(_MetaConnector):
         newest = last_seen
         for post in (posts.get("data") or [])[:max_posts]:
             # A post's updated_time moves with every new comment: skip the quiet ones.
-            if (
-                last_seen
-                and post.get("updated_time")
-                and _parse_time(post["updated_time"]) < last_seen
-            ):
+            if last_seen and _post_is_quiet(post, last_seen):
                 continue
             first = client.get(
                 f"{post['id']}/comments",
