@@ -47,3 +47,13 @@ any_user_required = role_required(is_authenticated)
 manager_required = role_required(is_manager)
 admin_required = role_required(is_admin)
 lead_or_manager_required = role_required(is_team_lead_or_manager)
+
+
+def public_endpoint(view: Callable) -> Callable:
+    """For endpoints machines call without a login (platform webhooks).
+
+    They authenticate the caller themselves (signatures); the URL-by-role test
+    reads access_rule and knows these are public on purpose.
+    """
+    view.access_rule = "public"
+    return view

@@ -1,0 +1,207 @@
+"""HTTP endpoints for push channels: Meta's webhook and the generic signed webhook.
+
+Public (no login): the caller proves itself with a signature over the raw body.
+Every answer is JSON with a clear error, never a 500: a platform retries on
+5xx, so a bug here must not turn into a retry storm, and a sender deserves to
+know what it got wrong. Messages are ingested synchronously in the request
+(a push batch is small), so a mention shows in the inbox within a second.
+
+    GET  /hooks/meta/<id>/   Meta's subscription handshake (hub.challenge)
+    POST /hooks/meta/<id>/   Meta delivery, X-Hub-Signature-256
+    POST /hooks/in/<id>/     generic webhook (docs/webhook.md)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from inbox.channels import meta, webhook
+from inbox.channels.base import ChannelConfig, IncomingMessage
+from inbox.channels.registry import channel_config
+from inbox.models import Channel, ChannelKind
+from webcare.permissions import public_endpoint
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+META_KINDS = (ChannelKind.FACEBOOK, ChannelKind.INSTAGRAM)
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _load_channel(channel_id: int, kinds: tuple[str, ...]) -> tuple[Channel, ChannelConfig] | None:
+    channel = Channel.objects.filter(pk=channel_id, enabled=True, kind__in=kinds).first()
+    if channel is None:
+        return None
+    return channel, channel_config(channel)
+
+
+def _read_body(request: HttpRequest) -> bytes | JsonResponse:
+    limit = getattr(settings, "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "invalid Content-Length")
+    if declared > limit:  # refuse before reading a byte of it
+        return _error(413, f"body larger than {limit} bytes")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _error(413, f"body larger than {limit} bytes")
+    if len(body) > limit:
+        return _error(413, f"body larger than {limit} bytes")
+    return body
+
+
+def _parse_json(body: bytes) -> Any:
+    """The decoded body, or raises ValueError with a message fit for the sender."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise ValueError("malformed JSON: body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _ingest(channel: Channel, messages: list[IncomingMessage]) -> JsonResponse:
+    from inbox.services.ingest import ingest_messages
+
+    if messages:
+        try:
+            ingest_messages(channel=channel, messages=messages)
+        except Exception:
+            # Logged with the traceback; 503 asks the platform to deliver again later,
+            # which is harmless because ingest is idempotent on (channel, external_id).
+            logger.exception("Ingest of a push delivery failed on channel %s", channel.pk)
+            return _error(503, "temporarily unable to store the messages; retry later")
+    return JsonResponse({"received": len(messages)})
+
+
+@public_endpoint
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
+    try:
+        loaded = _load_channel(channel_id, META_KINDS)
+    except ImproperlyConfigured:
+        logger.exception("Credentials of channel %s cannot be read", channel_id)
+        return _error(503, "channel is misconfigured")
+    if loaded is None:
+        return _error(404, "unknown or disabled channel")
+    channel, config = loaded
+
+    if request.method == "GET":
+        challenge = meta.verify_subscription(
+            request.GET, str(config.credentials.get("verify_token") or "")
+        )
+        if challenge is None:
+            logger.warning(
+                "Meta subscription handshake refused on channel %s from %s",
+                channel.pk,
+                _client_ip(request),
+            )
+            return _error(403, "verification failed")
+        # text/plain: the echoed challenge can never be rendered as HTML.
+        return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
+
+    body = _read_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    signature = request.headers.get("X-Hub-Signature-256", "")
+    if not meta.verify_signature(str(config.credentials.get("app_secret") or ""), body, signature):
+        logger.warning(
+            "Forged or unsigned Meta delivery rejected on channel %s from %s",
+            channel.pk,
+            _client_ip(request),
+        )
+        return _error(403, "invalid signature")
+    try:
+        payload = _parse_json(body)
+        messages = meta.parse_webhook(config, payload)
+    except ValueError as exc:
+        logger.warning("Bad Meta delivery on channel %s: %s", channel.pk, exc)
+        return _error(400, str(exc))
+    return _ingest(channel, messages)
+
+
+@public_endpoint
+@csrf_exempt
+@require_POST
+def generic_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
+    try:
+        loaded = _load_channel(channel_id, (ChannelKind.WEBHOOK,))
+    except ImproperlyConfigured:
+        logger.exception("Credentials of channel %s cannot be read", channel_id)
+        return _error(503, "channel is misconfigured")
+    if loaded is None:
+        return _error(404, "unknown or disabled channel")
+    channel, config = loaded
+
+    body = _read_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    try:
+        webhook.verify_request(
+            str(config.credentials.get("secret") or ""), body, request.headers, timezone.now()
+        )
+    except webhook.WebhookRejected as exc:
+        logger.warning(
+            "Webhook delivery rejected on channel %s from %s: %s",
+            channel.pk,
+            _client_ip(request),
+            exc.reason,
+        )
+        return _error(403, exc.reason)
+    # Within the replay window the same signed request is only processed once.
+    # A repeat gets a 200 (a sender retrying after a lost answer must not loop)
+    # but costs nothing; ingest would have deduplicated its messages anyway.
+    signature = request.headers.get(webhook.SIGNATURE_HEADER, "").lower()
+    seen_key = f"webhook-seen:{channel.pk}:{hashlib.sha256(signature.encode()).hexdigest()}"
+    if not _first_time(seen_key):
+        logger.info("Replayed webhook delivery ignored on channel %s", channel.pk)
+        return JsonResponse({"received": 0, "duplicate": True})
+    try:
+        payload = _parse_json(body)
+        messages = webhook.parse_payload(config, payload)
+    except (ValueError, webhook.WebhookRejected) as exc:
+        _forget(seen_key)  # an identical resend gets the same 400, not a "duplicate"
+        return _error(400, str(exc))
+    response = _ingest(channel, messages)
+    if response.status_code != 200:
+        _forget(seen_key)  # let the retry through
+    return response
+
+
+def _first_time(key: str) -> bool:
+    try:
+        return cache.add(key, 1, timeout=webhook.REPLAY_WINDOW_SECONDS * 2)
+    except Exception:
+        # Without the cache, fall back on ingest's idempotency rather than refuse.
+        logger.warning("Cache unavailable for webhook replay check", exc_info=True)
+        return True
+
+
+def _forget(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.warning("Cache unavailable for webhook replay check", exc_info=True)
