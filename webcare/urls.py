@@ -29,5 +29,6 @@ urlpatterns = [
     path("settings/", views.settings_page, name="settings"),
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),
+    path("hooks/", include("inbox.webhook_urls")),
     path("admin/", admin.site.urls),
 ]
