@@ -13,4 +13,6 @@ app.autodiscover_tasks()
 # never waits on a platform or a slow query.
 app.conf.beat_schedule = {
     "dispatch-channel-polls": {"task": "inbox.tasks.dispatch_channel_polls", "schedule": 5.0},
+    # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
+    "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
 }

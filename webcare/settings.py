@@ -227,6 +227,9 @@ EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "webcare@localhost")
 
+# Optional incoming-webhook URL (Slack, Teams) that receives SLA escalations as {"text": ...}.
+SLA_WEBHOOK_URL = envstr("SLA_WEBHOOK_URL")
+
 # --- Security (production) ------------------------------------------------
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", PRODUCTION)
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
