@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "webcare.context_processors.navigation",
+                "webcare.context_processors.notification_count",
             ],
         },
     },
