@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inbox', '0002_notification'),
+        ("inbox", "0002_notification"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='sla_paused_at',
+            model_name="conversation",
+            name="sla_paused_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
