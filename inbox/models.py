@@ -229,6 +229,8 @@ class Conversation(models.Model):
     sla_warn_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
     sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.NONE)
+    # Start of the current pause (waiting on the customer); null while the clocks run.
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from routing.models import Department, Membership
+from routing.models import (
+    BusinessCalendar,
+    BusinessWindow,
+    Closure,
+    Department,
+    Membership,
+    OnCallShift,
+    SlaBreach,
+    SlaPolicy,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -13,3 +22,38 @@ class DepartmentAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "escalation_email")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
+
+
+class BusinessWindowInline(admin.TabularInline):
+    model = BusinessWindow
+    extra = 1
+
+
+class ClosureInline(admin.TabularInline):
+    model = Closure
+    extra = 0
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ("name", "timezone", "is_24_7", "use_dutch_holidays")
+    inlines = [BusinessWindowInline, ClosureInline]
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "order", "is_active", "department", "first_response_minutes")
+    list_editable = ("order", "is_active")
+
+
+@admin.register(OnCallShift)
+class OnCallShiftAdmin(admin.ModelAdmin):
+    list_display = ("department", "user", "weekdays", "start", "end", "start_date", "end_date")
+    list_filter = ("department",)
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "target", "due_at", "overdue_by", "holder", "department")
+    list_filter = ("target", "department")
+    raw_id_fields = ("conversation", "clock")

@@ -11,4 +11,7 @@ app.autodiscover_tasks()
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
 # never waits on a platform or a slow query.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
+    "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
+}

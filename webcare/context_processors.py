@@ -16,3 +16,14 @@ def navigation(request: HttpRequest) -> dict:
         items.append(("dashboards", _("Dashboards"), reverse("dashboards")))
     items.append(("settings", _("Settings"), reverse("settings")))
     return {"nav_items": items}
+
+
+def notification_count(request: HttpRequest) -> dict:
+    """Unread notifications for the bell in the header (capped: no COUNT over everything)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from inbox.models import Notification
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)[:100].count()
+    return {"unread_notifications": "99+" if unread > 99 else unread}

@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "webcare.context_processors.navigation",
+                "webcare.context_processors.notification_count",
             ],
         },
     },
@@ -226,6 +227,9 @@ EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "webcare@localhost")
+
+# Optional incoming-webhook URL (Slack, Teams) that receives SLA escalations as {"text": ...}.
+SLA_WEBHOOK_URL = envstr("SLA_WEBHOOK_URL")
 
 # --- Security (production) ------------------------------------------------
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", PRODUCTION)

@@ -727,7 +727,7 @@ def _start_sla_clocks(conversation_ids: list[int]) -> None:
     Runs after the batch's transaction committed. routing.services.on_conversation_opened
     is written on the sla branch; this is the one place ingest starts SLA clocks.
     """
-    hook = _routing_hook("on_conversation_opened")
+    hook = _routing_hook("on_conversations_opened")
     if hook is not None:
         hook(conversation_ids=conversation_ids)
 
@@ -739,10 +739,10 @@ def _sla_message_hooks(
 
     Inside the transaction, once per batch (never per message).
     """
-    hook = _routing_hook("on_customer_message")
+    hook = _routing_hook("on_customer_messages")
     if hook is not None and customer_conversation_ids:
         hook(conversation_ids=customer_conversation_ids)
-    hook = _routing_hook("on_own_response")
+    hook = _routing_hook("on_own_responses")
     if hook is not None and responded_conversation_ids:
         hook(conversation_ids=responded_conversation_ids)
 

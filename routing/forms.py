@@ -1,0 +1,158 @@
+"""Forms for the SLA policy and business-calendar editor."""
+
+import zoneinfo
+
+from django import forms
+from django.forms import inlineformset_factory
+from django.utils.translation import gettext_lazy as _
+
+from inbox.models import Channel, ChannelKind, Flag, Priority
+from routing.models import BusinessCalendar, BusinessWindow, Closure, Department, SlaPolicy
+
+
+class FlagsField(forms.TypedMultipleChoiceField):
+    """inbox.models.Flag bits as checkboxes; cleaned to a list of ints (OR them together)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=[(int(f), label) for f, label in Flag.labels().items()],
+            coerce=int,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            **kwargs,
+        )
+
+
+class SlaPolicyForm(forms.ModelForm):
+    channel_kinds = forms.MultipleChoiceField(
+        label=_("Channel kinds"),
+        choices=ChannelKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every kind."),
+    )
+    priorities = forms.TypedMultipleChoiceField(
+        label=_("Priorities"),
+        choices=Priority.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every priority."),
+    )
+    flags = FlagsField(label=_("Flags (any of)"), help_text=_("None ticked: no condition."))
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "name",
+            "order",
+            "is_active",
+            "channel_kinds",
+            "channels",
+            "priorities",
+            "department",
+            "first_response_minutes",
+            "next_response_minutes",
+            "resolution_minutes",
+            "warn_percent",
+            "calendar",
+        ]
+        widgets = {"channels": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["flags"] = [int(f) for f in Flag if self.instance.flags_any & f]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(
+            cleaned.get(f)
+            for f in ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+        ):
+            raise forms.ValidationError(_("Set at least one target."))
+        return cleaned
+
+    def save(self, commit=True):
+        self.instance.flags_any = sum(set(self.cleaned_data.get("flags") or []))
+        return super().save(commit=commit)
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "timezone", "is_24_7", "use_dutch_holidays"]
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"]
+        if value not in zoneinfo.available_timezones():
+            raise forms.ValidationError(_("Unknown time zone."))
+        return value
+
+
+class WindowForm(forms.ModelForm):
+    class Meta:
+        model = BusinessWindow
+        fields = ["weekday", "start", "end"]
+        widgets = {
+            "start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {"end": _("00:00 means midnight at the end of the day.")}
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and not (end > start or end.hour == end.minute == 0):
+            raise forms.ValidationError(_("A window must close after it opens."))
+        return cleaned
+
+
+class ClosureForm(forms.ModelForm):
+    class Meta:
+        model = Closure
+        fields = ["start_date", "end_date", "reason"]
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "end_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        a, b = cleaned.get("start_date"), cleaned.get("end_date")
+        if a and b and b < a:
+            raise forms.ValidationError(_("The last day comes before the first."))
+        return cleaned
+
+
+WindowFormSet = inlineformset_factory(
+    BusinessCalendar, BusinessWindow, form=WindowForm, extra=2, can_delete=True
+)
+ClosureFormSet = inlineformset_factory(
+    BusinessCalendar, Closure, form=ClosureForm, extra=1, can_delete=True
+)
+
+
+class TryoutForm(forms.Form):
+    """When would this be due if a mention came in at ...?"""
+
+    at = forms.DateTimeField(
+        label=_("A mention comes in at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    channel = forms.ModelChoiceField(
+        label=_("Channel"), queryset=Channel.objects.all(), required=False
+    )
+    channel_kind = forms.ChoiceField(
+        label=_("Channel kind (when no channel is chosen)"),
+        choices=ChannelKind.choices,
+        required=False,
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.all(), required=False
+    )
+    priority = forms.TypedChoiceField(
+        label=_("Priority"), choices=Priority.choices, coerce=int, initial=Priority.NORMAL
+    )
+    flags = FlagsField(label=_("Flags"))

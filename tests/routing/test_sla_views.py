@@ -1,0 +1,140 @@
+"""The SLA editor, the tryout, the badge and the notifications page."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox.models import SlaState
+from routing.models import BusinessCalendar, SlaPolicy
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("name", ["routing:sla", "routing:policy_new", "routing:calendar_new"])
+def test_editor_is_for_managers_and_admins(client, staff_a, coordinator, manager, name):
+    for user, code in ((staff_a, 403), (coordinator, 403), (manager, 200)):
+        client.force_login(user)
+        assert client.get(reverse(name)).status_code == code
+
+
+def test_tryout_answers_friday_1645(client, manager, team_a, office_calendar, policy):
+    team_a.calendar = office_calendar
+    team_a.save()
+    client.force_login(manager)
+    response = client.get(
+        reverse("routing:sla"),
+        {"at": "2026-03-13T16:45", "department": team_a.pk, "priority": 1, "channel_kind": "x"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'datetime="2026-03-16T09:15:00+01:00"' in body  # first response
+    assert "Standaard" in body
+
+
+def test_tryout_without_a_matching_policy(client, manager):
+    client.force_login(manager)
+    response = client.get(reverse("routing:sla"), {"at": "2026-03-13T16:45", "priority": 1})
+    assert b'id="tryout-result"' in response.content
+    assert b'datetime="' not in response.content.split(b'id="tryout-result"')[1]
+
+
+def test_policy_editor_saves_conditions(client, manager, team_a):
+    client.force_login(manager)
+    response = client.post(
+        reverse("routing:policy_new"),
+        {
+            "name": "Pers",
+            "order": 5,
+            "is_active": "on",
+            "channel_kinds": ["x", "facebook"],
+            "priorities": ["2", "3"],
+            "flags": ["1", "64"],
+            "department": team_a.pk,
+            "first_response_minutes": 15,
+            "warn_percent": 80,
+        },
+    )
+    assert response.status_code == 302
+    p = SlaPolicy.objects.get(name="Pers")
+    assert (p.channel_kinds, p.priorities, p.flags_any, p.warn_percent) == (
+        ["x", "facebook"],
+        [2, 3],
+        65,
+        80,
+    )
+
+
+def test_policy_editor_needs_a_target(client, manager):
+    client.force_login(manager)
+    response = client.post(
+        reverse("routing:policy_new"), {"name": "Leeg", "order": 1, "warn_percent": 75}
+    )
+    assert response.status_code == 200
+    assert not SlaPolicy.objects.exists()
+
+
+def test_calendar_editor_with_split_shift_and_closure(client, manager):
+    client.force_login(manager)
+    data = {
+        "name": "Gesplitst",
+        "timezone": "Europe/Amsterdam",
+        "use_dutch_holidays": "on",
+        "windows-TOTAL_FORMS": "2",
+        "windows-INITIAL_FORMS": "0",
+        "windows-0-weekday": "0",
+        "windows-0-start": "08:00",
+        "windows-0-end": "12:00",
+        "windows-1-weekday": "0",
+        "windows-1-start": "13:00",
+        "windows-1-end": "17:00",
+        "closures-TOTAL_FORMS": "1",
+        "closures-INITIAL_FORMS": "0",
+        "closures-0-start_date": "2026-12-24",
+        "closures-0-end_date": "2026-12-31",
+        "closures-0-reason": "Kerstsluiting",
+    }
+    assert client.post(reverse("routing:calendar_new"), data).status_code == 302
+    cal = BusinessCalendar.objects.get(name="Gesplitst")
+    assert cal.windows.count() == 2 and cal.closures.get().reason == "Kerstsluiting"
+    data["timezone"] = "Mars/Olympus"
+    data["name"] = "Fout"
+    assert client.post(reverse("routing:calendar_new"), data).status_code == 200
+
+
+def test_badge_shows_text_and_colour_in_the_inbox(client, coordinator, channel):
+    now = timezone.now()
+    ConversationFactory(
+        channel=channel, sla_state=SlaState.AT_RISK, sla_due_at=now + timedelta(minutes=5)
+    )
+    ConversationFactory(
+        channel=channel, sla_state=SlaState.OVERDUE, sla_due_at=now - timedelta(hours=1)
+    )
+    client.force_login(coordinator)
+    body = client.get(reverse("inbox:inbox")).content.decode()
+    assert 'class="badge badge-at_risk"' in body and "At risk: due in" in body
+    assert 'class="badge badge-overdue"' in body and "Overdue by" in body
+
+
+def test_notifications_page_lists_and_marks_read(client, coordinator):
+    from inbox.services.notifications import notify_users
+
+    notify_users(users=[coordinator], kind="sla_overdue", text="Overdue: #1", email=False)
+    client.force_login(coordinator)
+    body = client.get(reverse("inbox:notifications")).content.decode()
+    assert "Overdue: #1" in body
+    assert 'id="notification-count">1<' in body
+    assert client.get(reverse("inbox:notifications_read")).status_code == 405
+    assert client.post(reverse("inbox:notifications_read")).status_code == 302
+    body = client.get(reverse("inbox:notifications")).content.decode()
+    assert 'id="notification-count">0<' in body
+
+
+def test_notifications_are_private(client, coordinator, staff_a):
+    from inbox.services.notifications import notify_users
+
+    notify_users(users=[coordinator], kind="x", text="Alleen voor Cora", email=False)
+    client.force_login(staff_a)
+    assert b"Alleen voor Cora" not in client.get(reverse("inbox:notifications")).content
