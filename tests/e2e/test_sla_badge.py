@@ -5,7 +5,6 @@ server thread too; the test runs the real sweep (and its notification task,
 eagerly) between page loads.
 """
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -18,15 +17,6 @@ from routing.models import SlaPolicy
 from tests.factories import PASSWORD, ChannelFactory, ConversationFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -41,21 +31,9 @@ def eager_celery():
 
 
 @pytest.fixture
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in the
-    # test body are still synchronous, so Django's async-safety check must step aside.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        yield context.new_page()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page(new_page):
+    """The shared Chromium from tests/e2e/conftest.py."""
+    return new_page(width=1200, height=900)
 
 
 def test_badge_turns_orange_then_red_and_the_coordinator_is_notified(
