@@ -331,7 +331,9 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx")
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx"),
+            # Uses: inbox.services.spikes.detect_spikes (messages per channel in a time window).
+            models.Index(fields=["channel", "created_at"], name="msg_channel_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -393,3 +395,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class SpikeAlert(models.Model):
+    """A channel (keyword "") or one of its keywords got unusually many messages in 15 minutes."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="spike_alerts")
+    keyword = models.CharField(_("keyword"), max_length=100, blank=True, default="")
+    # The quarter hour the spike was seen in (inbox.spikes.window_start): one alert per window.
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(_("messages in the last 15 minutes"))
+    baseline = models.FloatField(_("usual number"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "keyword", "window_start"], name="spikealert_once_per_window"
+            )
+        ]
+        # Serves the UI list: recent alerts, newest first.
+        indexes = [models.Index(fields=["-created_at"], name="spikealert_recent_idx")]
+        verbose_name = _("spike alert")
+        verbose_name_plural = _("spike alerts")
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.keyword} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox import notification_views, views
+from inbox import notification_views, views, views_spikes
 
 app_name = "inbox"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("conversations/<int:pk>/", views.conversation, name="conversation"),
     path("notifications/", notification_views.notifications, name="notifications"),
     path("notifications/read/", notification_views.notifications_read, name="notifications_read"),
+    path("spikes/", views_spikes.spike_alerts, name="spike-alerts"),
 ]

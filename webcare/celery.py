@@ -7,6 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 app = Celery("webcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["inbox"], related_name="tasks_spikes")
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
@@ -14,4 +15,5 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
     "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
+    "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},
 }
