@@ -178,7 +178,7 @@ class SlaPolicy(models.Model):
         _("resolution (business minutes)"), null=True, blank=True
     )
     warn_percent = models.PositiveSmallIntegerField(
-        _("warn at (% of target)"),
+        _("warn at (percentage of target)"),
         default=75,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
     )

@@ -141,7 +141,7 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(99),
                         ],
-                        verbose_name="warn at (% of target)",
+                        verbose_name="warn at (percentage of target)",
                     ),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
