@@ -176,8 +176,15 @@ class SlaState(models.TextChoices):
 
 
 class Conversation(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    # No single-column FK indexes where a composite index below starts with the
+    # column (conv_channel_thread_idx, conv_contact_idx, conv_dept_status_idx):
+    # every index costs each ingested conversation an insert.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     # The platform's thread id (X conversation_id, e-mail root Message-ID, post id...).
     thread_key = models.CharField(max_length=255)
     status = models.CharField(
@@ -190,6 +197,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -215,11 +223,22 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     # Optimistic concurrency: every state change bumps version; actions send the version they saw.
     version = models.PositiveIntegerField(default=1)
+    # Rarely set: indexed by the partial indexes below, not by a full FK index.
     previous = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followups"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followups",
+        db_index=False,
     )
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged",
+        db_index=False,
     )
     # SLA (set by routing.services)
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -265,6 +284,14 @@ class Conversation(models.Model):
             ),
             models.Index(fields=["channel", "thread_key"], name="conv_channel_thread_idx"),
             models.Index(fields=["contact", "-received_at"], name="conv_contact_idx"),
+            models.Index(
+                fields=["previous"], name="conv_previous_idx", condition=Q(previous__isnull=False)
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="conv_merged_into_idx",
+                condition=Q(merged_into__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -289,9 +316,14 @@ class Direction(models.TextChoices):
 
 
 class Message(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    # channel and conversation are indexed by message_channel_external_id and
+    # msg_conversation_idx (they lead those indexes); a separate FK index would
+    # only slow ingest down.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     external_id = models.CharField(max_length=255)
     parent_external_id = models.CharField(max_length=255, blank=True, default="")
@@ -299,12 +331,14 @@ class Message(models.Model):
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # Null for everything ingested: a partial index (msg_sent_by_idx) instead of a full one.
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="sent_messages",
+        db_index=False,
     )
     text = models.TextField(blank=True, default="")
     url = models.URLField(max_length=1000, blank=True, default="")
@@ -329,7 +363,10 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx")
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx"),
+            models.Index(
+                fields=["sent_by"], name="msg_sent_by_idx", condition=Q(sent_by__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
