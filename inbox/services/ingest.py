@@ -722,37 +722,24 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 
 
 def _start_sla_clocks(conversation_ids: list[int]) -> None:
-    """SLA CALL SITE (to be wired by the lead): conversations opened or reopened by ingest.
+    """SLA CALL SITE, TO BE WIRED BY THE LEAD: conversations ingest opened or reopened.
 
-    Runs after the batch's transaction committed. routing.services.on_conversation_opened
-    is written on the sla branch; this is the one place ingest starts SLA clocks.
+    Runs after the batch committed, once per batch. routing.services (sla branch)
+    has on_conversation_opened(conversation, at=None), one conversation at a
+    time; calling that per row here would undo the bulk path, so wire it to a
+    bulk variant or a task that takes these ids. Deliberately a no-op until then.
     """
-    hook = _routing_hook("on_conversation_opened")
-    if hook is not None:
-        hook(conversation_ids=conversation_ids)
 
 
 def _sla_message_hooks(
     *, customer_conversation_ids: list[int], responded_conversation_ids: list[int]
 ) -> None:
-    """SLA CALL SITE (to be wired by the lead): customers wrote / our own accounts answered.
+    """SLA CALL SITE, TO BE WIRED BY THE LEAD: customers wrote / our own accounts answered.
 
-    Inside the transaction, once per batch (never per message).
+    Inside the batch's transaction, once per batch (never per message). Maps to
+    routing.services.on_customer_message and on_agent_reply (sla branch), which
+    take one conversation each: see _start_sla_clocks. Deliberately a no-op until then.
     """
-    hook = _routing_hook("on_customer_message")
-    if hook is not None and customer_conversation_ids:
-        hook(conversation_ids=customer_conversation_ids)
-    hook = _routing_hook("on_own_response")
-    if hook is not None and responded_conversation_ids:
-        hook(conversation_ids=responded_conversation_ids)
-
-
-def _routing_hook(name: str):
-    try:
-        from routing import services
-    except ImportError:
-        return None
-    return getattr(services, name, None)
 
 
 # --------------------------------------------------------------------------
