@@ -59,6 +59,9 @@ class Channel(models.Model):
     # transaction, so the health page never counts the messages table.
     ingest_day = models.DateField(null=True, blank=True, editable=False)
     ingest_day_count = models.PositiveIntegerField(default=0, editable=False)
+    # A poll's lease: claimed by a conditional UPDATE so two workers never poll
+    # one channel at once; expires by itself if the worker dies.
+    poll_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     reply_teams = models.ManyToManyField(
         "routing.Department",
         blank=True,
