@@ -34,7 +34,6 @@ from webcare.permissions import public_endpoint
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 META_KINDS = (ChannelKind.FACEBOOK, ChannelKind.INSTAGRAM)
 
 
@@ -54,7 +53,7 @@ def _load_channel(channel_id: int, kinds: tuple[str, ...]) -> tuple[Channel, Cha
 
 
 def _read_body(request: HttpRequest) -> bytes | JsonResponse:
-    limit = getattr(settings, "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

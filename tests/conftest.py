@@ -37,6 +37,12 @@ def pytest_configure(config):
         raise pytest.UsageError(f"Redis at REDIS_URL is unreachable: {exc}") from exc
 
 
+@pytest.fixture(autouse=True)
+def english_by_default(settings):
+    """Tests read English labels unless they switch language themselves (the product default is nl)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def team_a(db):
     return DepartmentFactory(name="Reparaties & Onderhoud", slug="reparaties")

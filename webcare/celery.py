@@ -13,6 +13,8 @@ app.autodiscover_tasks(["inbox"], related_name="tasks_spikes")
 # dispatcher: it finds the work that is due and fans it out, so beat itself
 # never waits on a platform or a slow query.
 app.conf.beat_schedule = {
+    # Enqueues poll_channel for each enabled channel whose poll interval has passed.
+    "dispatch-channel-polls": {"task": "inbox.tasks.dispatch_channel_polls", "schedule": 5.0},
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
     "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
     "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},

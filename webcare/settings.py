@@ -254,3 +254,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Inbox behaviour --------------------------------------------------------
+# A customer writing again within this many days reopens a closed conversation; later opens a new one.
+REOPEN_WINDOW_DAYS = envint("REOPEN_WINDOW_DAYS", 7)
+# Admins are alerted once a channel failed this many polls in a row.
+CHANNEL_ALERT_AFTER_FAILURES = envint("CHANNEL_ALERT_AFTER_FAILURES", 3)
+# Push endpoints (/hooks/) refuse bigger bodies with 413.
+WEBHOOK_MAX_BODY_BYTES = envint("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)

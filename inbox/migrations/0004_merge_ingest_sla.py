@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inbox", "0003_channel_ingest_day_counter"),
+        ("inbox", "0003_channel_ingest_health"),
         ("inbox", "0003_conversation_sla_paused_at"),
     ]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,7 +77,7 @@ class IngestResult:
 
 
 def reopen_window() -> timedelta:
-    return timedelta(days=getattr(settings, "REOPEN_WINDOW_DAYS", 7))
+    return timedelta(days=settings.REOPEN_WINDOW_DAYS)
 
 
 def ingest_messages(
@@ -99,10 +100,31 @@ def ingest_messages(
     )
     result = IngestResult(duplicates=len(messages) - len(unique))
     chunks = [ordered[i : i + BATCH_SIZE] for i in range(0, len(ordered), BATCH_SIZE)] or [[]]
-    for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        result.merge(_ingest_batch(channel.pk, chunk, cursor if last else None))
+    if len(chunks) == 1:
+        result.merge(_ingest_batch(channel.pk, chunks[0], cursor, enriched=None))
+        return result
+    # Pipeline: enrich the next batch in a thread while this one is written.
+    # Language detection (lingua) releases the GIL and PostgreSQL works in its
+    # own process, so the two overlap even on two cores.
+    own = tuple(channel.own_handles or ())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-enrich") as pool:
+        pending = pool.submit(_enrich_messages, _not_stored(channel.pk, chunks[0]), own)
+        for index, chunk in enumerate(chunks):
+            enriched = pending.result()
+            last = index == len(chunks) - 1
+            if not last:
+                upcoming = _not_stored(channel.pk, chunks[index + 1])
+                pending = pool.submit(_enrich_messages, upcoming, own)
+            result.merge(
+                _ingest_batch(channel.pk, chunk, cursor if last else None, enriched=enriched)
+            )
     return result
+
+
+def _not_stored(channel_id: int, chunk: list[IncomingMessage]) -> list[IncomingMessage]:
+    """Messages of chunk not in the database yet (read without a lock: enrichment is a hint)."""
+    existing = _existing_external_ids(channel_id, [_clip(m.external_id, 255) for m in chunk])
+    return [m for m in chunk if _clip(m.external_id, 255) not in existing]
 
 
 def _parents_first(
@@ -169,7 +191,11 @@ class _Row:
 
 
 def _ingest_batch(
-    channel_id: int, batch: list[IncomingMessage], cursor: dict[str, Any] | None
+    channel_id: int,
+    batch: list[IncomingMessage],
+    cursor: dict[str, Any] | None,
+    *,
+    enriched: dict[str, tuple[str, str, int]] | None,
 ) -> IngestResult:
     result = IngestResult()
     with transaction.atomic():
@@ -183,14 +209,19 @@ def _ingest_batch(
         new = [m for m in batch if _clip(m.external_id, 255) not in existing]
         result.duplicates = len(batch) - len(new)
         if new:
-            _store(channel, new, result)
+            _store(channel, new, result, enriched or {})
         _save_channel(channel, cursor, result.created)
     if result.new_conversation_ids or result.reopened_ids:
         _start_sla_clocks(result.new_conversation_ids + result.reopened_ids)
     return result
 
 
-def _store(channel: Channel, new: list[IncomingMessage], result: IngestResult) -> None:
+def _store(
+    channel: Channel,
+    new: list[IncomingMessage],
+    result: IngestResult,
+    enriched: dict[str, tuple[str, str, int]],
+) -> None:
     now = timezone.now()
     contacts, contact_flags, result.contacts_created = _upsert_contacts(channel, new, now)
 
@@ -206,7 +237,12 @@ def _store(channel: Channel, new: list[IncomingMessage], result: IngestResult) -
                 own=bool(m.is_own),
             )
         )
-    _enrich(rows, channel.own_handles or ())
+    missing = [r.msg for r in rows if not r.own and r.external_id not in enriched]
+    if missing:
+        enriched = {**enriched, **_enrich_messages(missing, tuple(channel.own_handles or ()))}
+    for row in rows:
+        if not row.own:
+            row.language, row.sentiment, row.flags = enriched[row.external_id]
     for row in rows:
         row.flags |= contact_flags.get(row.contact_id, 0)
 
@@ -309,10 +345,10 @@ def _existing_external_ids(channel_id: int, external_ids: list[str]) -> set[str]
     if not external_ids:
         return set()
     if _is_postgres():
-        with connection.cursor() as cur:
+        with _pg_cursor() as cur:
             cur.execute(
                 "SELECT external_id FROM inbox_message"
-                " WHERE channel_id = %s AND external_id = ANY(%s::varchar[])",
+                " WHERE channel_id = %s AND external_id = ANY(%b::varchar[])",
                 [channel_id, external_ids],
             )
             return {r[0] for r in cur.fetchall()}
@@ -467,24 +503,26 @@ def _load_contacts(
 # --------------------------------------------------------------------------
 
 
-def _enrich(rows: list[_Row], own_handles: Iterable[str]) -> None:
-    """Language, sentiment and flags for new inbound messages (inbox.enrich, pure functions)."""
-    inbound = [r for r in rows if not r.own]
+def _enrich_messages(
+    messages: list[IncomingMessage], own_handles: tuple[str, ...]
+) -> dict[str, tuple[str, str, int]]:
+    """external id -> (language, sentiment, flags) for inbound messages. Pure: no database."""
+    from inbox.enrich import enrich_batch
+
+    inbound = [m for m in messages if not m.is_own]
     if not inbound:
-        return
-    try:
-        from inbox.enrich import enrich_batch
-    except ImportError:  # until the enrich branch is merged
-        logger.warning("inbox.enrich is not available: messages are stored unenriched")
-        return
+        return {}
     results = enrich_batch(
-        [(r.msg.text, r.msg.author_handle, r.msg.author_name) for r in inbound],
-        own_handles=tuple(own_handles),
+        [(m.text or "", m.author_handle, m.author_name) for m in inbound], own_handles=own_handles
     )
-    for row, enrichment in zip(inbound, results, strict=True):
-        row.language = (enrichment.language or "")[:8]
-        row.sentiment = enrichment.sentiment or Sentiment.NEUTRAL
-        row.flags = int(enrichment.flags or 0)
+    return {
+        _clip(m.external_id, 255): (
+            (e.language or "")[:8],
+            e.sentiment or Sentiment.NEUTRAL,
+            int(e.flags or 0),
+        )
+        for m, e in zip(inbound, results, strict=True)
+    }
 
 
 # --------------------------------------------------------------------------
@@ -635,12 +673,12 @@ def _update_conversations(convs: list[_Conv], now: datetime) -> None:
                 language = COALESCE(u.language, c.language),
                 sentiment = COALESCE(u.sentiment, c.sentiment),
                 updated_at = %s
-            FROM unnest({", ".join(f"%s::{t}[]" for _, t in arrays)})
+            FROM unnest({", ".join(f"%b::{t}[]" for _, t in arrays)})
                 AS u(id, n, last_at, last_in, flags, reopen, contact_id, received_at,
                      snippet, language, sentiment)
             WHERE c.id = u.id
         """
-        with connection.cursor() as cur:
+        with _pg_cursor() as cur:
             cur.execute(sql, [now] + [values for values, _ in arrays])
         return
 
@@ -722,10 +760,12 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 
 
 def _start_sla_clocks(conversation_ids: list[int]) -> None:
-    """SLA CALL SITE (to be wired by the lead): conversations opened or reopened by ingest.
+    """SLA CALL SITE, TO BE WIRED BY THE LEAD: conversations ingest opened or reopened.
 
-    Runs after the batch's transaction committed. routing.services.on_conversation_opened
-    is written on the sla branch; this is the one place ingest starts SLA clocks.
+    Runs after the batch committed, once per batch. routing.services (sla branch)
+    has on_conversation_opened(conversation, at=None), one conversation at a
+    time; calling that per row here would undo the bulk path, so wire it to a
+    bulk variant or a task that takes these ids. Deliberately a no-op until then.
     """
     hook = _routing_hook("on_conversations_opened")
     if hook is not None:
@@ -735,9 +775,11 @@ def _start_sla_clocks(conversation_ids: list[int]) -> None:
 def _sla_message_hooks(
     *, customer_conversation_ids: list[int], responded_conversation_ids: list[int]
 ) -> None:
-    """SLA CALL SITE (to be wired by the lead): customers wrote / our own accounts answered.
+    """SLA CALL SITE, TO BE WIRED BY THE LEAD: customers wrote / our own accounts answered.
 
-    Inside the transaction, once per batch (never per message).
+    Inside the batch's transaction, once per batch (never per message). Maps to
+    routing.services.on_customer_message and on_agent_reply (sla branch), which
+    take one conversation each: see _start_sla_clocks. Deliberately a no-op until then.
     """
     hook = _routing_hook("on_customer_messages")
     if hook is not None and customer_conversation_ids:
@@ -847,7 +889,7 @@ def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]
     sql = (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} "
-        f"FROM unnest({', '.join(f'%s::{t}' for _, t in arrays)}) AS u({', '.join(aliases)})"
+        f"FROM unnest({', '.join(f'%b::{t}' for _, t in arrays)}) AS u({', '.join(aliases)})"
     )
     if conflict_target:
         targets = ", ".join(
@@ -858,7 +900,7 @@ def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]
         sql += " RETURNING " + ", ".join(
             connection.ops.quote_name(meta.get_field(r).column) for r in returning
         )
-    with connection.cursor() as cur:
+    with _pg_cursor() as cur:
         cur.execute(sql, scalar_params + [col for col, _ in arrays])
         return cur.fetchall() if returning else []
 
@@ -866,6 +908,19 @@ def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
+
+
+def _pg_cursor():
+    """A server-side-binding psycopg cursor on Django's connection (same transaction).
+
+    Django's own cursor binds client-side: it quotes every element of a
+    5,000-element array into the SQL text in Python, which costs more than the
+    INSERT itself. Here the arrays travel as parameters.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 def _is_postgres() -> bool:

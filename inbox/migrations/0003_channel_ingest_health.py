@@ -19,4 +19,9 @@ class Migration(migrations.Migration):
             name="ingest_day_count",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
+        migrations.AddField(
+            model_name="channel",
+            name="poll_claimed_until",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
     ]
