@@ -7,10 +7,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 app = Celery("webcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The outbox tasks live in their own module (inbox/tasks_outbox.py).
+app.autodiscover_tasks(["inbox"], related_name="tasks_outbox")
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
 # never waits on a platform or a slow query.
 app.conf.beat_schedule = {
     "dispatch-channel-polls": {"task": "inbox.tasks.dispatch_channel_polls", "schedule": 5.0},
+    "outbox-recover": {"task": "inbox.tasks_outbox.recover_outbox_task", "schedule": 60.0},
+    "auto-close": {"task": "inbox.tasks_outbox.auto_close_task", "schedule": 3600.0},
 }
