@@ -1,5 +1,6 @@
 """Pure text rules for replies: variables, length per platform, signature, thread split. No DB.
 
+Counting per platform is inbox/channels/textutil.py (shared with the connectors).
 The composer's JavaScript shows a quick count while typing; these functions are the
 truth the server checks before a reply is approved, and what the preview shows.
 """
@@ -7,10 +8,9 @@ truth the server checks before a reply is approved, and what the preview shows.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-import regex
+from inbox.channels import textutil
 
 # Characters per post. X counts "weighted" characters, Mastodon code points, Bluesky graphemes.
 LIMITS: dict[str, int] = {
@@ -20,21 +20,7 @@ LIMITS: dict[str, int] = {
     "facebook": 8000,
     "instagram": 2200,
 }
-# X and Mastodon count every link as 23 characters whatever its length (t.co wrapping).
-LINK_LENGTH = 23
-
-_URL_RE = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"]+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:nl|com|org|net|eu|be|de|io|info|app)\b(?:/[^\s<>\"]*)?",
-    re.IGNORECASE,
-)
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-_MASTODON_MENTION_DOMAIN_RE = re.compile(r"(@[\w.]+)@[\w.-]+\w")
-_EMOJI_RE = regex.compile(r"\p{Extended_Pictographic}")
-
-# twitter-text v3 configuration: these code point ranges weigh 1, everything else 2
-# (CJK and most emoji count double); an emoji sequence counts as one emoji.
-_X_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 
 
 def render_variables(template: str, variables: dict[str, str]) -> str:
@@ -53,51 +39,14 @@ def unknown_variables(template: str, variables: dict[str, str]) -> list[str]:
     return sorted({name for name in _VARIABLE_RE.findall(template) if name not in variables})
 
 
-def _x_weight(char: str) -> int:
-    code = ord(char)
-    return 1 if any(lo <= code <= hi for lo, hi in _X_LIGHT_RANGES) else 2
-
-
-def x_length(text: str) -> int:
-    """X's weighted length: links 23, light scripts 1, others (CJK, emoji) 2, emoji sequences 2."""
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    pos = 0
-    for match in _URL_RE.finditer(text):
-        total += _x_plain_length(text[pos : match.start()]) + LINK_LENGTH
-        pos = match.end()
-    return total + _x_plain_length(text[pos:])
-
-
-def _x_plain_length(text: str) -> int:
-    total = 0
-    for grapheme in regex.findall(r"\X", text):
-        if _EMOJI_RE.search(grapheme):
-            total += 2
-        else:
-            total += sum(_x_weight(c) for c in grapheme)
-    return total
-
-
-def mastodon_length(text: str) -> int:
-    """Mastodon: code points, each link 23, a remote mention counts only its @user part."""
-    text = _MASTODON_MENTION_DOMAIN_RE.sub(r"\1", text)
-    text = _URL_RE.sub("x" * LINK_LENGTH, text)
-    return len(text)
-
-
-def grapheme_length(text: str) -> int:
-    return len(regex.findall(r"\X", text))
-
-
 def measure(kind: str, text: str) -> int:
     """The length of text as the platform of channel kind counts it."""
     if kind == "x":
-        return x_length(text)
+        return textutil.x_weighted_length(text)
     if kind == "mastodon":
-        return mastodon_length(text)
+        return textutil.mastodon_length(text)
     if kind == "bluesky":
-        return grapheme_length(text)
+        return textutil.grapheme_length(text)
     return len(text)
 
 

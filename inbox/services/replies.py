@@ -138,7 +138,7 @@ def _add_version(reply: Reply, *, editor, reason: str, comment: str = "") -> Rep
 
 def _lock(reply: Reply) -> Reply:
     return (
-        Reply.objects.select_for_update(no_key=True)
+        Reply.objects.select_for_update(no_key=True, of=("self",))
         .select_related("conversation__channel", "conversation__department", "author")
         .get(pk=reply.pk)
     )

@@ -18,7 +18,7 @@ class ActionRefused(Exception):
 def _locked(conversation: Conversation) -> Conversation:
     # Lock the row so two people claiming at once are serialised; the loser sees the winner.
     return (
-        Conversation.objects.select_for_update(no_key=True)
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
         .select_related("department", "assignee")
         .get(pk=conversation.pk)
     )
