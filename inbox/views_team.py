@@ -203,6 +203,9 @@ def _version(request: AuthedRequest) -> int | None:
 
 def _act(request: AuthedRequest, pk: int, action):
     conv = _conversation(request, pk)
+    # Permission before input validation: an outsider learns nothing from error messages.
+    if not selectors_team.may_act_on(request.user, conv):
+        raise PermissionDenied
     try:
         action(conv)
     except ActionRefused as exc:
@@ -248,6 +251,8 @@ def reassign(request: AuthedRequest, pk: int):
 @any_user_required
 def hand_back(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
+    if not selectors_team.may_act_on(request.user, conv):
+        raise PermissionDenied
     try:
         team_services.hand_back_conversation(
             conversation=conv,
@@ -327,6 +332,8 @@ def preview(request: AuthedRequest, pk: int):
 def reply_save(request: AuthedRequest, pk: int):
     """Save the draft; with action=submit also send it on (to review or to the outbox)."""
     conv = _conversation(request, pk)
+    if not selectors_team.may_act_on(request.user, conv):
+        raise PermissionDenied
     draft = None
     if request.POST.get("reply"):
         draft = get_object_or_404(Reply, pk=request.POST["reply"], conversation=conv)
