@@ -152,7 +152,7 @@ def test_admin_urls_are_for_admins_only(client, request, role):
     if role != "anonymous":
         client.force_login(request.getfixturevalue(role))
     checked = 0
-    for route, name, pattern in ADMIN_PATTERNS:
+    for _route, name, pattern in ADMIN_PATTERNS:
         if (
             pattern.pattern.regex.groups
             or not name
