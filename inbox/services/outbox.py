@@ -297,12 +297,19 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
             first_response_at=now
         )
     else:
+        old_status = conversation.status
         conversation.refresh_from_db()
         _sla_hook(
             "on_agent_reply", conversation=conversation, at=now, user=reply.author, automatic=False
         )
-        if reply.after_send == AfterSend.WAITING:
-            _sla_hook("on_waiting_on_customer", conversation=conversation, at=now)
+        if conversation.status != old_status:  # waiting pauses the clock, close stops it
+            _sla_hook(
+                "on_status_changed",
+                conversation=conversation,
+                old=old_status,
+                new=conversation.status,
+                at=now,
+            )
 
 
 def give_up(*, reply_id: int, error: str) -> None:

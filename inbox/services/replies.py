@@ -484,8 +484,9 @@ def close_conversation(
     ConversationEvent.objects.create(
         conversation=conv, actor=acting_user, kind="closed", data={"reason": reason}
     )
-    _sla_hook("on_conversation_closed", conversation=conv, at=now)
+    old = conv.status
     conv.refresh_from_db()
+    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.CLOSED, at=now)
     return conv
 
 
@@ -501,8 +502,10 @@ def set_waiting_on_customer(*, conversation: Conversation, acting_user) -> Conve
         status=Status.WAITING, version=F("version") + 1, updated_at=now
     )
     ConversationEvent.objects.create(conversation=conv, actor=acting_user, kind="waiting")
-    _sla_hook("on_waiting_on_customer", conversation=conv, at=now)
+    old = conv.status
     conv.refresh_from_db()
+    # The SLA clock pauses while we wait on the customer.
+    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.WAITING, at=now)
     return conv
 
 
@@ -537,11 +540,17 @@ def auto_close_stale(*, now=None, days: int | None = None, batch: int = 500) -> 
                 ConversationEvent(conversation_id=pk, kind="auto_closed", data={"days": days})
                 for pk in ids
             )
+            for conv in Conversation.objects.filter(pk__in=ids):
+                _sla_hook("on_status_changed", conversation=conv, old=Status.WAITING,
+                          new=Status.CLOSED, at=now)  # fmt: skip
         closed += len(ids)
 
 
 def _sla_hook(name: str, **kwargs) -> None:
-    """Call routing.services.<name> when the SLA module provides it (built in parallel)."""
+    """Call routing.services.<name> (on_agent_reply, on_status_changed) when the SLA module has it.
+
+    The SLA module is built in parallel; without it these calls do nothing.
+    """
     try:
         from routing import services as routing_services
     except ImportError:
