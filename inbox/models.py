@@ -461,3 +461,232 @@ class SpikeAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.keyword} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
+
+
+# --- Replies, review and the outbox (issue 5) ---------------------------------------------
+
+
+class ReplyState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_REVIEW = "pending_review", _("Waiting for review")
+    APPROVED = "approved", _("Approved, queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    # The platform call may or may not have posted (crash, timeout, 5xx): checked before any retry.
+    UNKNOWN = "unknown", _("Outcome unknown, checking")
+
+
+class AfterSend(models.TextChoices):
+    ANSWERED = "answered", _("Answered")
+    WAITING = "waiting", _("Wait for the customer")
+    CLOSE = "close", _("Close")
+
+
+class Reply(models.Model):
+    """One answer to a conversation, from draft to the platform. Changed only by inbox.services.replies/outbox."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="replies"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewed_replies",
+    )
+    state = models.CharField(
+        _("state"), max_length=20, choices=ReplyState.choices, default=ReplyState.DRAFT
+    )
+    text = models.TextField(_("reply"))
+    # Sent as a direct message instead of a public reply.
+    private = models.BooleanField(_("private message"), default=False)
+    # The public "we have sent you a message" that goes with a private reply.
+    notice_for = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="public_notice"
+    )
+    # What the conversation becomes once sent: answered, waiting on the customer, or closed.
+    after_send = models.CharField(
+        _("after sending"), max_length=10, choices=AfterSend.choices, default=AfterSend.ANSWERED
+    )
+    review_comment = models.TextField(_("review comment"), blank=True, default="")
+    # Frozen at approval: the posts exactly as they go out (signature added, split into a thread).
+    parts = models.JSONField(default=list, blank=True)
+    # Platform ids of the parts posted so far, in order; parts[len(posted_ids)] is next.
+    posted_ids = models.JSONField(default=list, blank=True)
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    external_url = models.URLField(max_length=1000, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    attempt_count = models.PositiveIntegerField(default=0)
+    # A worker holds the reply while it is in "sending" until this time; after it, another may
+    # take over (the holder crashed). Longer than the connector's timeout.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="reply_conversation_idx"),
+            # Uses index: the outbox recovery sweep (replies stuck in sending or unknown).
+            models.Index(
+                fields=["lease_until"],
+                name="reply_outbox_idx",
+                condition=Q(state__in=["sending", "unknown"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} ({self.state})"
+
+
+class ReplyVersion(models.Model):
+    """Every saved text of a reply, kept for the audit trail (drafts, review edits)."""
+
+    reply = models.ForeignKey(Reply, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What made this version: draft, submit, review_edit, sent_back.
+    reason = models.CharField(max_length=20, default="draft")
+    comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reply", "number"], name="reply_version_unique")
+        ]
+        ordering = ["reply", "number"]
+
+    def __str__(self) -> str:
+        return f"v{self.number} of reply {self.reply_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    PENDING = "pending", _("In progress")
+    SENT = "sent", _("Posted")
+    FOUND = "found", _("Found on the platform after an unknown outcome")
+    NOT_FOUND = "not_found", _("Checked: not posted")
+    FAILED = "failed", _("Failed (not posted)")
+    UNKNOWN = "unknown", _("Outcome unknown")
+
+
+class ReplyAttempt(models.Model):
+    """One call to the platform, committed BEFORE the call so a crash leaves a trace to check."""
+
+    reply = models.ForeignKey(Reply, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    part_index = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(
+        max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING
+    )
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reply", "number"], name="reply_attempt_unique")
+        ]
+        ordering = ["reply", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of reply {self.reply_id}: {self.outcome}"
+
+
+class FaqSet(models.Model):
+    """Prepared answers for an expected discussion (a letter that will go viral, a rent increase)."""
+
+    department = models.ForeignKey(
+        "routing.Department",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="faq_sets",
+        help_text=_("Empty: available to every team."),
+    )
+    topic = models.CharField(_("topic"), max_length=200)
+    description = models.TextField(_("description"), blank=True, default="")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["topic"]
+        verbose_name = _("FAQ set")
+        verbose_name_plural = _("FAQ sets")
+
+    def __str__(self) -> str:
+        return self.topic
+
+
+class CannedAnswer(models.Model):
+    """A reusable answer with {{variables}}; per team (or all teams) and language."""
+
+    department = models.ForeignKey(
+        "routing.Department",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_answers",
+        help_text=_("Empty: available to every team."),
+    )
+    faq_set = models.ForeignKey(
+        FaqSet, null=True, blank=True, on_delete=models.CASCADE, related_name="answers"
+    )
+    language = models.CharField(_("language"), max_length=8, default="nl")
+    title = models.CharField(_("title"), max_length=200)
+    shortcut = models.SlugField(_("shortcut"), max_length=50, blank=True, default="")
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "Variables: {{contact_name}}, {{contact_handle}}, {{agent_name}}, {{agent_initials}}, "
+            "{{team}}, {{conversation_id}}, {{channel}}."
+        ),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [
+            models.Index(fields=["department", "language"], name="canned_team_lang_idx"),
+        ]
+        verbose_name = _("canned answer")
+        verbose_name_plural = _("canned answers")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Note(models.Model):
+    """An internal note on a conversation; never sent to the customer. @username mentions notify."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="notes"
+    )
+    text = models.TextField(_("note"))
+    mentioned = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="note_conversation_idx")
+        ]
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+
+    def __str__(self) -> str:
+        return self.text[:60]

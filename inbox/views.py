@@ -43,14 +43,6 @@ def inbox(request: AuthedRequest):
 
 @require_GET
 @any_user_required
-def team(request: AuthedRequest):
-    return _render_list(
-        request, selectors.team_queue(request.user), "inbox/team.html", {"active": "team"}
-    )
-
-
-@require_GET
-@any_user_required
 def conversation(request: AuthedRequest, pk: int):
     try:
         conv = selectors.get_conversation_for_user(request.user, pk)

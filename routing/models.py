@@ -7,6 +7,15 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
+class ReviewPolicy(models.TextChoices):
+    """When a second pair of eyes must approve a reply before it goes out ("don't react too fast")."""
+
+    ALWAYS = "always", _("Always")
+    FLAGGED = "flagged", _("Flagged conversations (threat, press, other flags)")
+    NEW_STAFF = "new_staff", _("Replies by new staff")
+    NEVER = "never", _("Never")
+
+
 class Department(models.Model):
     """A department team that receives forwarded conversations ("webcare opvolgschema")."""
 
@@ -22,6 +31,12 @@ class Department(models.Model):
         on_delete=models.SET_NULL,
         related_name="departments",
         verbose_name=_("business calendar"),
+    )
+    review_policy = models.CharField(
+        _("review before sending"),
+        max_length=20,
+        choices=ReviewPolicy.choices,
+        default=ReviewPolicy.NEW_STAFF,
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

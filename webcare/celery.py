@@ -7,7 +7,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 app = Celery("webcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["inbox"], related_name="tasks_spikes")
+# inbox keeps some tasks in modules of their own, next to the services they call.
+for module in ("tasks_spikes", "tasks_outbox"):
+    app.autodiscover_tasks(["inbox"], related_name=module)
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
@@ -18,4 +20,6 @@ app.conf.beat_schedule = {
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
     "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
     "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},
+    "outbox-recover": {"task": "inbox.tasks_outbox.recover_outbox_task", "schedule": 60.0},
+    "auto-close": {"task": "inbox.tasks_outbox.auto_close_task", "schedule": 3600.0},
 }

@@ -262,3 +262,12 @@ REOPEN_WINDOW_DAYS = envint("REOPEN_WINDOW_DAYS", 7)
 CHANNEL_ALERT_AFTER_FAILURES = envint("CHANNEL_ALERT_AFTER_FAILURES", 3)
 # Push endpoints (/hooks/) refuse bigger bodies with 413.
 WEBHOOK_MAX_BODY_BYTES = envint("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+
+# --- Replies and the outbox -------------------------------------------------
+# Answered or waiting conversations close after this many days without a customer message (0: never).
+AUTO_CLOSE_AFTER_DAYS = envint("AUTO_CLOSE_AFTER_DAYS", 7)
+# A worker holds a reply in "sending" this long; it must exceed the connector's HTTP timeout,
+# or a second worker could take over while the first is still waiting on the platform.
+OUTBOX_LEASE_SECONDS = envint("OUTBOX_LEASE_SECONDS", 120)
+OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 15)
+OUTBOX_MAX_RETRIES = envint("OUTBOX_MAX_RETRIES", 8)

@@ -1,0 +1,204 @@
+"""Reads for department teams: the team queue, replies, canned answers, notes.
+
+Every getter here enforces team membership: staff see only conversations of the
+teams they belong to; coordinators and managers see every team. A getter that
+finds the row but may not show it raises PermissionDenied (403), never 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, QuerySet
+
+from inbox.models import (
+    OPEN_STATUSES,
+    CannedAnswer,
+    Conversation,
+    FaqSet,
+    Note,
+    Reply,
+    ReplyState,
+)
+from routing.models import Department
+
+PAGE_SIZE = 50
+
+
+def teams_of(user) -> QuerySet[Department]:
+    """The teams whose queue user may open: their own, or all for coordinators and managers."""
+    if user.is_coordinator or user.is_manager:
+        return Department.objects.all()
+    return Department.objects.filter(memberships__user=user)
+
+
+def may_see_team(user, department_id: int | None) -> bool:
+    if user.is_coordinator or user.is_manager:
+        return True
+    if department_id is None:
+        return False
+    return user.memberships.filter(department_id=department_id).exists()
+
+
+def team_conversations(user, *, department: Department | None = None) -> QuerySet[Conversation]:
+    """Conversations in user's teams (or in department, when user may see it)."""
+    qs = Conversation.objects.filter(department__isnull=False)
+    if department is not None:
+        if not may_see_team(user, department.pk):
+            raise PermissionDenied
+        return qs.filter(department=department)
+    if user.is_coordinator or user.is_manager:
+        return qs
+    # A subquery, not a join: no duplicates when a user is in several teams.
+    return qs.filter(department__in=Department.objects.filter(memberships__user=user).values("pk"))
+
+
+# (sla_due_at or None, received_at, id) of the last row shown.
+QueueKey = tuple[datetime | None, datetime, int]
+
+
+def team_queue_page(
+    user,
+    *,
+    department: Department | None = None,
+    mine: bool = False,
+    query: str = "",
+    after: QueueKey | None = None,
+    size: int = PAGE_SIZE,
+) -> tuple[list[Conversation], QueueKey | None]:
+    """Open team conversations, most urgent first: SLA due time (none last), then oldest first.
+
+    Keyset pagination over (sla_due_at NULLS LAST, received_at, id): no OFFSET, no COUNT.
+    """
+    qs = team_conversations(user, department=department).filter(status__in=OPEN_STATUSES)
+    if mine:
+        qs = qs.filter(assignee=user)
+    if query:
+        qs = qs.filter(Q(snippet__icontains=query) | Q(contact__handle__icontains=query))
+    if after is not None:
+        due, received_at, pk = after
+        later_same_due = Q(received_at__gt=received_at) | Q(received_at=received_at, id__gt=pk)
+        if due is None:
+            qs = qs.filter(Q(sla_due_at__isnull=True) & later_same_due)
+        else:
+            qs = qs.filter(
+                Q(sla_due_at__gt=due)
+                | Q(sla_due_at__isnull=True)
+                | (Q(sla_due_at=due) & later_same_due)
+            )
+    rows = list(
+        qs.select_related("channel", "contact", "department", "assignee").order_by(
+            F("sla_due_at").asc(nulls_last=True), "received_at", "id"
+        )[: size + 1]
+    )
+    next_key = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_key = (last.sla_due_at, last.received_at, last.pk)
+    return rows[:size], next_key
+
+
+def get_team_conversation(user, conversation_id: int) -> Conversation:
+    """The conversation, if user may work on it; PermissionDenied for another team's item."""
+    conv = Conversation.objects.select_related("channel", "contact", "department", "assignee").get(
+        pk=conversation_id
+    )
+    if not may_see_team(user, conv.department_id):
+        raise PermissionDenied
+    return conv
+
+
+def may_act_on(user, conversation: Conversation) -> bool:
+    """Reply, note, claim: coordinators everywhere, staff in their own team. Managers only read."""
+    if user.is_coordinator:
+        return True
+    if conversation.department_id is None:
+        return False
+    return user.memberships.filter(department_id=conversation.department_id).exists()
+
+
+def team_members(department: Department) -> QuerySet:
+    from webcare.accounts.models import User
+
+    return User.objects.filter(memberships__department=department, is_active=True).order_by(
+        "first_name", "username"
+    )
+
+
+def replies_for(conversation: Conversation) -> list[Reply]:
+    return list(
+        conversation.replies.select_related("author", "reviewer")
+        .prefetch_related("versions__editor", "attempts")
+        .order_by("created_at", "id")
+    )
+
+
+def get_reply_for_user(user, reply_id: int) -> Reply:
+    reply = Reply.objects.select_related(
+        "conversation__channel",
+        "conversation__contact",
+        "conversation__department",
+        "author",
+    ).get(pk=reply_id)
+    if not may_act_on(user, reply.conversation):
+        raise PermissionDenied
+    return reply
+
+
+def review_queue(user) -> QuerySet[Reply]:
+    """Replies waiting for review in user's teams, not written by user."""
+    qs = Reply.objects.filter(state=ReplyState.PENDING_REVIEW).exclude(author=user)
+    if not user.is_coordinator:
+        qs = qs.filter(
+            conversation__department__in=Department.objects.filter(memberships__user=user).values(
+                "pk"
+            )
+        )
+    return qs.select_related("conversation__contact", "author").order_by("submitted_at", "id")
+
+
+def notes_for(conversation: Conversation) -> QuerySet[Note]:
+    return conversation.notes.select_related("author").order_by("created_at", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class CannedMatch:
+    answer: CannedAnswer
+    text: str  # with this conversation's variables filled in
+
+
+def canned_answers_for(
+    user, conversation: Conversation, *, query: str = "", limit: int = 10
+) -> list[CannedMatch]:
+    """Active canned answers of the conversation's team (and global ones), in its language first."""
+    from inbox.replytext import render_variables
+    from inbox.services.replies import reply_variables
+
+    qs = CannedAnswer.objects.filter(is_active=True).filter(
+        Q(department__isnull=True) | Q(department_id=conversation.department_id)
+    )
+    qs = qs.filter(Q(faq_set__isnull=True) | Q(faq_set__is_active=True))
+    if query:
+        qs = qs.filter(
+            Q(title__icontains=query)
+            | Q(shortcut__icontains=query)
+            | Q(body__icontains=query)
+            | Q(faq_set__topic__icontains=query)
+        )
+    language = conversation.language or "nl"
+    rows = sorted(
+        qs.select_related("faq_set")[: limit * 3],
+        key=lambda a: (a.language != language, a.faq_set_id is None, a.title.lower()),
+    )[:limit]
+    variables = reply_variables(conversation=conversation, user=user)
+    return [CannedMatch(answer=a, text=render_variables(a.body, variables)) for a in rows]
+
+
+def faq_sets_for(conversation: Conversation) -> QuerySet[FaqSet]:
+    return (
+        FaqSet.objects.filter(is_active=True)
+        .filter(Q(department__isnull=True) | Q(department_id=conversation.department_id))
+        .prefetch_related("answers")
+    )

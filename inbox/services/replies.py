@@ -1,0 +1,560 @@
+"""Replies from draft to approval, internal notes, and closing conversations.
+
+A reply's life: draft -> pending_review -> approved -> sending -> sent | failed | unknown.
+Sending itself is the outbox's job (inbox/services/outbox.py); approving only queues it,
+after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from inbox import replytext
+from inbox.models import (
+    AfterSend,
+    Conversation,
+    ConversationEvent,
+    Flag,
+    Note,
+    Reply,
+    ReplyState,
+    ReplyVersion,
+    Status,
+)
+from inbox.selectors_team import may_act_on
+from inbox.services.team import ActionRefused
+from routing.models import ReviewPolicy
+
+# Flags that make the "flagged" review policy ask for a second pair of eyes.
+REVIEW_FLAGS = Flag.THREAT | Flag.PRESS | Flag.ABUSE | Flag.POLITICAL | Flag.IMPERSONATION
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]+)")
+
+
+# --- Text --------------------------------------------------------------------------------
+
+
+def reply_variables(*, conversation: Conversation, user) -> dict[str, str]:
+    """The values a canned answer may use. Plain strings only (see replytext.render_variables)."""
+    contact = conversation.contact
+    return {
+        "contact_name": contact.name or contact.handle or "",
+        "contact_handle": f"@{contact.handle}" if contact.handle else "",
+        "agent_name": user.first_name or user.get_full_name() or user.username,
+        "agent_initials": user.signature(),
+        "team": str(conversation.department or ""),
+        "conversation_id": str(conversation.pk),
+        "channel": conversation.channel.name,
+    }
+
+
+def signature_for(*, conversation: Conversation, user) -> str:
+    """The signature the channel's policy appends (Channel.config["signature"])."""
+    policy = (conversation.channel.config or {}).get("signature", "none")
+    return replytext.signature_suffix(
+        policy=policy,
+        name=user.first_name or user.get_full_name() or user.username,
+        initials=user.signature(),
+    )
+
+
+def compose_reply(
+    *, conversation: Conversation, user, text: str, split: bool = False, private: bool = False
+) -> replytext.Composed:
+    """The posts as they will go out, with signature, counted as the platform counts."""
+    kind = conversation.channel.kind
+    if private:
+        # Direct messages are not limited like posts (X DMs take 10,000 characters).
+        return replytext.Composed(
+            parts=[text.strip() + signature_for(conversation=conversation, user=user)],
+            length=len(text),
+            limit=None,
+            over_limit=False,
+        )
+    return replytext.compose(
+        text, kind=kind, suffix=signature_for(conversation=conversation, user=user), split=split
+    )
+
+
+# --- Rules -------------------------------------------------------------------------------
+
+
+def review_required(*, conversation: Conversation, author) -> bool:
+    """Whether a reply by author on conversation needs a colleague's approval first."""
+    if conversation.channel.reviewed_replies_only:
+        return True
+    department = conversation.department
+    policy = department.review_policy if department else ReviewPolicy.NEVER
+    if policy == ReviewPolicy.ALWAYS:
+        return True
+    if policy == ReviewPolicy.FLAGGED:
+        return bool(conversation.flags & REVIEW_FLAGS) or "press" in (
+            conversation.contact.tags or []
+        )
+    if policy == ReviewPolicy.NEW_STAFF:
+        return bool(author.is_new_staff)
+    return False
+
+
+def may_reply_from_channel(*, conversation: Conversation, user) -> bool:
+    """Channel.reply_teams: when set, only those teams (and coordinators) post from the account."""
+    if user.is_coordinator:
+        return True
+    allowed = set(conversation.channel.reply_teams.values_list("pk", flat=True))
+    return not allowed or conversation.department_id in allowed
+
+
+def can_reply_privately(conversation: Conversation) -> bool:
+    from inbox.channels.registry import CONNECTORS, get_connector
+
+    if conversation.channel.kind not in CONNECTORS:
+        return False
+    try:
+        return bool(get_connector(conversation.channel.kind).can_reply_privately)
+    except ImportError:  # connector module not installed in this build
+        return False
+
+
+def _check_actor(user, conversation: Conversation) -> None:
+    if not may_act_on(user, conversation):
+        raise PermissionDenied
+    if not may_reply_from_channel(conversation=conversation, user=user):
+        raise PermissionDenied(_("Your team may not reply from this account."))
+
+
+def _add_version(reply: Reply, *, editor, reason: str, comment: str = "") -> ReplyVersion:
+    number = (reply.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ReplyVersion.objects.create(
+        reply=reply, number=number, text=reply.text, editor=editor, reason=reason, comment=comment
+    )
+
+
+def _lock(reply: Reply) -> Reply:
+    return (
+        Reply.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("conversation__channel", "conversation__department", "author")
+        .get(pk=reply.pk)
+    )
+
+
+# --- Draft, submit, review -------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_draft(
+    *,
+    conversation: Conversation,
+    text: str,
+    acting_user,
+    reply: Reply | None = None,
+    private: bool = False,
+    after_send: str = AfterSend.ANSWERED,
+) -> Reply:
+    """Create or update the acting user's draft; every save keeps a ReplyVersion."""
+    _check_actor(acting_user, conversation)
+    text = text.strip()
+    if not text:
+        raise ActionRefused(_("The reply is empty."))
+    if private and not can_reply_privately(conversation):
+        raise ActionRefused(_("This platform does not allow private messages."))
+    if reply is None:
+        reply = Reply.objects.create(
+            conversation=conversation,
+            author=acting_user,
+            text=text,
+            private=private,
+            after_send=after_send,
+        )
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            actor=acting_user,
+            kind="reply_drafted",
+            data={"reply": reply.pk},
+        )
+    else:
+        reply = _lock(reply)
+        if reply.state != ReplyState.DRAFT or reply.author_id != acting_user.pk:
+            raise ActionRefused(_("Only your own draft can be edited."))
+        if reply.text == text and reply.private == private and reply.after_send == after_send:
+            return reply
+        reply.text, reply.private, reply.after_send = text, private, after_send
+        reply.save(update_fields=["text", "private", "after_send", "updated_at"])
+    _add_version(reply, editor=acting_user, reason="draft")
+    return reply
+
+
+@transaction.atomic
+def submit_reply(
+    *, reply: Reply, acting_user, split: bool = False, public_notice: str = ""
+) -> Reply:
+    """Send a draft on: to review when the team's policy asks for it, else straight to the outbox."""
+    reply = _lock(reply)
+    conversation = reply.conversation
+    _check_actor(acting_user, conversation)
+    if reply.author_id != acting_user.pk or reply.state != ReplyState.DRAFT:
+        raise ActionRefused(_("Only your own draft can be sent."))
+    if not conversation.is_open:
+        raise ActionRefused(_("This conversation is closed."))
+    composed = compose_reply(
+        conversation=conversation,
+        user=acting_user,
+        text=reply.text,
+        split=split,
+        private=reply.private,
+    )
+    if composed.over_limit:
+        raise ActionRefused(
+            _("Too long for this channel (%(length)s of %(limit)s). Shorten it or split it.")
+            % {"length": composed.length, "limit": composed.limit}
+        )
+    reply.parts = composed.parts
+    reply.submitted_at = timezone.now()
+    if public_notice.strip() and reply.private:
+        notice = Reply.objects.create(
+            conversation=conversation,
+            author=acting_user,
+            text=public_notice.strip(),
+            notice_for=reply,
+            state=ReplyState.DRAFT,
+            after_send=reply.after_send,
+        )
+        notice.parts = compose_reply(
+            conversation=conversation, user=acting_user, text=notice.text, split=True
+        ).parts
+        notice.save(update_fields=["parts"])
+        _add_version(notice, editor=acting_user, reason="submit")
+    if review_required(conversation=conversation, author=acting_user):
+        reply.state = ReplyState.PENDING_REVIEW
+        reply.save(update_fields=["state", "parts", "submitted_at", "updated_at"])
+        _add_version(reply, editor=acting_user, reason="submit")
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            actor=acting_user,
+            kind="reply_submitted_for_review",
+            data={"reply": reply.pk},
+        )
+        _notify_reviewers(reply, acting_user)
+        return reply
+    _add_version(reply, editor=acting_user, reason="submit")
+    return _approve(reply, acting_user=acting_user, kind="reply_queued")
+
+
+def _notify_reviewers(reply: Reply, author) -> None:
+    from inbox.selectors_team import team_members
+    from inbox.services.notifications import notify_users
+
+    conversation = reply.conversation
+    if conversation.department is None:
+        return
+    reviewers = team_members(conversation.department).exclude(pk=author.pk)
+    notify_users(
+        users=list(reviewers),
+        kind="review_requested",
+        text=_("%(user)s asks you to review a reply on conversation #%(id)s")
+        % {"user": author, "id": conversation.pk},
+        url=conversation.get_absolute_url(),
+        conversation=conversation,
+        dedupe_key=f"review:{reply.pk}:{reply.versions.count()}",
+    )
+
+
+def _approve(reply: Reply, *, acting_user, kind: str) -> Reply:
+    from inbox.tasks_outbox import send_reply_task
+
+    now = timezone.now()
+    reply.state = ReplyState.APPROVED
+    reply.approved_at = now
+    reply.save(
+        update_fields=[
+            "state",
+            "parts",
+            "submitted_at",
+            "approved_at",
+            "reviewer",
+            "text",
+            "updated_at",
+        ]
+    )
+    ConversationEvent.objects.create(
+        conversation=reply.conversation, actor=acting_user, kind=kind, data={"reply": reply.pk}
+    )
+    to_send = [reply.pk]
+    notice = Reply.objects.filter(notice_for=reply, state=ReplyState.DRAFT).first()
+    if notice is not None:
+        notice.state = ReplyState.APPROVED
+        notice.approved_at = now
+        notice.reviewer = reply.reviewer
+        notice.save(update_fields=["state", "approved_at", "reviewer", "updated_at"])
+        to_send.append(notice.pk)
+    for pk in to_send:
+        send_reply_task.delay_on_commit(pk)
+    return reply
+
+
+@transaction.atomic
+def approve_reply(*, reply: Reply, acting_user, text: str | None = None) -> Reply:
+    """A colleague approves (optionally after editing the text); the reply goes to the outbox."""
+    reply = _lock(reply)
+    conversation = reply.conversation
+    if not may_act_on(acting_user, conversation):
+        raise PermissionDenied
+    if reply.author_id == acting_user.pk:
+        raise ActionRefused(_("Ask a colleague: you cannot review your own reply."))
+    if reply.state != ReplyState.PENDING_REVIEW:
+        raise ActionRefused(_("This reply is not waiting for review."))
+    if not conversation.is_open:
+        raise ActionRefused(_("This conversation is closed."))
+    reply.reviewer = acting_user
+    if text is not None and text.strip() and text.strip() != reply.text:
+        reply.text = text.strip()
+        # The author's signature stays: the reply goes out in the author's name.
+        composed = compose_reply(
+            conversation=conversation,
+            user=reply.author,
+            text=reply.text,
+            split=len(reply.parts) > 1,
+            private=reply.private,
+        )
+        if composed.over_limit:
+            raise ActionRefused(
+                _("Too long for this channel (%(length)s of %(limit)s).")
+                % {"length": composed.length, "limit": composed.limit}
+            )
+        reply.parts = composed.parts
+        _add_version(reply, editor=acting_user, reason="review_edit")
+    return _approve(reply, acting_user=acting_user, kind="reply_approved")
+
+
+@transaction.atomic
+def send_back_reply(*, reply: Reply, comment: str, acting_user) -> Reply:
+    """The reviewer returns the reply to its author as a draft, with a comment."""
+    from inbox.services.notifications import notify_users
+
+    comment = comment.strip()
+    if not comment:
+        raise ActionRefused(_("Tell the author what to change."))
+    reply = _lock(reply)
+    if not may_act_on(acting_user, reply.conversation):
+        raise PermissionDenied
+    if reply.author_id == acting_user.pk:
+        raise ActionRefused(_("Ask a colleague: you cannot review your own reply."))
+    if reply.state != ReplyState.PENDING_REVIEW:
+        raise ActionRefused(_("This reply is not waiting for review."))
+    reply.state = ReplyState.DRAFT
+    reply.reviewer = acting_user
+    reply.review_comment = comment
+    reply.save(update_fields=["state", "reviewer", "review_comment", "updated_at"])
+    Reply.objects.filter(notice_for=reply, state=ReplyState.DRAFT).delete()
+    _add_version(reply, editor=acting_user, reason="sent_back", comment=comment)
+    ConversationEvent.objects.create(
+        conversation=reply.conversation,
+        actor=acting_user,
+        kind="reply_sent_back",
+        data={"reply": reply.pk, "comment": comment},
+    )
+    notify_users(
+        users=[reply.author],
+        kind="reply_sent_back",
+        text=_("%(user)s sent your reply back: %(comment)s")
+        % {"user": acting_user, "comment": comment},
+        url=reply.conversation.get_absolute_url(),
+        conversation=reply.conversation,
+    )
+    return reply
+
+
+@transaction.atomic
+def retry_reply(*, reply: Reply, acting_user) -> Reply:
+    """Queue a failed reply again. The outbox checks the platform first if the last try is unknown."""
+    from inbox.tasks_outbox import send_reply_task
+
+    reply = _lock(reply)
+    if not may_act_on(acting_user, reply.conversation):
+        raise PermissionDenied
+    updated = Reply.objects.filter(
+        pk=reply.pk, state__in=[ReplyState.FAILED, ReplyState.UNKNOWN]
+    ).update(state=ReplyState.APPROVED, last_error="", lease_until=None)
+    if updated != 1:
+        raise ActionRefused(_("Only a failed reply can be retried."))
+    ConversationEvent.objects.create(
+        conversation=reply.conversation,
+        actor=acting_user,
+        kind="reply_retried",
+        data={"reply": reply.pk},
+    )
+    send_reply_task.delay_on_commit(reply.pk)
+    reply.refresh_from_db()
+    return reply
+
+
+@transaction.atomic
+def discard_reply(*, reply: Reply, acting_user) -> None:
+    reply = _lock(reply)
+    if reply.author_id != acting_user.pk or reply.state != ReplyState.DRAFT:
+        raise ActionRefused(_("Only your own draft can be discarded."))
+    ConversationEvent.objects.create(
+        conversation=reply.conversation,
+        actor=acting_user,
+        kind="reply_discarded",
+        data={"reply": reply.pk, "text": reply.text},
+    )
+    reply.delete()
+
+
+# --- Notes -------------------------------------------------------------------------------
+
+
+def parse_mentions(text: str) -> list[str]:
+    """@usernames in a note, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for name in MENTION_RE.findall(text):
+        seen.setdefault(name.rstrip(".").lower(), None)
+    return list(seen)
+
+
+@transaction.atomic
+def add_note(*, conversation: Conversation, text: str, acting_user) -> Note:
+    """An internal note; colleagues @mentioned (who may see the conversation) are notified."""
+    from inbox.selectors_team import may_see_team
+    from inbox.services.notifications import notify_users
+    from webcare.accounts.models import User
+
+    if not may_act_on(acting_user, conversation):
+        raise PermissionDenied
+    text = text.strip()
+    if not text:
+        raise ActionRefused(_("The note is empty."))
+    note = Note.objects.create(conversation=conversation, author=acting_user, text=text)
+    names = parse_mentions(text)
+    mentioned = []
+    if names:
+        query = Q()
+        for name in names:
+            query |= Q(username__iexact=name)
+        candidates = User.objects.filter(query, is_active=True).exclude(pk=acting_user.pk)
+        # Never leak a conversation to someone outside its team by mentioning them.
+        mentioned = [u for u in candidates if may_see_team(u, conversation.department_id)]
+        note.mentioned.set(mentioned)
+    ConversationEvent.objects.create(
+        conversation=conversation,
+        actor=acting_user,
+        kind="note_added",
+        data={"note": note.pk, "mentioned": [u.pk for u in mentioned]},
+    )
+    if mentioned:
+        notify_users(
+            users=mentioned,
+            kind="mention",
+            text=_("%(user)s mentioned you on conversation #%(id)s: %(text)s")
+            % {"user": acting_user, "id": conversation.pk, "text": text[:200]},
+            url=conversation.get_absolute_url(),
+            conversation=conversation,
+            dedupe_key=f"note:{note.pk}",
+        )
+    return note
+
+
+# --- After a reply --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def close_conversation(
+    *, conversation: Conversation, acting_user, reason: str = ""
+) -> Conversation:
+    conv = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+    if not may_act_on(acting_user, conv):
+        raise PermissionDenied
+    if not conv.is_open:
+        return conv
+    now = timezone.now()
+    Conversation.objects.filter(pk=conv.pk).update(
+        status=Status.CLOSED,
+        status_reason=reason,
+        closed_at=now,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    ConversationEvent.objects.create(
+        conversation=conv, actor=acting_user, kind="closed", data={"reason": reason}
+    )
+    old = conv.status
+    conv.refresh_from_db()
+    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.CLOSED, at=now)
+    return conv
+
+
+@transaction.atomic
+def set_waiting_on_customer(*, conversation: Conversation, acting_user) -> Conversation:
+    conv = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
+    if not may_act_on(acting_user, conv):
+        raise PermissionDenied
+    if conv.status not in (Status.ANSWERED, Status.ASSIGNED):
+        raise ActionRefused(_("Only an answered conversation can wait on the customer."))
+    now = timezone.now()
+    Conversation.objects.filter(pk=conv.pk).update(
+        status=Status.WAITING, version=F("version") + 1, updated_at=now
+    )
+    ConversationEvent.objects.create(conversation=conv, actor=acting_user, kind="waiting")
+    old = conv.status
+    conv.refresh_from_db()
+    # The SLA clock pauses while we wait on the customer.
+    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.WAITING, at=now)
+    return conv
+
+
+def auto_close_stale(*, now=None, days: int | None = None, batch: int = 500) -> int:
+    """Close answered/waiting conversations with no customer message for `days` days.
+
+    Works in batches with SKIP LOCKED so it never waits on (or blocks) a person acting.
+    """
+    now = now or timezone.now()
+    days = settings.AUTO_CLOSE_AFTER_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = now - timedelta(days=days)
+    closed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Conversation.objects.select_for_update(skip_locked=True, no_key=True)
+                .filter(status__in=[Status.ANSWERED, Status.WAITING], last_message_at__lt=cutoff)
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return closed
+            Conversation.objects.filter(pk__in=ids).update(
+                status=Status.CLOSED,
+                status_reason="auto-close",
+                closed_at=now,
+                version=F("version") + 1,
+                updated_at=now,
+            )
+            ConversationEvent.objects.bulk_create(
+                ConversationEvent(conversation_id=pk, kind="auto_closed", data={"days": days})
+                for pk in ids
+            )
+            for conv in Conversation.objects.filter(pk__in=ids):
+                _sla_hook("on_status_changed", conversation=conv, old=Status.WAITING,
+                          new=Status.CLOSED, at=now)  # fmt: skip
+        closed += len(ids)
+
+
+def _sla_hook(name: str, **kwargs) -> None:
+    """Call routing.services.<name> (on_agent_reply, on_status_changed) when the SLA module has it.
+
+    The SLA module is built in parallel; without it these calls do nothing.
+    """
+    try:
+        from routing import services as routing_services
+    except ImportError:
+        return
+    hook = getattr(routing_services, name, None)
+    if hook is not None:
+        hook(**kwargs)

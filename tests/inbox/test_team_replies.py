@@ -1,0 +1,157 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from inbox import selectors_team
+from inbox.models import Conversation, Flag, Notification, ReplyState
+from inbox.services import replies as svc
+from inbox.services import team as team_svc
+from inbox.services.team import ActionRefused
+from routing.models import ReviewPolicy
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conv(team_a, channel):
+    return ConversationFactory(channel=channel, department=team_a, status="triaged")
+
+
+def test_queue_shows_only_own_team_sorted_by_due_time(staff_a, staff_b, team_a, team_b, channel):
+    now = timezone.now()
+    late = ConversationFactory(
+        channel=channel, department=team_a, sla_due_at=now + timedelta(hours=5)
+    )
+    soon = ConversationFactory(
+        channel=channel, department=team_a, sla_due_at=now + timedelta(hours=1)
+    )
+    none = ConversationFactory(
+        channel=channel, department=team_a, received_at=now - timedelta(days=1)
+    )
+    ConversationFactory(channel=channel, department=team_b)
+    rows, _ = selectors_team.team_queue_page(staff_a)
+    assert [c.pk for c in rows] == [soon.pk, late.pk, none.pk]
+    page1, key = selectors_team.team_queue_page(staff_a, size=2)
+    page2, _ = selectors_team.team_queue_page(staff_a, size=2, after=key)
+    assert [c.pk for c in page1 + page2] == [soon.pk, late.pk, none.pk]
+    assert selectors_team.team_queue_page(staff_b)[0][0].department == team_b
+    with pytest.raises(PermissionDenied):
+        selectors_team.get_team_conversation(staff_b, late.pk)
+
+
+def test_claim_conflict_reassign_and_hand_back(conv, staff_a, lead_a, staff_b):
+    team_svc.claim_conversation(conversation=conv, acting_user=staff_a)
+    with pytest.raises(ActionRefused):
+        team_svc.claim_conversation(conversation=conv, acting_user=lead_a)
+    with pytest.raises(PermissionDenied):
+        team_svc.claim_conversation(conversation=conv, acting_user=staff_b)
+    with pytest.raises(ActionRefused):
+        team_svc.reassign_conversation(conversation=conv, assignee=staff_b, acting_user=staff_a)
+    team_svc.reassign_conversation(conversation=conv, assignee=lead_a, acting_user=staff_a)
+    assert Notification.objects.filter(user=lead_a, kind="assigned").exists()
+    conv = team_svc.hand_back_conversation(
+        conversation=conv, reason="Geen reparatie", acting_user=lead_a
+    )
+    assert (conv.department, conv.assignee, conv.status) == (None, None, "triaged")
+    assert list(conv.events.values_list("kind", flat=True)) == [
+        "claimed",
+        "reassigned",
+        "handed_back",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "flags", "new_staff", "expected"),
+    [
+        (ReviewPolicy.ALWAYS, 0, False, True),
+        (ReviewPolicy.NEVER, Flag.THREAT, True, False),
+        (ReviewPolicy.FLAGGED, Flag.PRESS, False, True),
+        (ReviewPolicy.FLAGGED, 0, False, False),
+        (ReviewPolicy.NEW_STAFF, 0, True, True),
+        (ReviewPolicy.NEW_STAFF, 0, False, False),
+    ],
+)
+def test_review_policy(conv, staff_a, team_a, policy, flags, new_staff, expected):
+    team_a.review_policy = policy
+    team_a.save()
+    conv.flags = flags
+    staff_a.is_new_staff = new_staff
+    assert svc.review_required(conversation=conv, author=staff_a) is expected
+
+
+def test_reviewed_replies_only_channel_forces_review(conv, staff_a, team_a):
+    team_a.review_policy = ReviewPolicy.NEVER
+    conv.channel.reviewed_replies_only = True
+    assert svc.review_required(conversation=conv, author=staff_a)
+
+
+def test_review_send_back_edit_and_approve_keep_every_version(
+    conv, staff_a, lead_a, team_a, django_capture_on_commit_callbacks
+):
+    team_a.review_policy = ReviewPolicy.ALWAYS
+    team_a.save()
+    reply = svc.save_draft(conversation=conv, text="Eerste versie", acting_user=staff_a)
+    reply = svc.submit_reply(reply=reply, acting_user=staff_a)
+    assert reply.state == ReplyState.PENDING_REVIEW
+    assert Notification.objects.filter(user=lead_a, kind="review_requested").exists()
+    with pytest.raises(ActionRefused):
+        svc.approve_reply(reply=reply, acting_user=staff_a)  # not your own
+    svc.send_back_reply(reply=reply, comment="Vriendelijker graag", acting_user=lead_a)
+    reply = svc.save_draft(
+        conversation=conv, text="Tweede versie", acting_user=staff_a, reply=reply
+    )
+    reply = svc.submit_reply(reply=reply, acting_user=staff_a)
+    with django_capture_on_commit_callbacks() as callbacks:
+        reply = svc.approve_reply(reply=reply, acting_user=lead_a, text="Tweede versie, aangepast")
+    assert reply.state == ReplyState.APPROVED and len(callbacks) == 1  # queued after commit
+    assert [(v.reason, v.text) for v in reply.versions.all()] == [
+        ("draft", "Eerste versie"),
+        ("submit", "Eerste versie"),
+        ("sent_back", "Eerste versie"),
+        ("draft", "Tweede versie"),
+        ("submit", "Tweede versie"),
+        ("review_edit", "Tweede versie, aangepast"),
+    ]
+
+
+def test_reply_teams_restrict_who_posts_from_an_account(conv, staff_a, team_b):
+    conv.channel.reply_teams.add(team_b)
+    with pytest.raises(PermissionDenied):
+        svc.save_draft(conversation=conv, text="Hoi", acting_user=staff_a)
+
+
+def test_too_long_reply_is_refused_unless_split(conv, staff_a, team_a):
+    team_a.review_policy = ReviewPolicy.ALWAYS
+    team_a.save()
+    reply = svc.save_draft(conversation=conv, text="lang " * 100, acting_user=staff_a)
+    with pytest.raises(ActionRefused):
+        svc.submit_reply(reply=reply, acting_user=staff_a)
+    reply = svc.submit_reply(reply=reply, acting_user=staff_a, split=True)
+    assert len(reply.parts) == 2
+
+
+def test_note_mentions_notify_team_members_only(conv, staff_a, lead_a, staff_b, mailoutbox,
+                                               django_capture_on_commit_callbacks):  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        note = svc.add_note(
+            conversation=conv, text="@lars kijk even mee, @bram ook?", acting_user=staff_a
+        )
+    assert list(note.mentioned.all()) == [lead_a]  # bram is in another team: not told
+    assert Notification.objects.get(kind="mention").user == lead_a
+    assert [m.to for m in mailoutbox] == [[lead_a.email]]
+
+
+def test_auto_close_after_days_without_customer_reply(conv):
+    now = timezone.now()
+    Conversation.objects.filter(pk=conv.pk).update(
+        status="waiting", last_message_at=now - timedelta(days=8)
+    )
+    fresh = ConversationFactory(channel=conv.channel, status="answered", last_message_at=now)
+    assert svc.auto_close_stale(now=now, days=7) == 1
+    conv.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (conv.status, fresh.status) == ("closed", "answered")
+    assert conv.events.get().kind == "auto_closed"

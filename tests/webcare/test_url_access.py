@@ -1,0 +1,213 @@
+"""Every URL pattern, every role: allowed or forbidden, as the table below says.
+
+The table is the access policy in one place. A new URL pattern without an entry here,
+or a (non-public) view without an access_rule from webcare.permissions, fails this test:
+whoever adds a URL must decide who may open it. Django admin URLs are checked by prefix
+(only the admin role gets in).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from inbox.models import Reply, ReplyState
+from tests.factories import ConversationFactory
+
+ROLES = ("anonymous", "coordinator", "staff_a", "staff_b", "manager", "admin_user")
+ALL = frozenset(ROLES) - {"anonymous"}
+PUBLIC = "public"  # no login needed (login, password reset, language switch)
+# Push endpoints: no login, but a valid platform signature; unsigned requests get a 4xx, never a page.
+SIGNED = "signed"
+
+OK, NO = True, False
+COORD = frozenset({"coordinator", "admin_user"})
+LEAD_OR_MANAGER = frozenset({"manager", "admin_user"})
+MANAGER = frozenset({"manager", "admin_user"})
+ADMIN = frozenset({"admin_user"})
+# The conversation under test belongs to team A: its staff, coordinators and admins act on it.
+TEAM_A_ACT = frozenset({"coordinator", "staff_a", "admin_user"})
+TEAM_A_READ = TEAM_A_ACT | {"manager"}
+
+# name -> (method, roles allowed, or PUBLIC)
+TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
+    "home": ("get", ALL),
+    "login": ("get", PUBLIC),
+    "logout": ("post", PUBLIC),
+    "password_reset": ("get", PUBLIC),
+    "password_reset_done": ("get", PUBLIC),
+    "password_reset_confirm": ("get", PUBLIC),
+    "password_reset_complete": ("get", PUBLIC),
+    "set_language": ("post", PUBLIC),
+    "dashboards": ("get", LEAD_OR_MANAGER),
+    "settings": ("get", ALL),
+    "routing:departments": ("get", COORD),
+    "inbox:inbox": ("get", COORD),
+    "inbox:conversation": ("get", TEAM_A_READ),
+    "inbox:team": ("get", ALL),
+    "inbox:team_export": ("get", ALL),
+    "inbox:team_reviews": ("get", ALL),
+    "inbox:team_conversation": ("get", TEAM_A_READ),
+    "inbox:team_workspace": ("get", TEAM_A_READ),
+    "inbox:team_claim": ("post", TEAM_A_ACT),
+    "inbox:team_unclaim": ("post", TEAM_A_ACT),
+    "inbox:team_reassign": ("post", TEAM_A_ACT),
+    "inbox:team_hand_back": ("post", TEAM_A_ACT),
+    "inbox:team_close": ("post", TEAM_A_ACT),
+    "inbox:team_waiting": ("post", TEAM_A_ACT),
+    "inbox:note_add": ("post", TEAM_A_ACT),
+    "inbox:composer_canned": ("get", TEAM_A_ACT),
+    "inbox:composer_preview": ("post", TEAM_A_ACT),
+    "inbox:reply_save": ("post", TEAM_A_ACT),
+    "inbox:reply_approve": ("post", TEAM_A_ACT),
+    "inbox:reply_send_back": ("post", TEAM_A_ACT),
+    "inbox:reply_retry": ("post", TEAM_A_ACT),
+    "inbox:reply_discard": ("post", TEAM_A_ACT),
+    "inbox:notifications": ("get", ALL),
+    "inbox:notifications_read": ("post", ALL),
+    "inbox:spike-alerts": ("get", COORD),
+    "inbox:channels": ("get", ADMIN),
+    "inbox:channel_new": ("get", ADMIN),
+    "inbox:channel_edit": ("get", ADMIN),
+    "routing:sla": ("get", MANAGER),
+    "routing:policy_new": ("get", MANAGER),
+    "routing:policy_edit": ("get", MANAGER),
+    "routing:calendar_new": ("get", MANAGER),
+    "routing:calendar_edit": ("get", MANAGER),
+    "hooks:meta": ("get", SIGNED),
+    "hooks:generic": ("post", SIGNED),
+}
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            full_ns = ":".join(part for part in (namespace, ns) if part)
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), full_ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield prefix + str(entry.pattern), name, entry
+
+
+ALL_PATTERNS = list(_walk(get_resolver().url_patterns))
+APP_PATTERNS = [p for p in ALL_PATTERNS if not p[0].startswith("admin/")]
+ADMIN_PATTERNS = [p for p in ALL_PATTERNS if p[0].startswith("admin/")]
+
+
+def test_every_url_pattern_has_an_entry():
+    missing = [f"{route} (name={name})" for route, name, _ in APP_PATTERNS if name not in TABLE]
+    assert not missing, f"URL patterns without an access entry in TABLE: {missing}"
+    stale = set(TABLE) - {name for _, name, _ in APP_PATTERNS}
+    assert not stale, f"TABLE entries for URLs that no longer exist: {stale}"
+
+
+def test_every_non_public_view_declares_an_access_rule():
+    bare = [
+        f"{route} (name={name})"
+        for route, name, pattern in APP_PATTERNS
+        if TABLE.get(name, ("", ""))[1] != PUBLIC and not hasattr(pattern.callback, "access_rule")
+    ]
+    assert not bare, f"views without webcare.permissions decorator: {bare}"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Seven personas per case: the default PBKDF2 hashing would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_user):
+    conversation = ConversationFactory(department=team_a, status="assigned", assignee=staff_a)
+    reply = Reply.objects.create(
+        conversation=conversation,
+        author=lead_a,
+        text="Wij kijken ernaar.",
+        state=ReplyState.PENDING_REVIEW,
+        parts=["Wij kijken ernaar."],
+    )
+    from inbox.models import Channel
+    from routing.models import BusinessCalendar, SlaPolicy
+
+    channel = Channel.objects.create(kind="webhook", name="Signed webhook")
+    policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
+    calendar = BusinessCalendar.objects.create(name="Kantoortijden")
+    return {
+        "pk": conversation.pk,
+        "reply_id": reply.pk,
+        "uidb64": "MQ",
+        "token": "x-y",
+        "channel_id": channel.pk,
+        # URL names whose "pk" is not a conversation
+        "inbox:channel_edit:pk": channel.pk,
+        "routing:policy_edit:pk": policy.pk,
+        "routing:calendar_edit:pk": calendar.pk,
+    }
+
+
+def _url(pattern: URLPattern, name: str, world: dict) -> str:
+    kwargs = {key: world.get(f"{name}:{key}", world.get(key)) for key in pattern.pattern.converters}
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "entry", [p for p in APP_PATTERNS if p[1] in TABLE], ids=lambda p: p[1] or p[0]
+)
+def test_access(client, request, world, role, entry):
+    route, name, pattern = entry
+    method, allowed = TABLE[name]
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    url = _url(pattern, name, world)
+    data = {"text": "Test", "reason": "Niet voor ons", "comment": "Korter", "language": "en"}
+    response = client.post(url, data) if method == "post" else client.get(url)
+    assert response.status_code < 500
+    if allowed != SIGNED:
+        assert response.status_code not in (404, 405), (
+            f"bad sample for {name}: {response.status_code}"
+        )
+    if allowed == PUBLIC:
+        assert response.status_code != 403
+        return
+    if allowed == SIGNED:
+        assert 400 <= response.status_code < 500, (
+            f"unsigned request to {name}: {response.status_code}"
+        )
+        assert response["Content-Type"].startswith("application/json")
+        return
+    to_login = response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    if role == "anonymous":
+        assert to_login, f"{name} must send anonymous users to the login page"
+    elif role in allowed:
+        assert response.status_code != 403 and not to_login, f"{role} must reach {name}"
+    else:
+        assert response.status_code == 403, f"{role} must be refused {name}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_urls_are_for_admins_only(client, request, role):
+    """Every admin URL that takes no arguments: the admin gets in, everyone else is sent away."""
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    checked = 0
+    for _route, name, pattern in ADMIN_PATTERNS:
+        if (
+            pattern.pattern.regex.groups
+            or not name
+            or name.endswith(("login", "logout", "autocomplete"))
+        ):
+            continue  # object URLs sit behind the same admin_view guard as these
+        response = client.get(reverse(name))
+        checked += 1
+        if role == "admin_user":
+            assert response.status_code in (200, 302), (name, response.status_code)
+            if response.status_code == 302:
+                assert "/admin/login/" not in response["Location"]
+        else:
+            assert response.status_code == 302, (name, role)
+            assert "/admin/login/" in response["Location"], (name, role)
+    assert checked > 5
