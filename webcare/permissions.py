@@ -47,3 +47,9 @@ any_user_required = role_required(is_authenticated)
 manager_required = role_required(is_manager)
 admin_required = role_required(is_admin)
 lead_or_manager_required = role_required(is_team_lead_or_manager)
+
+
+def public_endpoint(view: Callable) -> Callable:
+    """For the few pages anyone may read without logging in (published house rules)."""
+    view.access_rule = "public"  # read by the URL-by-role test
+    return view
