@@ -55,6 +55,13 @@ class Channel(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    # Messages ingested today (local date): a counter bumped in the ingest
+    # transaction, so the health page never counts the messages table.
+    ingest_day = models.DateField(null=True, blank=True, editable=False)
+    ingest_day_count = models.PositiveIntegerField(default=0, editable=False)
+    # A poll's lease: claimed by a conditional UPDATE so two workers never poll
+    # one channel at once; expires by itself if the worker dies.
+    poll_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     reply_teams = models.ManyToManyField(
         "routing.Department",
         blank=True,
@@ -172,8 +179,15 @@ class SlaState(models.TextChoices):
 
 
 class Conversation(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    # No single-column FK indexes where a composite index below starts with the
+    # column (conv_channel_thread_idx, conv_contact_idx, conv_dept_status_idx):
+    # every index costs each ingested conversation an insert.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     # The platform's thread id (X conversation_id, e-mail root Message-ID, post id...).
     thread_key = models.CharField(max_length=255)
     status = models.CharField(
@@ -186,6 +200,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -211,11 +226,22 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     # Optimistic concurrency: every state change bumps version; actions send the version they saw.
     version = models.PositiveIntegerField(default=1)
+    # Rarely set: indexed by the partial indexes below, not by a full FK index.
     previous = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followups"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followups",
+        db_index=False,
     )
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged",
+        db_index=False,
     )
     # Set by routing.services.apply_routing: the department a rule suggests (not yet forwarded).
     suggested_department = models.ForeignKey(
@@ -270,6 +296,14 @@ class Conversation(models.Model):
             ),
             models.Index(fields=["channel", "thread_key"], name="conv_channel_thread_idx"),
             models.Index(fields=["contact", "-received_at"], name="conv_contact_idx"),
+            models.Index(
+                fields=["previous"], name="conv_previous_idx", condition=Q(previous__isnull=False)
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="conv_merged_into_idx",
+                condition=Q(merged_into__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -294,9 +328,14 @@ class Direction(models.TextChoices):
 
 
 class Message(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    # channel and conversation are indexed by message_channel_external_id and
+    # msg_conversation_idx (they lead those indexes); a separate FK index would
+    # only slow ingest down.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     external_id = models.CharField(max_length=255)
     parent_external_id = models.CharField(max_length=255, blank=True, default="")
@@ -304,12 +343,14 @@ class Message(models.Model):
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # Null for everything ingested: a partial index (msg_sent_by_idx) instead of a full one.
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="sent_messages",
+        db_index=False,
     )
     text = models.TextField(blank=True, default="")
     url = models.URLField(max_length=1000, blank=True, default="")
@@ -334,7 +375,10 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx")
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_idx"),
+            models.Index(
+                fields=["sent_by"], name="msg_sent_by_idx", condition=Q(sent_by__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox import views
+from inbox import views, views_channels
 
 app_name = "inbox"
 urlpatterns = [
@@ -29,4 +29,7 @@ urlpatterns = [
         name="contact_note",
     ),
     path("house-rules/", views.house_rules, name="house_rules"),
+    path("channels/", views_channels.channels, name="channels"),
+    path("channels/new/", views_channels.channel_new, name="channel_new"),
+    path("channels/<int:pk>/", views_channels.channel_edit, name="channel_edit"),
 ]

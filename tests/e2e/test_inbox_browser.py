@@ -1,7 +1,7 @@
 """The coordinator's inbox in a real Chromium: live updates, keyboard triage, bulk, collision, phone.
 
-The new mention is created with the factories (the ingest service lives on another branch); the
-page must show it through its own polling, without a reload.
+The new mention comes in through the real ingest service (inbox.services.ingest); the page must
+show it through its own polling, without a reload.
 """
 
 import os
@@ -11,8 +11,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, HouseRule, Status
-from tests.factories import ConversationFactory, MessageFactory, UserFactory
+from inbox.services.ingest import ingest_messages
+from tests.factories import ConversationFactory, UserFactory
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still
 # plain synchronous calls between page actions.
@@ -66,8 +68,21 @@ def test_new_mention_arrives_and_is_forwarded_by_keyboard(
     page.goto(live_server.url + "/inbox/")
     page.wait_for_selector("text=Een oudere vraag")
 
-    new = ConversationFactory(channel=channel, snippet="Lekkage bij de voordeur, graag snel hulp")
-    MessageFactory(conversation=new)
+    result = ingest_messages(
+        channel=channel,
+        messages=[
+            IncomingMessage(
+                external_id="tweet-1",
+                text="Lekkage bij de voordeur, graag snel hulp",
+                created_at=timezone.now(),
+                author_id="u-77",
+                author_handle="huurder77",
+                url="https://x.com/huurder77/status/1",
+            )
+        ],
+    )
+    assert result is not None
+    new = Conversation.objects.get(messages__external_id="tweet-1")
     marker = page.locator("[data-new-button]")
     marker.wait_for(timeout=15_000)  # the page polls every few seconds
     assert "1 new" in marker.inner_text()

@@ -63,7 +63,7 @@ def seed_defaults(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inbox", "0002_notification"),
+        ("inbox", "0004_drop_redundant_fk_indexes"),
         ("routing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
