@@ -243,6 +243,15 @@ class Conversation(models.Model):
         related_name="merged",
         db_index=False,
     )
+    # Set by routing.services.apply_routing: the department a rule suggests (not yet forwarded).
+    suggested_department = models.ForeignKey(
+        "routing.Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suggested_conversations",
+        verbose_name=_("suggested department"),
+    )
     # SLA (set by routing.services)
     first_response_at = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
@@ -687,6 +696,84 @@ class Note(models.Model):
         ]
         verbose_name = _("note")
         verbose_name_plural = _("notes")
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+# --- Triage: reasons, house rules, saved views, contact notes (issue 4) ---------------------
+
+
+class NoReplyReason(models.Model):
+    """A configurable reason for "no reply needed" (political remark, spam, handled elsewhere...)."""
+
+    label = models.CharField(_("label"), max_length=120, unique=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "label"]
+        verbose_name = _("no-reply reason")
+        verbose_name_plural = _("no-reply reasons")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class HouseRule(models.Model):
+    """A moderation rule; hidden conversations quote it, and /house-rules/ publishes it."""
+
+    title = models.CharField(_("title"), max_length=120, unique=True)
+    text = models.TextField(_("text"))
+    order = models.PositiveIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "title"]
+        verbose_name = _("house rule")
+        verbose_name_plural = _("house rules")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedView(models.Model):
+    """A user's named inbox filter, stored as the inbox query string."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filter"), max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_user_name")
+        ]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactNote(models.Model):
+    """An internal note about a contact, visible to the team (never sent to the platform)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(_("note"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="contact_note_idx")]
+        verbose_name = _("contact note")
+        verbose_name_plural = _("contact notes")
 
     def __str__(self) -> str:
         return self.text[:60]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
-from inbox.models import OPEN_STATUSES, Conversation
+from inbox.models import OPEN_STATUSES, Conversation, Flag, SlaState, Status
 
 PAGE_SIZE = 50
+# The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
+NEW_MARKER_CAP = 50
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
@@ -24,7 +28,7 @@ def get_conversation_for_user(user, conversation_id: int) -> Conversation:
     try:
         return (
             conversations_visible_to(user)
-            .select_related("channel", "contact", "department", "assignee")
+            .select_related("channel", "contact", "department", "assignee", "suggested_department")
             .get(pk=conversation_id)
         )
     except Conversation.DoesNotExist:
@@ -34,19 +38,26 @@ def get_conversation_for_user(user, conversation_id: int) -> Conversation:
 
 
 def keyset_page(
-    qs: QuerySet[Conversation], *, before: tuple[datetime, int] | None, size: int = PAGE_SIZE
+    qs: QuerySet[Conversation],
+    *,
+    before: tuple[datetime, int] | None,
+    size: int = PAGE_SIZE,
+    related: tuple[str, ...] = ("channel", "contact", "department", "assignee"),
 ) -> tuple[list[Conversation], tuple[datetime, int] | None]:
-    """One page ordered by (received_at DESC, id DESC); no OFFSET, no COUNT."""
-    from django.db.models import Q
+    """One page ordered by (received_at DESC, id DESC); no OFFSET, no COUNT.
 
+    `related`: the joins to make. The coordinator's inbox joins only the contact and names the
+    small tables (channels, departments, users) from reference_lists(): fewer joins plan faster.
+    """
     if before is not None:
         received_at, pk = before
-        qs = qs.filter(Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=pk))
-    rows = list(
-        qs.select_related("channel", "contact", "department", "assignee").order_by(
-            "-received_at", "-id"
-        )[: size + 1]
-    )
+        # The redundant received_at <= bound lets PostgreSQL start the index scan at the key
+        # (an OR alone is not an index range); the OR then settles ties on id.
+        qs = qs.filter(
+            Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=pk),
+            received_at__lte=received_at,
+        )
+    rows = list(qs.select_related(*related).order_by("-received_at", "-id")[: size + 1])
     next_key = (rows[size - 1].received_at, rows[size - 1].pk) if len(rows) > size else None
     return rows[:size], next_key
 
@@ -57,3 +68,152 @@ def shared_inbox(user) -> QuerySet[Conversation]:
 
 def team_queue(user) -> QuerySet[Conversation]:
     return Conversation.objects.filter(department__memberships__user=user, status__in=OPEN_STATUSES)
+
+
+def search_filter(qs: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
+    """Full-text search in Dutch OR English on PostgreSQL; a plain substring match on SQLite.
+
+    Uses index: conv_fts_dutch_idx and conv_fts_english_idx (inbox migration 0003), whose
+    expressions are exactly what these SearchVectors render; the planner ORs the two bitmaps.
+    """
+    text = text.strip()
+    if not text:
+        return qs
+    if connection.vendor != "postgresql":
+        return qs.filter(Q(snippet__icontains=text) | Q(contact__handle__icontains=text))
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+
+    return qs.alias(
+        fts_nl=SearchVector("snippet", config="dutch"),
+        fts_en=SearchVector("snippet", config="english"),
+    ).filter(
+        Q(fts_nl=SearchQuery(text, config="dutch", search_type="websearch"))
+        | Q(fts_en=SearchQuery(text, config="english", search_type="websearch"))
+    )
+
+
+def inbox_queryset(user, filters: dict[str, Any]) -> tuple[QuerySet[Conversation], bool]:
+    """The coordinator's inbox with the cleaned InboxFilterForm values applied.
+
+    Without a department filter it is the shared queue (open, not yet forwarded); with one it is
+    that team's items, so a coordinator can check what was forwarded. Returns (queryset,
+    is_shared_queue). Every branch keeps an index that serves ORDER BY (received_at, id) DESC.
+    """
+    if not user.is_coordinator:
+        raise PermissionDenied
+    qs = Conversation.objects.all()
+    department = filters.get("department")
+    status = filters.get("status") or "open"
+    shared = department is None
+    if shared:
+        qs = qs.filter(department__isnull=True)
+    elif department != "any":
+        qs = qs.filter(department=department)
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status != "all":
+        qs = qs.filter(status=status)
+    if filters.get("channel"):
+        qs = qs.filter(channel=filters["channel"])
+    if filters.get("flag"):
+        bit = int(filters["flag"])
+        qs = qs.alias(flag_hit=F("flags").bitand(bit)).filter(flag_hit=bit)
+    if filters.get("language"):
+        qs = qs.filter(language=filters["language"])
+    if filters.get("sentiment"):
+        qs = qs.filter(sentiment=filters["sentiment"])
+    if filters.get("overdue"):
+        qs = qs.filter(sla_state=SlaState.OVERDUE)
+    if filters.get("unassigned"):
+        qs = qs.filter(assignee__isnull=True)
+    if filters.get("q"):
+        qs = search_filter(qs, filters["q"])
+    return qs, shared
+
+
+def newer_than(qs: QuerySet[Conversation], *, after: tuple[datetime, int]) -> int:
+    """How many rows sort above the top row the user sees, capped at NEW_MARKER_CAP + 1.
+
+    Uses index: the same one as the page itself, read from its top: a LIMIT, never a COUNT(*).
+    """
+    received_at, pk = after
+    newer = qs.filter(
+        Q(received_at__gt=received_at) | Q(received_at=received_at, id__gt=pk),
+        received_at__gte=received_at,
+    )
+    return len(
+        newer.order_by("-received_at", "-id").values_list("id", flat=True)[: NEW_MARKER_CAP + 1]
+    )
+
+
+def newer_rows(
+    qs: QuerySet[Conversation], *, after: tuple[datetime, int], size: int = PAGE_SIZE
+) -> list[Conversation]:
+    """The rows above the user's top row (newest first), to prepend to the list."""
+    received_at, pk = after
+    newer = qs.filter(
+        Q(received_at__gt=received_at) | Q(received_at=received_at, id__gt=pk),
+        received_at__gte=received_at,
+    )
+    return list(
+        newer.select_related("channel", "contact", "department", "assignee").order_by(
+            "-received_at", "-id"
+        )[:size]
+    )
+
+
+def contact_history(conversation: Conversation, *, limit: int = 10) -> list[Conversation]:
+    """The contact's other conversations, newest first (uses index conv_contact_idx)."""
+    return list(
+        Conversation.objects.filter(contact_id=conversation.contact_id)
+        .exclude(pk=conversation.pk)
+        .only("id", "snippet", "status", "received_at", "contact_id")
+        .order_by("-received_at")[:limit]
+    )
+
+
+def flag_choices() -> list[tuple[int, str]]:
+    return [(int(flag), str(label)) for flag, label in Flag.labels().items()]
+
+
+def status_choices() -> list[tuple[str, str]]:
+    return list(Status.choices)
+
+
+def reference_lists() -> dict[str, list[tuple[int, str]]]:
+    """Departments, channels, no-reply reasons, house rules and active users for the inbox's
+    selects, in ONE query (a UNION ALL) instead of five: each round trip counts at 50 ms p95."""
+    from django.db.models import CharField, IntegerField, Value
+    from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+
+    from inbox.models import Channel, HouseRule, NoReplyReason
+    from routing.models import Department
+    from webcare.accounts.models import User
+
+    def tagged(qs, tag, label, sort):
+        return qs.values_list(
+            Value(tag, output_field=CharField()),
+            "id",
+            label,
+            Value(0, output_field=IntegerField()) if sort is None else sort,
+        )
+
+    full_name = Coalesce(
+        NullIf(
+            Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField())), Value("")
+        ),
+        "username",
+        output_field=CharField(),
+    )
+    parts = [
+        tagged(Department.objects.order_by(), "department", "name", None),
+        tagged(Channel.objects.order_by(), "channel", "name", None),
+        tagged(NoReplyReason.objects.filter(active=True).order_by(), "reason", "label", "order"),
+        tagged(HouseRule.objects.filter(active=True).order_by(), "rule", "title", "order"),
+        tagged(User.objects.filter(is_active=True).order_by(), "user", full_name, None),
+    ]
+    rows = parts[0].union(*parts[1:], all=True)
+    lists: dict[str, list] = {"department": [], "channel": [], "reason": [], "rule": [], "user": []}
+    for tag, pk, label, _sort in sorted(rows, key=lambda r: (r[0], r[3], str(r[2]).casefold())):
+        lists[tag].append((pk, label))
+    return lists

@@ -318,3 +318,50 @@ class OnCallShift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.department} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class RoutingRule(models.Model):
+    """An ordered rule: when a new message matches every set condition, the actions apply.
+
+    The matcher is pure (routing/rules.py); routing.services.apply_routing applies the actions.
+    """
+
+    order = models.PositiveIntegerField(_("order"), default=0)
+    name = models.CharField(_("name"), max_length=120)
+    active = models.BooleanField(_("active"), default=True)
+    # Conditions: empty means "any".
+    keywords = models.JSONField(_("keywords (any of)"), default=list, blank=True)
+    pattern = models.CharField(_("regular expression"), max_length=500, blank=True, default="")
+    channel = models.ForeignKey(
+        "inbox.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("channel"),
+    )
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    contact_tag = models.CharField(_("contact tag"), max_length=40, blank=True, default="")
+    flags_any = models.IntegerField(_("flags (any of)"), default=0)
+    sentiment = models.CharField(_("sentiment"), max_length=10, blank=True, default="")
+    # Actions
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
+        verbose_name=_("department"),
+    )
+    auto_forward = models.BooleanField(_("forward automatically"), default=False)
+    set_priority = models.SmallIntegerField(_("set priority"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return self.name

@@ -8,8 +8,9 @@ app = Celery("webcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # inbox keeps some tasks in modules of their own, next to the services they call.
-for module in ("tasks_spikes", "tasks_outbox"):
+for module in ("tasks_spikes", "tasks_outbox", "triage_tasks"):
     app.autodiscover_tasks(["inbox"], related_name=module)
+# Triage's platform calls (hide/unhide) live beside the services, not in inbox/tasks.py.
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself

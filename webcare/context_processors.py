@@ -11,6 +11,7 @@ def navigation(request: HttpRequest) -> dict:
     items = []
     if user.is_coordinator:
         items.append(("inbox", _("Inbox"), reverse("inbox:inbox")))
+        items.append(("rules", _("Routing"), reverse("routing:rules")))
     items.append(("team", _("My team"), reverse("inbox:team")))
     if user.is_manager or user.memberships.filter(is_lead=True).exists():
         items.append(("dashboards", _("Dashboards"), reverse("dashboards")))

@@ -50,10 +50,10 @@ lead_or_manager_required = role_required(is_team_lead_or_manager)
 
 
 def public_endpoint(view: Callable) -> Callable:
-    """For endpoints machines call without a login (platform webhooks).
+    """For what anyone may reach without logging in: published pages (house rules) and
+    platform webhooks, which authenticate the caller themselves (signatures).
 
-    They authenticate the caller themselves (signatures); the URL-by-role test
-    reads access_rule and knows these are public on purpose.
+    The URL-by-role test reads access_rule and knows these are public on purpose.
     """
     view.access_rule = "public"
     return view

@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from inbox.models import Reply, ReplyState
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, MessageFactory
 
 ROLES = ("anonymous", "coordinator", "staff_a", "staff_b", "manager", "admin_user")
 ALL = frozenset(ROLES) - {"anonymous"}
@@ -74,6 +74,29 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "routing:policy_edit": ("get", MANAGER),
     "routing:calendar_new": ("get", MANAGER),
     "routing:calendar_edit": ("get", MANAGER),
+    "inbox:inbox_new": ("get", COORD),
+    "inbox:inbox_newer": ("get", COORD),
+    "inbox:bulk": ("post", COORD),
+    "inbox:saved_view_create": ("post", COORD),
+    "inbox:saved_view_delete": ("post", COORD),
+    "inbox:presence": ("get", TEAM_A_READ),
+    "inbox:forward": ("post", COORD),
+    "inbox:assign": ("post", COORD),
+    "inbox:no_reply": ("post", COORD),
+    "inbox:hide": ("post", COORD),
+    "inbox:unhide": ("post", COORD),
+    "inbox:flag": ("post", COORD),
+    "inbox:priority": ("post", COORD),
+    "inbox:merge": ("post", COORD),
+    "inbox:split": ("post", COORD),
+    "inbox:evidence": ("get", COORD),
+    "inbox:contact_note": ("post", TEAM_A_READ),
+    "inbox:house_rules": ("get", PUBLIC),
+    "routing:rules": ("get", COORD),
+    "routing:rule_try": ("post", COORD),
+    "routing:rule_edit": ("get", COORD),
+    "routing:rule_move": ("post", COORD),
+    "routing:rule_delete": ("post", COORD),
     "hooks:meta": ("get", SIGNED),
     "hooks:generic": ("post", SIGNED),
 }
@@ -127,10 +150,20 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         state=ReplyState.PENDING_REVIEW,
         parts=["Wij kijken ernaar."],
     )
-    from inbox.models import Channel
-    from routing.models import BusinessCalendar, SlaPolicy
+    from inbox.models import Channel, Flag
+    from inbox.services.triage import flag_conversation
+    from routing.models import BusinessCalendar, RoutingRule, SlaPolicy
 
+    # A threat keeps evidence, so the evidence export has something to show.
+    MessageFactory(conversation=conversation)
+    flag_conversation(
+        conversation=conversation,
+        flag=Flag.THREAT,
+        acting_user=coordinator,
+        version=conversation.version,
+    )
     channel = Channel.objects.create(kind="webhook", name="Signed webhook")
+    rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
     return {
@@ -143,6 +176,11 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "inbox:channel_edit:pk": channel.pk,
         "routing:policy_edit:pk": policy.pk,
         "routing:calendar_edit:pk": calendar.pk,
+        "routing:rule_edit:pk": rule.pk,
+        "routing:rule_move:pk": rule.pk,
+        "routing:rule_delete:pk": rule.pk,
+        "inbox:contact_note:conversation_pk": conversation.pk,
+        "inbox:contact_note:pk": conversation.contact_id,
     }
 
 
@@ -161,6 +199,12 @@ def test_access(client, request, world, role, entry):
     method, allowed = TABLE[name]
     if role != "anonymous":
         client.force_login(request.getfixturevalue(role))
+    if name == "inbox:saved_view_delete" and role != "anonymous":
+        # A saved view belongs to one user: each role deletes its own.
+        from inbox.models import SavedView
+
+        user = request.getfixturevalue(role)
+        world = {**world, "pk": SavedView.objects.create(user=user, name="Mijn filter").pk}
     url = _url(pattern, name, world)
     data = {"text": "Test", "reason": "Niet voor ons", "comment": "Korter", "language": "en"}
     response = client.post(url, data) if method == "post" else client.get(url)

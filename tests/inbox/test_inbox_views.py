@@ -1,0 +1,273 @@
+"""The inbox page, the panel and the triage views: methods, roles, htmx vs plain, query counts."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox import presence
+from inbox.models import Conversation, ConversationEvent, Flag, HouseRule, SavedView, Status
+from inbox.services import triage
+from tests.factories import ConversationFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def coord_client(client, coordinator):
+    client.force_login(coordinator)
+    return client
+
+
+def make_rows(channel, n, **kwargs):
+    now = timezone.now()
+    return [
+        ConversationFactory(channel=channel, received_at=now - timedelta(minutes=i), **kwargs)
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_inbox_query_count_does_not_grow_with_rows(
+    coord_client, channel, team_a, n, django_assert_num_queries
+):
+    make_rows(channel, n)
+    # session, user, nav (team lead?), unread notifications, saved views, the page, and ONE
+    # union query for all select choices (departments, channels, users, reasons, rules) are
+    # fixed; rows add nothing (channel, contact, department and assignee come in the page's JOIN).
+    with django_assert_num_queries(7):
+        response = coord_client.get(reverse("inbox:inbox"))
+    assert response.status_code == 200
+    assert response.content.count(b"data-row ") == n
+
+
+def test_inbox_shows_only_the_shared_queue(coord_client, channel, team_a):
+    shared = ConversationFactory(channel=channel, snippet="nog niet doorgestuurd")
+    ConversationFactory(
+        channel=channel, snippet="al bij een team", department=team_a, status=Status.TRIAGED
+    )
+    ConversationFactory(channel=channel, snippet="afgehandeld", status=Status.CLOSED)
+    body = coord_client.get(reverse("inbox:inbox")).content.decode()
+    assert f'id="conversation-{shared.pk}"' in body
+    assert "al bij een team" not in body and "afgehandeld" not in body
+    body = coord_client.get(reverse("inbox:inbox"), {"department": team_a.pk}).content.decode()
+    assert "al bij een team" in body and "nog niet doorgestuurd" not in body
+
+
+@pytest.mark.parametrize(
+    ("params", "expect"),
+    [
+        ({"flag": int(Flag.THREAT)}, "dreiging"),
+        ({"language": "en"}, "english text"),
+        ({"sentiment": "negative"}, "boos bericht"),
+        ({"unassigned": "on"}, None),
+        ({"overdue": "on"}, "te laat"),
+        ({"q": "ketel"}, "cv-ketel"),
+        ({"q": "boiler"}, "english text"),
+        ({"status": "closed"}, "gesloten"),
+    ],
+)
+def test_filters(coord_client, channel, params, expect):
+    ConversationFactory(channel=channel, snippet="dreiging hier", flags=Flag.THREAT | Flag.ABUSE)
+    ConversationFactory(channel=channel, snippet="english text my boiler broke", language="en")
+    ConversationFactory(channel=channel, snippet="boos bericht", sentiment="negative")
+    ConversationFactory(channel=channel, snippet="te laat", sla_state="overdue")
+    ConversationFactory(channel=channel, snippet="mijn cv-ketel is stuk")
+    ConversationFactory(channel=channel, snippet="gesloten", status=Status.CLOSED)
+    response = coord_client.get(reverse("inbox:inbox"), params)
+    body = response.content.decode()
+    assert response.status_code == 200
+    if expect:
+        assert expect in body
+        shown = body.count("data-row ")
+        assert 1 <= shown < 6
+
+
+def test_full_text_search_uses_dutch_stemming(coord_client, channel):
+    ConversationFactory(channel=channel, snippet="Er zijn lekkages in de badkamer")
+    ConversationFactory(channel=channel, snippet="Alles in orde")
+    body = coord_client.get(reverse("inbox:inbox"), {"q": "lekkage"}).content.decode()
+    assert "lekkages" in body and "Alles in orde" not in body
+
+
+def test_keyset_pages_and_htmx_fragment(coord_client, channel):
+    make_rows(channel, 60)
+    first = coord_client.get(reverse("inbox:inbox"))
+    assert first.context["next_before"]
+    second = coord_client.get(
+        reverse("inbox:inbox"), {"before": first.context["next_before"]}, headers=HX
+    )
+    assert second.templates[0].name == "inbox/inbox_rows.html"
+    assert second.content.count(b"data-row ") == 10
+    assert coord_client.get(reverse("inbox:inbox"), {"before": "garbage"}).status_code == 404
+
+
+def test_filter_request_by_htmx_returns_results_fragment(coord_client, channel):
+    make_rows(channel, 3)
+    response = coord_client.get(
+        reverse("inbox:inbox"), {"language": "nl"}, headers={**HX, "HX-Target": "inbox-results"}
+    )
+    assert response.templates[0].name == "inbox/inbox_results.html"
+    assert b"<html" not in response.content
+
+
+def test_new_marker_counts_newer_rows_capped(coord_client, channel):
+    old = ConversationFactory(channel=channel, received_at=timezone.now() - timedelta(hours=1))
+    top = f"{old.received_at.isoformat()}_{old.pk}"
+    assert coord_client.get(reverse("inbox:inbox_new"), {"after": top}).context["new_count"] == 0
+    make_rows(channel, 3)
+    response = coord_client.get(reverse("inbox:inbox_new"), {"after": top}, headers=HX)
+    assert response.context["new_count"] == 3 and b"3 new" in response.content
+    make_rows(channel, 50)
+    response = coord_client.get(reverse("inbox:inbox_new"), {"after": top})
+    assert b"50+ new" in response.content
+    newer = coord_client.get(reverse("inbox:inbox_newer"), {"after": top}, headers=HX)
+    assert newer.content.count(b"data-row ") == 50
+    assert b'hx-swap-oob="outerHTML"' in newer.content
+
+
+def test_outsiders_are_refused(client, staff_a, conversation, team_a):
+    client.force_login(staff_a)
+    for name in ("inbox:inbox", "inbox:inbox_new", "inbox:inbox_newer"):
+        assert client.get(reverse(name)).status_code == 403
+    url = reverse("inbox:forward", args=[conversation.pk])
+    assert client.post(url, {"department": team_a.pk, "version": 1}).status_code == 403
+    assert client.post(reverse("inbox:bulk"), {"action": "priority"}).status_code == 403
+    # A conversation of no team of hers is not even readable.
+    assert client.get(reverse("inbox:conversation", args=[conversation.pk])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "inbox:forward",
+        "inbox:assign",
+        "inbox:no_reply",
+        "inbox:hide",
+        "inbox:flag",
+        "inbox:priority",
+    ],
+)
+def test_actions_reject_get(coord_client, conversation, name):
+    assert coord_client.get(reverse(name, args=[conversation.pk])).status_code == 405
+
+
+def test_forward_plain_redirects_htmx_returns_panel_and_removes_row(coord_client, channel, team_a):
+    a, b = make_rows(channel, 2)
+    url = reverse("inbox:forward", args=[a.pk])
+    response = coord_client.post(url, {"department": team_a.pk, "version": 1})
+    assert response.status_code == 302 and response["Location"] == a.get_absolute_url()
+    response = coord_client.post(
+        reverse("inbox:forward", args=[b.pk]), {"department": team_a.pk, "version": 1}, headers=HX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Forwarded to" in body and f'<li id="conversation-{b.pk}" hx-swap-oob="delete">' in body
+    b.refresh_from_db()
+    assert b.department == team_a
+
+
+def test_conflict_gives_the_clear_message(coord_client, conversation, team_a, team_b):
+    url = reverse("inbox:forward", args=[conversation.pk])
+    assert (
+        coord_client.post(url, {"department": team_a.pk, "version": 1}, headers=HX).status_code
+        == 200
+    )
+    response = coord_client.post(url, {"department": team_b.pk, "version": 1}, headers=HX)
+    assert response.status_code == 409
+    assert response["HX-Retarget"] == "#panel-alert"
+    assert (
+        "changed this conversation in the meantime; reload to see it" in response.content.decode()
+    )
+    conversation.refresh_from_db()
+    assert conversation.department == team_a
+    assert ConversationEvent.objects.filter(conversation=conversation).count() == 1
+
+
+def test_invalid_action_form_is_a_400(coord_client, conversation):
+    response = coord_client.post(
+        reverse("inbox:hide", args=[conversation.pk]), {"version": 1}, headers=HX
+    )
+    assert response.status_code == 400
+
+
+def test_bulk_hide_via_view(coord_client, channel):
+    rows = make_rows(channel, 12)
+    rule = HouseRule.objects.get_or_create(
+        title="No threats", defaults={"text": "We remove threats."}
+    )[0]
+    data = {"action": "hide", "rule": rule.pk, "selected": [f"{c.pk}:{c.version}" for c in rows]}
+    response = coord_client.post(reverse("inbox:bulk"), data, headers=HX)
+    assert response.status_code == 200
+    assert b"12 conversations done" in response.content
+    assert Conversation.objects.filter(status=Status.HIDDEN).count() == 12
+    response = coord_client.post(
+        reverse("inbox:bulk"), {"action": "hide", "selected": ["1:1"]}, headers=HX
+    )
+    assert response.status_code == 400
+
+
+def test_panel_shows_thread_contact_history_and_presence(
+    client, coordinator, channel, django_user_model
+):
+    conv = ConversationFactory(channel=channel)
+    ConversationFactory(
+        channel=channel, contact=conv.contact, snippet="eerder gesprek", status=Status.CLOSED
+    )
+    MessageFactory(conversation=conv, text="eerste bericht", url="https://x.com/s/1")
+    other = django_user_model.objects.create(username="otto", role="coordinator", first_name="Otto")
+    presence.touch(conv.pk, other)
+    client.force_login(coordinator)
+    response = client.get(reverse("inbox:conversation", args=[conv.pk]), headers=HX)
+    body = response.content.decode()
+    assert response.templates[0].name == "inbox/conversation_panel.html"
+    assert "eerste bericht" in body and "https://x.com/s/1" in body
+    assert "eerder gesprek" in body
+    assert "Also viewing: Otto" in body
+    full = client.get(reverse("inbox:conversation", args=[conv.pk]))
+    assert b"<html" in full.content
+
+
+def test_saved_views(coord_client, coordinator):
+    response = coord_client.post(
+        reverse("inbox:saved_view_create"), {"name": "Engels", "query": "language=en"}
+    )
+    assert response.status_code == 302 and response["Location"].endswith("?language=en")
+    view = SavedView.objects.get(user=coordinator)
+    assert b"Engels" in coord_client.get(reverse("inbox:inbox")).content
+    assert coord_client.get(reverse("inbox:saved_view_delete", args=[view.pk])).status_code == 405
+    coord_client.post(reverse("inbox:saved_view_delete", args=[view.pk]))
+    assert not SavedView.objects.exists()
+
+
+def test_threat_evidence_export(coord_client, coordinator, conversation):
+    MessageFactory(conversation=conversation, text="=HYPERLINK(dreiging)")
+    assert coord_client.get(reverse("inbox:evidence", args=[conversation.pk])).status_code == 404
+    triage.flag_conversation(
+        conversation=conversation, flag=Flag.THREAT, acting_user=coordinator, version=1
+    )
+    csv_response = coord_client.get(
+        reverse("inbox:evidence", args=[conversation.pk]), {"format": "csv"}
+    )
+    assert csv_response["Content-Type"].startswith("text/csv")
+    text = csv_response.content.decode("utf-8-sig")
+    assert "'=HYPERLINK(dreiging)" in text and "author_handle" in text
+    assert coord_client.get(reverse("inbox:evidence", args=[conversation.pk])).status_code == 200
+
+
+def test_house_rules_are_public(client):
+    HouseRule.objects.create(title="Geen bedreigingen", text="Bedreigingen verbergen we.")
+    HouseRule.objects.create(title="Oude regel", text="x", active=False)
+    response = client.get(reverse("inbox:house_rules"))
+    assert response.status_code == 200
+    assert "Geen bedreigingen" in response.content.decode()
+    assert "Oude regel" not in response.content.decode()
+    assert client.post(reverse("inbox:house_rules")).status_code == 405
+
+
+def test_contact_note(coord_client, conversation):
+    url = reverse("inbox:contact_note", args=[conversation.pk, conversation.contact_id])
+    response = coord_client.post(url, {"text": "Bekende huurder, belt vaak"}, headers=HX)
+    assert response.status_code == 200 and "Bekende huurder" in response.content.decode()
