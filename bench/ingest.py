@@ -222,12 +222,15 @@ def main() -> None:
         help="messages per ingest_messages call (it writes them in batches of BATCH_SIZE)",
     )
     parser.add_argument("--no-enrich", action="store_true", help="measure without enrichment")
-    parser.add_argument(
+    sla = parser.add_mutually_exclusive_group()
+    sla.add_argument(
         "--with-sla",
-        action=argparse.BooleanOptionalAction,
+        dest="with_sla",
+        action="store_true",
         default=True,
-        help="an active SLA policy, so ingest starts and stops clocks (default: on)",
+        help="an active SLA policy, so ingest starts and stops clocks (the default)",
     )
+    sla.add_argument("--no-sla", dest="with_sla", action="store_false", help="no active policy")
     args = parser.parse_args()
 
     setup_database()

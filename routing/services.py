@@ -402,7 +402,51 @@ def _ensure_clocks(
             if clock is not None:
                 clocks[kind] = clock
                 new.append(clock)
-    SlaClock.objects.bulk_create(new)
+    _insert_clocks(new)
+
+
+def _insert_clocks(clocks: list[SlaClock]) -> None:
+    """bulk_create, or on PostgreSQL one INSERT ... SELECT FROM unnest(arrays) (ingest's path)."""
+    if len(clocks) < 2 or connection.vendor != "postgresql":
+        SlaClock.objects.bulk_create(clocks)
+        return
+    import json
+
+    import psycopg
+
+    specs: dict[int, str] = {}  # the few calendar snapshots, serialised once each
+    sql = (
+        "INSERT INTO routing_slaclock (conversation_id, kind, policy_id, target_minutes,"
+        " warn_percent, calendar_spec, started_at, pauses, warn_at, due_at)"
+        " SELECT u.conversation_id, u.kind, u.policy_id, u.target_minutes, u.warn_percent,"
+        " u.spec::jsonb, u.started_at, '[]'::jsonb, u.warn_at, u.due_at"
+        " FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[], %s::int[], %s::text[],"
+        " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
+        " AS u(conversation_id, kind, policy_id, target_minutes, warn_percent, spec,"
+        " started_at, warn_at, due_at) RETURNING id"
+    )
+    params = [
+        [c.conversation_id for c in clocks],
+        [str(c.kind) for c in clocks],
+        [c.policy_id for c in clocks],
+        [c.target_minutes for c in clocks],
+        [c.warn_percent for c in clocks],
+        [
+            specs.get(id(c.calendar_spec))
+            or specs.setdefault(id(c.calendar_spec), json.dumps(c.calendar_spec))
+            for c in clocks
+        ],
+        [c.started_at for c in clocks],
+        [c.warn_at for c in clocks],
+        [c.due_at for c in clocks],
+    ]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params)
+        # INSERT ... SELECT FROM unnest returns the rows in input order (as bulk_create relies on).
+        for clock, (pk,) in zip(clocks, cur.fetchall(), strict=True):
+            clock.pk = pk
+            clock._state.adding = False
 
 
 def _stop_clocks(stops: Sequence[tuple[SlaClock, Conversation, datetime]]) -> None:
