@@ -1,13 +1,16 @@
 """Ingest throughput into PostgreSQL, against a plain COPY of the same rows.
 
     python bench/ingest.py [--n 200000] [--repeat 3] [--call-size 20000] [--no-enrich]
+                           [--with-sla | --no-sla]
 
 Builds N realistic threaded messages amplified from the real data (the twcs
 reply threads, with customer texts from the airline set mixed in; ids,
 authors and times varied per copy), runs them through the real
 inbox.services.ingest.ingest_messages (normalise, upsert, thread, enrich) in
 batches into PostgreSQL, and COPYs the same rows into a bare table in the same
-run. Prints both rates (medians over --repeat) and their ratio; the last line is
+run. With --with-sla (the default) an active SLA policy (office-hours
+calendar for the team, a 24/7 one for urgent items) makes ingest start and stop
+SLA clocks as it would in production. Prints both rates (medians over --repeat) and their ratio; the last line is
     RESULT ingest_msgs_per_s=<n> copy_rows_per_s=<n> ratio=<r>
 
 Reads DATABASE_URL; without it, creates a fresh database webcare_bench on the
@@ -101,6 +104,39 @@ def build(n: int):
     return out, own
 
 
+def create_sla_policies() -> None:
+    """What production has: a standard policy in office hours and a 24/7 urgent one."""
+    from datetime import time as wall
+
+    from inbox.models import Priority
+    from routing.models import BusinessCalendar, BusinessWindow, SlaPolicy
+
+    SlaPolicy.objects.all().delete()
+    office, _ = BusinessCalendar.objects.get_or_create(name="bench office hours")
+    office.windows.all().delete()
+    BusinessWindow.objects.bulk_create(
+        BusinessWindow(calendar=office, weekday=d, start=wall(9), end=wall(17)) for d in range(5)
+    )
+    always, _ = BusinessCalendar.objects.get_or_create(name="bench 24/7", is_24_7=True)
+    SlaPolicy.objects.create(
+        name="bench urgent",
+        order=1,
+        priorities=[Priority.URGENT],
+        first_response_minutes=15,
+        next_response_minutes=30,
+        resolution_minutes=240,
+        calendar=always,
+    )
+    SlaPolicy.objects.create(
+        name="bench standard",
+        order=100,
+        first_response_minutes=60,
+        next_response_minutes=120,
+        resolution_minutes=2880,
+        calendar=office,
+    )
+
+
 def run_ingest(data, own, batch: int) -> float:
     from inbox.models import Channel
     from inbox.services.ingest import ingest_messages
@@ -186,9 +222,25 @@ def main() -> None:
         help="messages per ingest_messages call (it writes them in batches of BATCH_SIZE)",
     )
     parser.add_argument("--no-enrich", action="store_true", help="measure without enrichment")
+    sla = parser.add_mutually_exclusive_group()
+    sla.add_argument(
+        "--with-sla",
+        dest="with_sla",
+        action="store_true",
+        default=True,
+        help="an active SLA policy, so ingest starts and stops clocks (the default)",
+    )
+    sla.add_argument("--no-sla", dest="with_sla", action="store_false", help="no active policy")
     args = parser.parse_args()
 
     setup_database()
+    if args.with_sla:
+        create_sla_policies()
+    else:
+        from routing.models import SlaPolicy
+
+        SlaPolicy.objects.update(is_active=False)
+    print(f"SLA policy active: {'yes' if args.with_sla else 'no'}")
     from inbox.services import ingest
 
     if args.no_enrich:
@@ -219,7 +271,7 @@ def main() -> None:
     copy_rate = statistics.median(copy_rates)
     print(
         f"RESULT ingest_msgs_per_s={ingest_rate:.0f} copy_rows_per_s={copy_rate:.0f}"
-        f" ratio={ingest_rate / copy_rate:.3f}"
+        f" ratio={ingest_rate / copy_rate:.3f} sla={'on' if args.with_sla else 'off'}"
     )
 
 

@@ -29,23 +29,27 @@ Conversation.sla_warn_at / sla_due_at.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
 from inbox.models import (
     END_STATUSES,
     Conversation,
     ConversationEvent,
+    Direction,
     Flag,
+    Message,
     Priority,
     SlaState,
     Status,
@@ -61,7 +65,13 @@ from routing.models import (
     SlaTarget,
 )
 from routing.rules import RoutingInput, first_matching_rule
-from routing.sla import ALWAYS_OPEN, CalendarSpec, add_business_time, is_open_at
+from routing.sla import (
+    ALWAYS_OPEN,
+    CalendarSpec,
+    add_business_time,
+    is_open_at,
+    open_intervals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +183,22 @@ def due_times(
 
 
 # --- Clocks ------------------------------------------------------------------
+#
+# Everything below works on lists of conversations: the single-conversation
+# hooks pass a list of one, the bulk hooks (ingest) a whole batch, so each rule
+# is written once and a batch costs a fixed number of queries.
+
+SLA_FIELDS = (
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "sla_warn_at",
+    "sla_due_at",
+    "sla_state",
+    "sla_paused_at",
+    "first_response_at",
+)
+RESPONSE_KINDS = (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE)
 
 
 def _warn_and_due(
@@ -181,11 +207,120 @@ def _warn_and_due(
     warn_percent: int,
     spec: CalendarSpec,
     pauses: Sequence[tuple[datetime, datetime]],
+    timeline: _Timeline | None = None,
 ) -> tuple[datetime, datetime]:
     target = timedelta(minutes=minutes)
+    warn_target = target * warn_percent / 100
+    if spec.is_24_7 and not pauses:
+        # Always open: business time is wall time (add_business_time agrees, DST included).
+        # In UTC: aware arithmetic in a local zone would add wall time across a DST switch.
+        start = start.astimezone(UTC)
+        return start + warn_target, start + target
+    if timeline is not None and not pauses and start >= timeline.origin:
+        return timeline.add(start, warn_target), timeline.add(start, target)
     due = add_business_time(start, target, spec, pauses)
-    warn = add_business_time(start, target * warn_percent / 100, spec, pauses)
+    warn = add_business_time(start, warn_target, spec, pauses)
     return warn, due
+
+
+class _Timeline:
+    """One calendar's open intervals from `origin` on, pulled lazily, with running sums.
+
+    add_business_time walks the calendar day by day for every clock; ingest
+    starts thousands of clocks per batch in the same few calendars, so a batch
+    walks each calendar once and answers every clock with two bisections. Same
+    results as add_business_time without pauses (tests/routing/test_bulk_hooks.py).
+    """
+
+    def __init__(self, spec: CalendarSpec, origin: datetime) -> None:
+        self.origin = origin
+        self._intervals = open_intervals(spec, origin)
+        self._los: list[datetime] = []
+        self._his: list[datetime] = []
+        self._cum: list[timedelta] = [timedelta(0)]  # open time before interval i
+
+    def _pull(self) -> None:
+        lo, hi = next(self._intervals)
+        self._los.append(lo)
+        self._his.append(hi)
+        self._cum.append(self._cum[-1] + (hi - lo))
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        start = start.astimezone(UTC)
+        if duration == timedelta(0):
+            return start
+        while not self._his or self._his[-1] <= start:
+            self._pull()
+        first = bisect_right(self._his, start)  # the first interval ending after start
+        target = self._cum[first] + (max(self._los[first], start) - self._los[first]) + duration
+        while self._cum[-1] < target:
+            self._pull()
+        # The first interval whose end reaches the target (its end included, as add_business_time).
+        k = bisect_left(self._cum, target, lo=first + 1) - 1
+        return self._los[k] + (target - self._cum[k])
+
+
+class _Context:
+    """Active policies and calendar specs, loaded once per hook call (cached by calendar id)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int | None, CalendarSpec] = {None: calendar_spec(None)}
+        self._json: dict[int | None, dict] = {}
+        self._timelines: dict[int | None, _Timeline] = {}
+
+    @cached_property
+    def policies(self) -> list[SlaPolicy]:
+        policies = active_policies()
+        for policy in policies:
+            if policy.calendar_id:
+                self._specs[policy.calendar_id] = calendar_spec(policy.calendar)
+        return policies
+
+    def load_team_calendars(self, conversations: Iterable[Conversation]) -> None:
+        """One query for the calendars of the conversations' teams (department loaded with them)."""
+        if not self.policies:
+            return
+        wanted = {
+            c.department.calendar_id
+            for c in conversations
+            if c.department_id and c.department.calendar_id
+        } - self._specs.keys()
+        if wanted:
+            for cal in BusinessCalendar.objects.filter(pk__in=wanted).prefetch_related(
+                "windows", "closures"
+            ):
+                self._specs[cal.pk] = calendar_spec(cal)
+
+    def choose(self, conversation: Conversation) -> tuple[SlaPolicy | None, int | None]:
+        """The matching policy and the key (calendar id, None = 24/7) of its calendar."""
+        policy = choose_policy(conversation, self.policies)
+        if policy is None:
+            return None, None
+        if policy.calendar_id:
+            return policy, policy.calendar_id
+        if conversation.department_id:
+            return policy, conversation.department.calendar_id
+        return policy, None
+
+    def spec(self, key: int | None) -> CalendarSpec:
+        if key not in self._specs:
+            calendar = BusinessCalendar.objects.prefetch_related("windows", "closures").get(pk=key)
+            self._specs[key] = calendar_spec(calendar)
+        return self._specs[key]
+
+    def spec_json(self, key: int | None) -> dict:
+        if key not in self._json:
+            self._json[key] = self.spec(key).to_json()
+        return self._json[key]
+
+    def warn_and_due(
+        self, key: int | None, start: datetime, minutes: int, warn_percent: int
+    ) -> tuple[datetime, datetime]:
+        spec = self.spec(key)
+        timeline = self._timelines.get(key)
+        if not spec.is_24_7 and (timeline is None or start < timeline.origin):
+            timeline = self._timelines[key] = _Timeline(spec, start)
+        return _warn_and_due(start, minutes, warn_percent, spec, [], timeline)
 
 
 def _pauses(clock: SlaClock) -> list[tuple[datetime, datetime]]:
@@ -203,22 +338,28 @@ def _compute(clock: SlaClock, *, paused: bool) -> None:
     )
 
 
-def _running(conversation: Conversation) -> dict[str, SlaClock]:
+Running = dict[int, dict[str, SlaClock]]
+
+
+def _running(conversation_ids: Iterable[int]) -> Running:
+    """Running clocks by conversation id and kind (one query)."""
+    out: Running = {pk: {} for pk in conversation_ids}
     # Uses index: slaclock_running_idx
-    return {
-        c.kind: c
-        for c in SlaClock.objects.filter(conversation=conversation, stopped_at__isnull=True)
-    }
+    for clock in SlaClock.objects.filter(conversation_id__in=out.keys(), stopped_at__isnull=True):
+        out[clock.conversation_id][clock.kind] = clock
+    return out
 
 
-def _start(
+def _new_clock(
     conversation: Conversation,
     kind: str,
     *,
     policy: SlaPolicy,
-    spec: CalendarSpec,
+    ctx: _Context,
+    key: int | None,
     at: datetime,
 ) -> SlaClock | None:
+    """An unsaved clock, due times computed; None when the policy has no such target."""
     minutes = policy.target_minutes(kind)
     if not minutes:
         return None
@@ -228,38 +369,144 @@ def _start(
         policy=policy,
         target_minutes=minutes,
         warn_percent=policy.warn_percent,
-        calendar_spec=spec.to_json(),
+        calendar_spec=ctx.spec_json(key),
         started_at=at,
     )
-    _compute(clock, paused=conversation.sla_paused_at is not None)
-    clock.save()
+    if conversation.sla_paused_at is None:
+        clock.warn_at, clock.due_at = ctx.warn_and_due(key, at, minutes, policy.warn_percent)
     return clock
 
 
-def _stop(clock: SlaClock, *, at: datetime, conversation: Conversation) -> None:
-    """Stop a clock; a late stop records (or completes) the breach."""
-    clock.stopped_at = at
-    clock.save(update_fields=["stopped_at"])
-    if clock.due_at is not None and at > clock.due_at:
-        breach, created = SlaBreach.objects.get_or_create(
-            clock=clock,
-            defaults={
-                "conversation": conversation,
-                "target": clock.kind,
-                "due_at": clock.due_at,
-                "breached_at": clock.due_at,
-                "overdue_by": at - clock.due_at,
-                "holder_id": conversation.assignee_id,
-                "department_id": conversation.department_id,
-            },
-        )
-        if not created and breach.overdue_by is None:
+def _ensure_clocks(
+    ctx: _Context,
+    running: Running,
+    wanted: Iterable[tuple[Conversation, Sequence[str], datetime]],
+) -> None:
+    """Start the missing clocks of (conversation, kinds, at) from the policy that matches now."""
+    todo = []
+    for conv, kinds, at in wanted:
+        missing = [k for k in kinds if k not in running[conv.pk]]
+        if missing:
+            todo.append((conv, missing, at))
+    if not todo:
+        return
+    ctx.load_team_calendars(conv for conv, _missing, _at in todo)
+    new: list[SlaClock] = []
+    # Oldest first, so each calendar's timeline is walked once from the earliest start.
+    for conv, missing, at in sorted(todo, key=lambda t: t[2]):
+        clocks = running[conv.pk]
+        policy, key = ctx.choose(conv)
+        if policy is None:
+            continue
+        for kind in missing:
+            clock = _new_clock(conv, kind, policy=policy, ctx=ctx, key=key, at=at)
+            if clock is not None:
+                clocks[kind] = clock
+                new.append(clock)
+    _insert_clocks(new)
+
+
+def _insert_clocks(clocks: list[SlaClock]) -> None:
+    """bulk_create, or on PostgreSQL one INSERT ... SELECT FROM unnest(arrays) (ingest's path)."""
+    if len(clocks) < 2 or connection.vendor != "postgresql":
+        SlaClock.objects.bulk_create(clocks)
+        return
+    import json
+
+    import psycopg
+
+    specs: dict[int, str] = {}  # the few calendar snapshots, serialised once each
+    sql = (
+        "INSERT INTO routing_slaclock (conversation_id, kind, policy_id, target_minutes,"
+        " warn_percent, calendar_spec, started_at, pauses, warn_at, due_at)"
+        " SELECT u.conversation_id, u.kind, u.policy_id, u.target_minutes, u.warn_percent,"
+        " u.spec::jsonb, u.started_at, '[]'::jsonb, u.warn_at, u.due_at"
+        " FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[], %s::int[], %s::text[],"
+        " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
+        " AS u(conversation_id, kind, policy_id, target_minutes, warn_percent, spec,"
+        " started_at, warn_at, due_at) RETURNING id"
+    )
+    params = [
+        [c.conversation_id for c in clocks],
+        [str(c.kind) for c in clocks],
+        [c.policy_id for c in clocks],
+        [c.target_minutes for c in clocks],
+        [c.warn_percent for c in clocks],
+        [
+            specs.get(id(c.calendar_spec))
+            or specs.setdefault(id(c.calendar_spec), json.dumps(c.calendar_spec))
+            for c in clocks
+        ],
+        [c.started_at for c in clocks],
+        [c.warn_at for c in clocks],
+        [c.due_at for c in clocks],
+    ]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params)
+        # INSERT ... SELECT FROM unnest returns the rows in input order (as bulk_create relies on).
+        for clock, (pk,) in zip(clocks, cur.fetchall(), strict=True):
+            clock.pk = pk
+            clock._state.adding = False
+
+
+def _stop_clocks(stops: Sequence[tuple[SlaClock, Conversation, datetime]]) -> None:
+    """Stop clocks; a late stop records (or completes) the breach."""
+    if not stops:
+        return
+    for clock, _conv, at in stops:
+        clock.stopped_at = at
+    _update_rows(SlaClock, [clock for clock, _conv, _at in stops], ["stopped_at"])
+    late = [(c, conv, at) for c, conv, at in stops if c.due_at is not None and at > c.due_at]
+    if not late:
+        return
+    existing = {b.clock_id: b for b in SlaBreach.objects.filter(clock__in=[c for c, *_ in late])}
+    create, complete = [], []
+    for clock, conv, at in late:
+        breach = existing.get(clock.pk)
+        if breach is None:
+            create.append(
+                SlaBreach(
+                    clock=clock,
+                    conversation=conv,
+                    target=clock.kind,
+                    due_at=clock.due_at,
+                    breached_at=clock.due_at,
+                    overdue_by=at - clock.due_at,
+                    holder_id=conv.assignee_id,
+                    department_id=conv.department_id,
+                )
+            )
+        elif breach.overdue_by is None:
             breach.overdue_by = at - clock.due_at
-            breach.save(update_fields=["overdue_by"])
+            complete.append(breach)
+    SlaBreach.objects.bulk_create(create)
+    SlaBreach.objects.bulk_update(complete, ["overdue_by"])
 
 
-def _sync(conversation: Conversation, clocks: Iterable[SlaClock], *, at: datetime) -> None:
-    """Copy the running clocks' due times onto the conversation (the sweep reads these)."""
+def _resume(conversations: Iterable[Conversation], running: Running, at: dict[int, datetime]):
+    """End the pauses (waiting on customer) of these conversations at their `at`."""
+    changed = []
+    for conv in conversations:
+        paused_at = conv.sla_paused_at
+        if paused_at is None:
+            continue
+        conv.sla_paused_at = None
+        for clock in running[conv.pk].values():
+            if at[conv.pk] > paused_at:
+                span = [
+                    paused_at.astimezone(UTC).isoformat(),
+                    at[conv.pk].astimezone(UTC).isoformat(),
+                ]
+                clock.pauses = [*clock.pauses, span]
+            _compute(clock, paused=False)
+            changed.append(clock)
+    if changed:
+        SlaClock.objects.bulk_update(changed, ["pauses", "warn_at", "due_at"])
+
+
+def _sla_fields(conversation: Conversation, clocks: Iterable[SlaClock], at: datetime) -> dict:
+    """The conversation's denormalised SLA fields from its running clocks (the sweep reads these)."""
     by_kind = {c.kind: c for c in clocks if c.stopped_at is None}
     dues = [c.due_at for c in by_kind.values() if c.due_at]
     warns = [c.warn_at for c in by_kind.values() if c.warn_at]
@@ -275,7 +522,7 @@ def _sync(conversation: Conversation, clocks: Iterable[SlaClock], *, at: datetim
     else:
         # Anything past a threshold is left to the sweep, which notifies (once per clock).
         state = SlaState.OK
-    fields = {
+    return {
         "first_response_due_at": _due(by_kind, SlaTarget.FIRST_RESPONSE),
         "next_response_due_at": _due(by_kind, SlaTarget.NEXT_RESPONSE),
         "resolution_due_at": _due(by_kind, SlaTarget.RESOLUTION),
@@ -285,10 +532,38 @@ def _sync(conversation: Conversation, clocks: Iterable[SlaClock], *, at: datetim
         "sla_paused_at": conversation.sla_paused_at,
         "first_response_at": conversation.first_response_at,
     }
-    for name, value in fields.items():
-        setattr(conversation, name, value)
-    # update(), not save(): the caller may hold other unsaved changes it saves itself.
-    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+
+
+def _snapshot(conversations: Iterable[Conversation]) -> dict[int, tuple]:
+    return {c.pk: tuple(getattr(c, f) for f in SLA_FIELDS) for c in conversations}
+
+
+def _sync(
+    conversations: Sequence[Conversation],
+    running: Running,
+    at: dict[int, datetime],
+    *,
+    before: dict[int, tuple] | None = None,
+) -> None:
+    """Copy the running clocks' due times onto the conversations.
+
+    Writes every conversation, or with `before` (a _snapshot taken when they
+    were loaded) only those whose fields changed: one UPDATE either way.
+    """
+    changed = []
+    for conv in conversations:
+        fields = _sla_fields(conv, running[conv.pk].values(), at[conv.pk])
+        for name, value in fields.items():
+            setattr(conv, name, value)
+        if before is None or before[conv.pk] != tuple(fields.values()):
+            changed.append(conv)
+    if len(changed) == 1 and before is None:
+        # update(), not save(): the caller may hold other unsaved changes it saves itself.
+        Conversation.objects.filter(pk=changed[0].pk).update(
+            **{f: getattr(changed[0], f) for f in SLA_FIELDS}
+        )
+    elif changed:
+        _update_rows(Conversation, changed, list(SLA_FIELDS))
 
 
 def _due(by_kind: dict[str, SlaClock], kind: str) -> datetime | None:
@@ -296,32 +571,140 @@ def _due(by_kind: dict[str, SlaClock], kind: str) -> datetime | None:
     return clock.due_at if clock else None
 
 
-def _context(conversation: Conversation) -> tuple[SlaPolicy | None, CalendarSpec]:
-    policy = choose_policy(conversation)
-    department = conversation.department if conversation.department_id else None
-    return policy, calendar_spec(effective_calendar(policy, department))
+_PG_TYPES = {"DateTimeField": "timestamptz", "CharField": "text"}
 
 
-def _ensure_clocks(
-    conversation: Conversation, running: dict[str, SlaClock], kinds: Sequence[str], *, at: datetime
-) -> None:
-    missing = [k for k in kinds if k not in running]
-    if not missing:
+def _update_rows(model, objs: Sequence, fields: list[str]) -> None:
+    """One UPDATE of these fields for many rows (PostgreSQL: UPDATE ... FROM unnest(arrays))."""
+    if not objs:
         return
-    policy, spec = _context(conversation)
-    if policy is None:
+    meta = model._meta
+    types = [_PG_TYPES.get(meta.get_field(f).get_internal_type()) for f in fields]
+    if connection.vendor != "postgresql" or None in types:
+        model.objects.bulk_update(objs, fields, batch_size=500)
         return
-    for kind in missing:
-        clock = _start(conversation, kind, policy=policy, spec=spec, at=at)
-        if clock:
-            running[kind] = clock
+    import psycopg
+
+    columns = [meta.get_field(f).column for f in fields]
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(c)} = u.{qn(c)}" for c in columns)
+    arrays = ", ".join(f"%s::{t}[]" for t in ["bigint", *types])
+    sql = (
+        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays})"
+        f" AS u(id, {', '.join(qn(c) for c in columns)}) WHERE t.id = u.id"
+    )
+    params = [[o.pk for o in objs]]
+    for f in fields:
+        params.append([_plain(getattr(o, f)) for o in objs])
+    # A psycopg cursor sends the arrays as parameters (Django's binds client-side,
+    # quoting every element into the SQL text); same connection and transaction.
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params)
+
+
+def _plain(value):
+    # TextChoices members are str subclasses psycopg does not know how to dump.
+    return str(value) if isinstance(value, str) else value
+
+
+def _load(conversation_ids: Iterable[int], **filters) -> list[Conversation]:
+    """The conversations with what the policy choice and the clock rules read (one query)."""
+    return list(
+        Conversation.objects.filter(pk__in=list(conversation_ids), **filters)
+        .select_related("channel", "department", "previous")
+        .only(
+            "id",
+            "channel",
+            "department",
+            "previous",
+            "status",
+            "priority",
+            "flags",
+            "assignee_id",
+            "received_at",
+            "last_inbound_at",
+            "channel__kind",
+            "department__calendar_id",
+            "previous__first_response_at",
+            *SLA_FIELDS,
+        )
+    )
+
+
+# --- The rules, one conversation at a time (pure decisions) --------------------
+
+
+def _opening_kinds(conversation: Conversation) -> list[str]:
+    """The clocks a new conversation needs.
+
+    A follow-up of an answered conversation starts with a next response; one
+    already answered never gets a second first response (so calling twice is
+    harmless); our own post without a customer message needs none.
+    """
+    if conversation.last_inbound_at is None or conversation.status in END_STATUSES:
+        return []
+    kinds = [SlaTarget.RESOLUTION]
+    if conversation.first_response_at is None:
+        previous = conversation.previous if conversation.previous_id else None
+        is_followup = previous is not None and previous.first_response_at is not None
+        kinds.insert(0, SlaTarget.NEXT_RESPONSE if is_followup else SlaTarget.FIRST_RESPONSE)
+    return kinds
+
+
+def _customer_kinds(
+    conversation: Conversation, at: datetime, last_response: datetime | None = None
+) -> list[str]:
+    """After a customer message: a resolution clock, and a next response once we had replied.
+
+    A message older than our latest response (a response clock stopped after
+    it) was answered already: no next response, so calling twice is harmless.
+    """
+    kinds = [SlaTarget.RESOLUTION]
+    answered = conversation.first_response_at
+    if answered is not None and at > answered and (last_response is None or at > last_response):
+        kinds.insert(0, SlaTarget.NEXT_RESPONSE)
+    return kinds
+
+
+def _last_responses(conversation_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each conversation's latest first/next-response clock stopped (one query)."""
+    return dict(
+        SlaClock.objects.filter(
+            conversation_id__in=list(conversation_ids),
+            kind__in=RESPONSE_KINDS,
+            stopped_at__isnull=False,
+        )
+        .values("conversation_id")
+        .annotate(last=Max("stopped_at"))
+        .values_list("conversation_id", "last")
+    )
+
+
+def _answered_clock(conversation: Conversation, clocks: dict[str, SlaClock], at: datetime):
+    """Record a response at `at`: the first-response (else next-response) clock it stops, if any.
+
+    A clock that started after the response (the customer wrote again) is not
+    answered by it; a post before the first customer message is no response.
+    """
+    clock = None
+    for kind in RESPONSE_KINDS:
+        candidate = clocks.get(kind)
+        if candidate is not None and candidate.started_at <= at:
+            clock = clocks.pop(kind)
+            break
+    if conversation.first_response_at is None and (
+        conversation.received_at is None or at >= conversation.received_at
+    ):
+        conversation.first_response_at = at
+    return clock
 
 
 # --- Hooks other code calls ----------------------------------------------------
 
 
 def on_conversation_opened(conversation: Conversation, at: datetime | None = None) -> None:
-    """Call once when ingest creates a conversation (inside the ingest transaction).
+    """Call once when a conversation is created (ingest calls on_conversations_opened).
 
     Starts the first-response and resolution clocks from `at` (the first
     message's time, normally conversation.received_at). A follow-up of an
@@ -329,30 +712,81 @@ def on_conversation_opened(conversation: Conversation, at: datetime | None = Non
     a next-response clock instead of a new first response.
     """
     at = at or conversation.received_at or timezone.now()
-    running = _running(conversation)
-    previous = conversation.previous
-    is_followup = previous is not None and previous.first_response_at is not None
-    first = SlaTarget.NEXT_RESPONSE if is_followup else SlaTarget.FIRST_RESPONSE
-    _ensure_clocks(conversation, running, [first, SlaTarget.RESOLUTION], at=at)
-    _sync(conversation, running.values(), at=at)
+    _opened([conversation], {conversation.pk: at})
+
+
+def on_conversations_opened(*, conversation_ids: Sequence[int]) -> None:
+    """Bulk on_conversation_opened for ingest: clocks start at each conversation's received_at.
+
+    Inside the batch's transaction. A fixed number of queries whatever the
+    batch size; one query when no policy is active.
+    """
+    if not conversation_ids:
+        return
+    ctx = _Context()
+    if not ctx.policies:
+        return  # nothing can start; a new conversation has no clock to sync
+    convs = _load(conversation_ids)
+    _opened(convs, {c.pk: c.received_at or timezone.now() for c in convs}, ctx, bulk=True)
+
+
+def _opened(
+    convs: Sequence[Conversation],
+    at: dict[int, datetime],
+    ctx: _Context | None = None,
+    *,
+    bulk: bool = False,
+) -> None:
+    before = _snapshot(convs) if bulk else None
+    ctx = ctx or _Context()
+    running = _running(at)
+    _ensure_clocks(ctx, running, [(c, _opening_kinds(c), at[c.pk]) for c in convs])
+    _sync(convs, running, at, before=before)
 
 
 def on_customer_message(conversation: Conversation, at: datetime | None = None) -> None:
-    """Call when ingest adds an inbound message to an existing conversation.
+    """Call when an inbound message joins an existing conversation (ingest: on_customer_messages).
 
     Ends a pause (waiting on customer), starts a next-response clock when we had
     already replied (unless one runs), and on a reopened conversation starts a
     new resolution clock. Calling it twice for the same message is harmless.
     """
     at = at or timezone.now()
-    running = _running(conversation)
-    if conversation.sla_paused_at is not None:
-        _resume(conversation, running, at=at)
-    kinds = [SlaTarget.RESOLUTION]
-    if conversation.first_response_at is not None:
-        kinds.insert(0, SlaTarget.NEXT_RESPONSE)
-    _ensure_clocks(conversation, running, kinds, at=at)
-    _sync(conversation, running.values(), at=at)
+    _customer_wrote([conversation], {conversation.pk: at})
+
+
+def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
+    """Bulk on_customer_message for ingest, at each conversation's last_inbound_at.
+
+    Inside the batch's transaction, after the conversations were updated (a
+    reopen already set the status). With no active policy only paused
+    conversations are loaded: their pause still ends.
+    """
+    if not conversation_ids:
+        return
+    ctx = _Context()
+    filters = {} if ctx.policies else {"sla_paused_at__isnull": False}
+    convs = [c for c in _load(conversation_ids, **filters) if c.last_inbound_at is not None]
+    if convs:
+        _customer_wrote(convs, {c.pk: c.last_inbound_at for c in convs}, ctx, bulk=True)
+
+
+def _customer_wrote(
+    convs: Sequence[Conversation],
+    at: dict[int, datetime],
+    ctx: _Context | None = None,
+    *,
+    bulk: bool = False,
+) -> None:
+    before = _snapshot(convs) if bulk else None
+    ctx = ctx or _Context()
+    running = _running(at)
+    _resume(convs, running, at)
+    last = _last_responses(at)
+    _ensure_clocks(
+        ctx, running, [(c, _customer_kinds(c, at[c.pk], last.get(c.pk)), at[c.pk]) for c in convs]
+    )
+    _sync(convs, running, at, before=before)
 
 
 def on_agent_reply(
@@ -372,15 +806,46 @@ def on_agent_reply(
     if automatic or internal or user is None:
         return
     at = at or timezone.now()
-    running = _running(conversation)
-    clock = running.pop(SlaTarget.FIRST_RESPONSE, None) or running.pop(
-        SlaTarget.NEXT_RESPONSE, None
-    )
-    if conversation.first_response_at is None:
-        conversation.first_response_at = at
-    if clock is not None:
-        _stop(clock, at=at, conversation=conversation)
-    _sync(conversation, running.values(), at=at)
+    _responded([conversation], {conversation.pk: at})
+
+
+def on_own_responses(
+    *, conversation_ids: Sequence[int], at: dict[int, datetime] | None = None
+) -> None:
+    """Bulk on_agent_reply for ingest: our own account answered outside the app.
+
+    That counts as a response by a person of the organisation. `at` maps
+    conversation id -> time of our latest outbound message; without it the
+    times are read from the messages (one more query).
+    """
+    if not conversation_ids:
+        return
+    if at is None:
+        at = dict(
+            Message.objects.filter(
+                conversation_id__in=list(conversation_ids), direction=Direction.OUTBOUND
+            )
+            .values("conversation_id")
+            .annotate(last=Max("created_at"))
+            .values_list("conversation_id", "last")
+        )
+    convs = [c for c in _load(conversation_ids) if c.pk in at]
+    if convs:
+        _responded(convs, at, bulk=True)
+
+
+def _responded(
+    convs: Sequence[Conversation], at: dict[int, datetime], *, bulk: bool = False
+) -> None:
+    before = _snapshot(convs) if bulk else None
+    running = _running([c.pk for c in convs])
+    stops = []
+    for conv in convs:
+        clock = _answered_clock(conv, running[conv.pk], at[conv.pk])
+        if clock is not None:
+            stops.append((clock, conv, at[conv.pk]))
+    _stop_clocks(stops)
+    _sync(convs, running, at, before=before)
 
 
 def on_status_changed(
@@ -393,25 +858,22 @@ def on_status_changed(
     an end status (reopen) starts a next-response and a resolution clock.
     """
     at = at or timezone.now()
-    running = _running(conversation)
+    pk = conversation.pk
+    running = _running([pk])
     if new in END_STATUSES:
         conversation.sla_paused_at = None
-        for clock in running.values():
-            _stop(clock, at=at, conversation=conversation)
-        running = {}
+        _stop_clocks([(clock, conversation, at) for clock in running[pk].values()])
+        running[pk] = {}
     elif new == Status.WAITING and conversation.sla_paused_at is None:
         conversation.sla_paused_at = at
-        for clock in running.values():
+        for clock in running[pk].values():
             _compute(clock, paused=True)
-            clock.save(update_fields=["warn_at", "due_at"])
+        SlaClock.objects.bulk_update(running[pk].values(), ["warn_at", "due_at"])
     elif old == Status.WAITING and conversation.sla_paused_at is not None:
-        _resume(conversation, running, at=at)
+        _resume([conversation], running, {pk: at})
     if old in END_STATUSES and new not in END_STATUSES:
-        kinds = [SlaTarget.RESOLUTION]
-        if conversation.first_response_at is not None:
-            kinds.insert(0, SlaTarget.NEXT_RESPONSE)
-        _ensure_clocks(conversation, running, kinds, at=at)
-    _sync(conversation, running.values(), at=at)
+        _ensure_clocks(_Context(), running, [(conversation, _customer_kinds(conversation, at), at)])
+    _sync([conversation], running, {pk: at})
 
 
 def on_priority_or_department_changed(
@@ -425,62 +887,36 @@ def on_priority_or_department_changed(
     moment it would have started (received_at, or now for a next response).
     """
     at = at or timezone.now()
-    running = _running(conversation)
-    policy, spec = _context(conversation)
+    pk = conversation.pk
+    running = _running([pk])
+    clocks = running[pk]
+    ctx = _Context()
+    policy, key = ctx.choose(conversation)
     paused = conversation.sla_paused_at is not None
-    for kind, clock in list(running.items()):
+    for kind, clock in list(clocks.items()):
         minutes = policy.target_minutes(kind) if policy else None
         if not minutes:
             # No target any more: the clock ends without a verdict (no breach).
             clock.stopped_at = at
             clock.save(update_fields=["stopped_at"])
-            del running[kind]
+            del clocks[kind]
             continue
         clock.policy = policy
         clock.target_minutes = minutes
         clock.warn_percent = policy.warn_percent
-        clock.calendar_spec = spec.to_json()
+        clock.calendar_spec = ctx.spec_json(key)
         _compute(clock, paused=paused)
         clock.save()
     if policy is not None and conversation.status not in END_STATUSES:
-        if conversation.first_response_at is None and SlaTarget.FIRST_RESPONSE not in running:
-            clock = _start(
-                conversation,
-                SlaTarget.FIRST_RESPONSE,
-                policy=policy,
-                spec=spec,
-                at=conversation.received_at,
-            )
-            if clock:
-                running[clock.kind] = clock
-        if (
-            SlaTarget.RESOLUTION not in running
-            and not SlaClock.objects.filter(
-                conversation=conversation, kind=SlaTarget.RESOLUTION
-            ).exists()
-        ):
-            clock = _start(
-                conversation,
-                SlaTarget.RESOLUTION,
-                policy=policy,
-                spec=spec,
-                at=conversation.received_at,
-            )
-            if clock:
-                running[clock.kind] = clock
-    _sync(conversation, running.values(), at=at)
-
-
-def _resume(conversation: Conversation, running: dict[str, SlaClock], *, at: datetime) -> None:
-    paused_at = conversation.sla_paused_at
-    conversation.sla_paused_at = None
-    if paused_at is None:
-        return
-    for clock in running.values():
-        if at > paused_at:
-            clock.pauses = [*clock.pauses, [paused_at.isoformat(), at.isoformat()]]
-        _compute(clock, paused=False)
-        clock.save(update_fields=["pauses", "warn_at", "due_at"])
+        kinds = []
+        if conversation.first_response_at is None:
+            kinds.append(SlaTarget.FIRST_RESPONSE)
+        if not SlaClock.objects.filter(
+            conversation=conversation, kind=SlaTarget.RESOLUTION
+        ).exists():
+            kinds.append(SlaTarget.RESOLUTION)
+        _ensure_clocks(ctx, running, [(conversation, kinds, conversation.received_at)])
+    _sync([conversation], running, {pk: at})
 
 
 # --- The sweep -----------------------------------------------------------------

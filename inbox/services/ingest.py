@@ -46,6 +46,7 @@ from inbox.models import (
     Sentiment,
     Status,
 )
+from routing.services import on_conversations_opened, on_customer_messages, on_own_responses
 
 logger = logging.getLogger(__name__)
 
@@ -211,8 +212,6 @@ def _ingest_batch(
         if new:
             _store(channel, new, result, enriched or {})
         _save_channel(channel, cursor, result.created)
-    if result.new_conversation_ids or result.reopened_ids:
-        _start_sla_clocks(result.new_conversation_ids + result.reopened_ids)
     return result
 
 
@@ -589,9 +588,14 @@ def _write(
     result.conversation_ids = sorted(c.id for c in touched if c.messages)
     result.new_conversation_ids = sorted(c.id for c in fresh)
     result.reopened_ids = sorted(c.id for c in existing if c.reopened)
-    responded = sorted({c.id for c in touched for r in c.messages if r.own})
-    customer = sorted({c.id for c in touched for r in c.messages if not r.own})
-    _sla_message_hooks(customer_conversation_ids=customer, responded_conversation_ids=responded)
+    responded: dict[int, datetime] = {}
+    for conv in touched:
+        own = [r.created_at for r in conv.messages if r.own]
+        if own:
+            responded[conv.id] = max(own)
+    # New conversations get their clocks from the opening (customer messages included).
+    customer = sorted({c.id for c in existing for r in c.messages if not r.own})
+    _sla_hooks(opened=result.new_conversation_ids, customer=customer, responded=responded)
 
 
 def _aggregate(conv: _Conv) -> dict[str, Any]:
@@ -759,42 +763,14 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 # --------------------------------------------------------------------------
 
 
-def _start_sla_clocks(conversation_ids: list[int]) -> None:
-    """SLA CALL SITE, TO BE WIRED BY THE LEAD: conversations ingest opened or reopened.
+def _sla_hooks(*, opened: list[int], customer: list[int], responded: dict[int, datetime]) -> None:
+    """Inside the batch's transaction, once per batch (never per message), in this order.
 
-    Runs after the batch committed, once per batch. routing.services (sla branch)
-    has on_conversation_opened(conversation, at=None), one conversation at a
-    time; calling that per row here would undo the bulk path, so wire it to a
-    bulk variant or a task that takes these ids. Deliberately a no-op until then.
+    responded: conversation id -> time of our latest own message in the batch.
     """
-    hook = _routing_hook("on_conversations_opened")
-    if hook is not None:
-        hook(conversation_ids=conversation_ids)
-
-
-def _sla_message_hooks(
-    *, customer_conversation_ids: list[int], responded_conversation_ids: list[int]
-) -> None:
-    """SLA CALL SITE, TO BE WIRED BY THE LEAD: customers wrote / our own accounts answered.
-
-    Inside the batch's transaction, once per batch (never per message). Maps to
-    routing.services.on_customer_message and on_agent_reply (sla branch), which
-    take one conversation each: see _start_sla_clocks. Deliberately a no-op until then.
-    """
-    hook = _routing_hook("on_customer_messages")
-    if hook is not None and customer_conversation_ids:
-        hook(conversation_ids=customer_conversation_ids)
-    hook = _routing_hook("on_own_responses")
-    if hook is not None and responded_conversation_ids:
-        hook(conversation_ids=responded_conversation_ids)
-
-
-def _routing_hook(name: str):
-    try:
-        from routing import services
-    except ImportError:
-        return None
-    return getattr(services, name, None)
+    on_conversations_opened(conversation_ids=opened)
+    on_customer_messages(conversation_ids=customer)
+    on_own_responses(conversation_ids=sorted(responded), at=responded)
 
 
 # --------------------------------------------------------------------------

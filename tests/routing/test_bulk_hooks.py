@@ -1,0 +1,335 @@
+"""The bulk SLA hooks ingest calls equal the per-conversation hooks, at a fixed query count."""
+
+import random
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from inbox.channels.base import IncomingMessage
+from inbox.models import Conversation, Priority, SlaState, Status
+from inbox.services.ingest import ingest_messages
+from routing import services
+from routing.models import BusinessCalendar, SlaClock, SlaPolicy
+from routing.sla import add_business_time, office_hours
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+AMS = ZoneInfo("Europe/Amsterdam")
+FRIDAY_1645 = datetime(2026, 3, 13, 16, 45, tzinfo=AMS)
+KONINGSDAG_EVE = datetime(2026, 4, 24, 16, 45, tzinfo=AMS)
+DST_NIGHT = datetime(2026, 3, 29, 0, 30, tzinfo=AMS)
+
+
+@pytest.fixture
+def policies(team_a, office_calendar, policy):
+    """Team A works office hours (the standard policy); urgent items run 24/7 on their own."""
+    team_a.calendar = office_calendar
+    team_a.save()
+    always = BusinessCalendar.objects.create(name="Altijd", is_24_7=True)
+    SlaPolicy.objects.create(
+        name="Urgent",
+        order=1,
+        priorities=[Priority.URGENT],
+        first_response_minutes=15,
+        next_response_minutes=20,
+        resolution_minutes=240,
+        warn_percent=50,
+        calendar=always,
+    )
+    return policy
+
+
+def state(conv: Conversation) -> tuple:
+    conv.refresh_from_db()
+    clocks = sorted(
+        (
+            (
+                c.kind,
+                c.started_at,
+                c.warn_at,
+                c.due_at,
+                c.stopped_at,
+                c.pauses,
+                c.target_minutes,
+                c.calendar_spec,
+            )
+            for c in SlaClock.objects.filter(conversation=conv)
+        ),
+        key=repr,
+    )
+    return tuple(getattr(conv, f) for f in services.SLA_FIELDS), clocks
+
+
+# Each scenario: conversation attributes, then steps (kind, minutes after received_at).
+SCENARIOS = [
+    ("office, Friday evening, answered Monday late", {"at": FRIDAY_1645}, [("own", 60 * 64 + 40)]),
+    ("office, before Koningsdag", {"at": KONINGSDAG_EVE}, [("customer", 5), ("own", 10)]),
+    ("24/7 urgent, DST night", {"at": DST_NIGHT, "priority": Priority.URGENT}, [("own", 90)]),
+    ("no team: 24/7 default", {"at": FRIDAY_1645, "team": False}, [("customer", 3)]),
+    (
+        "reply, customer again, reply late",
+        {"at": FRIDAY_1645},
+        [("own", 5), ("customer", 60), ("own", 60 * 70)],
+    ),
+    ("customer writes after our reply", {"at": FRIDAY_1645}, [("own", 5), ("customer", 9)]),
+    (
+        "paused then customer writes",
+        {"at": FRIDAY_1645},
+        [("own", 5), ("waiting", 6), ("customer", 60 * 66)],
+    ),
+    (
+        "closed then reopened by the customer",
+        {"at": FRIDAY_1645},
+        [("own", 5), ("close", 7), ("reopen", 60 * 66), ("customer", 60 * 66)],
+    ),
+    ("follow-up of an answered conversation", {"at": FRIDAY_1645, "followup": True}, []),
+    ("own post, no customer yet", {"at": FRIDAY_1645, "own_post": True}, [("own", 0)]),
+]
+
+
+def make(channel, team, staff, attrs):
+    at = attrs["at"]
+    kwargs = {"channel": channel, "received_at": at, "priority": attrs.get("priority", 0)}
+    if attrs.get("team", True):
+        kwargs["department"] = team
+    if attrs.get("own_post"):
+        kwargs.update(status=Status.ANSWERED, last_inbound_at=None)
+    if attrs.get("followup"):
+        previous = ConversationFactory(channel=channel, received_at=at - timedelta(days=9))
+        services.on_conversation_opened(previous)
+        services.on_agent_reply(previous, at - timedelta(days=8), staff)
+        kwargs["previous"] = previous
+    return ConversationFactory(**kwargs)
+
+
+def run_scenarios(channel, team, staff):
+    """Apply every scenario twice: per conversation with the single hooks, in bulk with the others."""
+    pairs = [
+        (make(channel, team, staff, attrs), make(channel, team, staff, attrs), attrs, steps)
+        for _name, attrs, steps in SCENARIOS
+    ]
+    for single, _bulk, _attrs, _steps in pairs:
+        services.on_conversation_opened(single, single.received_at)
+    services.on_conversations_opened(conversation_ids=[b.pk for _s, b, _a, _st in pairs])
+    for index in range(max(len(steps) for *_rest, steps in pairs)):
+        customer, own = [], {}
+        for single, bulk, attrs, steps in pairs:
+            if index >= len(steps):
+                continue
+            kind, minutes = steps[index]
+            at = attrs["at"] + timedelta(minutes=minutes)
+            if kind == "customer":
+                for conv in (single, bulk):
+                    Conversation.objects.filter(pk=conv.pk).update(last_inbound_at=at)
+                single.refresh_from_db()
+                services.on_customer_message(single, at)
+                customer.append(bulk.pk)
+            elif kind == "own":
+                single.refresh_from_db()
+                services.on_agent_reply(single, at, staff)
+                own[bulk.pk] = at
+            elif kind == "reopen":  # as ingest reopens: the status only, the hook follows
+                for conv in (single, bulk):
+                    Conversation.objects.filter(pk=conv.pk).update(
+                        status=Status.NEW, closed_at=None
+                    )
+            else:  # status changes have no bulk variant: the same single hook on both
+                old, new = {
+                    "waiting": (Status.ASSIGNED, Status.WAITING),
+                    "close": (Status.ASSIGNED, Status.CLOSED),
+                }[kind]
+                for conv in (single, bulk):
+                    conv.refresh_from_db()
+                    conv.status = new
+                    conv.save(update_fields=["status"])
+                    services.on_status_changed(conv, old, new, at)
+        services.on_customer_messages(conversation_ids=customer)
+        services.on_own_responses(conversation_ids=list(own), at=own)
+    return pairs
+
+
+def test_bulk_hooks_equal_the_single_hooks(policies, channel, team_a, staff_a):
+    pairs = run_scenarios(channel, team_a, staff_a)
+    for (name, _attrs, _steps), (single, bulk, *_rest) in zip(SCENARIOS, pairs, strict=True):
+        assert state(bulk) == state(single), name
+    # The scenarios do exercise the rules (not two equal empty states).
+    by_name = {name: pair for (name, *_r), pair in zip(SCENARIOS, pairs, strict=True)}
+    conv = by_name["office, Friday evening, answered Monday late"][1]
+    assert conv.first_response_at == FRIDAY_1645 + timedelta(minutes=60 * 64 + 40)
+    assert SlaClock.objects.get(conversation=conv, kind="first_response").due_at == datetime(
+        2026, 3, 16, 9, 15, tzinfo=AMS
+    )
+    assert conv.sla_breaches.get().overdue_by == timedelta(minutes=10)  # 09:25, due 09:15
+    urgent = by_name["24/7 urgent, DST night"][1]
+    assert SlaClock.objects.get(conversation=urgent, kind="first_response").due_at == (
+        DST_NIGHT + timedelta(minutes=15)
+    )
+    paused = by_name["paused then customer writes"][1]
+    assert paused.sla_paused_at is None and paused.next_response_due_at is not None
+    reopened = by_name["closed then reopened by the customer"][1]
+    assert reopened.first_response_due_at is None and reopened.next_response_due_at is not None
+    followup = by_name["follow-up of an answered conversation"][1]
+    assert followup.first_response_due_at is None and followup.next_response_due_at is not None
+    own_post = by_name["own post, no customer yet"][1]
+    assert own_post.sla_state == SlaState.NONE and own_post.first_response_at is not None
+    late = by_name["customer writes after our reply"][1]
+    assert late.next_response_due_at is not None
+
+
+def test_bulk_hooks_are_idempotent(policies, channel, team_a, staff_a):
+    pairs = run_scenarios(channel, team_a, staff_a)
+    before = [state(b) for _s, b, *_r in pairs]
+    ids = [b.pk for _s, b, *_r in pairs]
+    services.on_conversations_opened(conversation_ids=ids)
+    services.on_customer_messages(conversation_ids=ids)
+    services.on_conversations_opened(conversation_ids=ids)
+    services.on_customer_messages(conversation_ids=ids)
+    assert [state(b) for _s, b, *_r in pairs] == before
+
+
+def test_own_responses_read_the_time_of_our_latest_outbound_message(policies, channel, team_a):
+    conv = ConversationFactory(channel=channel, department=team_a, received_at=FRIDAY_1645)
+    services.on_conversations_opened(conversation_ids=[conv.pk])
+    from tests.factories import MessageFactory
+
+    reply_at = FRIDAY_1645 + timedelta(minutes=10)
+    MessageFactory(conversation=conv, direction="out", created_at=reply_at)
+    services.on_own_responses(conversation_ids=[conv.pk])
+    conv.refresh_from_db()
+    assert conv.first_response_at == reply_at
+    assert conv.first_response_due_at is None
+
+
+def _queries(n, channel, team, staff, fn):
+    convs = [
+        ConversationFactory(
+            channel=channel,
+            department=team if i % 2 else None,
+            priority=Priority.URGENT if i % 3 == 0 else 0,
+            received_at=FRIDAY_1645 + timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        fn([c.pk for c in convs])
+    return len(ctx)
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        lambda ids: services.on_conversations_opened(conversation_ids=ids),
+        lambda ids: (
+            services.on_conversations_opened(conversation_ids=ids),
+            Conversation.objects.filter(pk__in=ids).update(first_response_at=FRIDAY_1645),
+            services.on_customer_messages(conversation_ids=ids),
+        ),
+        lambda ids: (
+            services.on_conversations_opened(conversation_ids=ids),
+            services.on_own_responses(
+                conversation_ids=ids, at=dict.fromkeys(ids, FRIDAY_1645 + timedelta(days=5))
+            ),
+        ),
+    ],
+    ids=["opened", "customer", "own"],
+)
+def test_query_count_does_not_grow_with_the_batch(
+    policies, channel, team_a, staff_a, hook, django_assert_max_num_queries
+):
+    small = _queries(3, channel, team_a, staff_a, hook)
+    big = _queries(60, channel, team_a, staff_a, hook)
+    assert big == small
+    ids = [
+        ConversationFactory(channel=channel, department=team_a, received_at=FRIDAY_1645).pk
+        for _ in range(40)
+    ]
+    with django_assert_max_num_queries(25):
+        hook(ids)
+
+
+def test_no_active_policy_costs_next_to_nothing(channel, django_assert_num_queries):
+    ids = [ConversationFactory(channel=channel).pk for _ in range(20)]
+    with django_assert_num_queries(1):
+        services.on_conversations_opened(conversation_ids=ids)
+    with django_assert_num_queries(2):  # policies, then only the paused conversations
+        services.on_customer_messages(conversation_ids=ids)
+    assert not SlaClock.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        office_hours(),
+        office_hours(time(8), time(12)),
+        office_hours(tz="America/New_York", use_dutch_holidays=False),
+    ],
+    ids=["office", "mornings", "new-york"],
+)
+def test_the_batch_timeline_equals_add_business_time(spec):
+    rng = random.Random(7)
+    origin = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+    starts = sorted(origin + timedelta(minutes=rng.randrange(0, 60 * 24 * 60)) for _ in range(300))
+    timeline = services._Timeline(spec, starts[0])
+    for start in starts:
+        for minutes in (0, 1, 30, 480, 60 * 24 * 4):
+            duration = timedelta(minutes=minutes)
+            assert timeline.add(start, duration) == add_business_time(start, duration, spec)
+            assert timeline.add(start, duration * 75 / 100) == add_business_time(
+                start, duration * 75 / 100, spec
+            )
+
+
+def im(ext, minutes, *, parent="", own=False):
+    return IncomingMessage(
+        external_id=ext,
+        text=f"Bericht {ext}: mijn pakket is niet aangekomen",
+        created_at=FRIDAY_1645.astimezone(UTC) + timedelta(minutes=minutes),
+        author_id="brand" if own else f"cust-{ext}",
+        author_handle="brand" if own else f"cust-{ext}",
+        parent_external_id=parent,
+        is_own=own,
+    )
+
+
+def test_ingest_starts_the_clocks_and_our_own_reply_stops_the_first_response(
+    policies, channel, team_a
+):
+    channel.own_handles = ["brand"]
+    channel.save()
+    result = ingest_messages(channel=channel, messages=[im("1", 0), im("2", 1), im("3", 2)])
+    assert len(result.new_conversation_ids) == 3
+    convs = Conversation.objects.filter(pk__in=result.new_conversation_ids)
+    assert all(c.first_response_due_at is not None for c in convs)
+    assert all(c.sla_state == SlaState.OK for c in convs)
+    first = Conversation.objects.get(thread_key="1")
+    # No team yet (the coordinator triages): the standard policy, 24/7 -> 16:45 + 30 min.
+    assert first.first_response_due_at == FRIDAY_1645 + timedelta(minutes=30)
+
+    # Our account answers the first one outside the app; in the same batch a
+    # new mention and its answer, which stops its clock within the batch.
+    ingest_messages(
+        channel=channel,
+        messages=[
+            im("r1", 12, parent="1", own=True),
+            im("4", 13),
+            im("r4", 20, parent="4", own=True),
+        ],
+    )
+    first.refresh_from_db()
+    assert first.first_response_at == FRIDAY_1645 + timedelta(minutes=12)
+    assert first.first_response_due_at is None
+    assert first.resolution_due_at is not None
+    fourth = Conversation.objects.get(thread_key="4")
+    assert fourth.first_response_at == FRIDAY_1645 + timedelta(minutes=20)
+    assert fourth.first_response_due_at is None
+    assert SlaClock.objects.filter(conversation=fourth, kind="first_response").get().stopped_at
+
+    # The customer writes again: a next-response clock from that message.
+    ingest_messages(channel=channel, messages=[im("c1", 30, parent="r1")])
+    first.refresh_from_db()
+    assert first.next_response_due_at == FRIDAY_1645 + timedelta(minutes=30 + 60)
+    untouched = Conversation.objects.get(thread_key="2")
+    assert untouched.first_response_at is None and untouched.first_response_due_at is not None
