@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 
@@ -16,4 +17,12 @@ app.conf.beat_schedule = {
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
     "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
     "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},
+    # Dashboard rollups: new messages and audit events since the stored watermark.
+    "update-rollups": {"task": "reports.tasks.update_rollups", "schedule": 60.0},
+    # The weekly report goes out Monday 08:00 Europe/Amsterdam: beat runs in UTC, so it fires
+    # hourly on Mondays and the task sends at the first run from 08:00 local, once per week.
+    "weekly-report": {
+        "task": "reports.tasks.send_weekly_report",
+        "schedule": crontab(minute=0, day_of_week="mon"),
+    },
 }
