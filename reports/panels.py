@@ -31,6 +31,8 @@ from webcare.accounts.models import User
 
 FRT = [DurationMetric.FRT_CALENDAR, DurationMetric.FRT_BUSINESS]
 ALL_DURATIONS = [*FRT, DurationMetric.NRT_CALENDAR, DurationMetric.RESOLUTION_CALENDAR]
+# The breakdown tables show no next-response time: not reading it saves a quarter of the rows.
+BREAKDOWN_DURATIONS = [*FRT, DurationMetric.RESOLUTION_CALENDAR]
 SLA_COUNTS = ["frt_due", "frt_met", "nrt_due", "nrt_met", "res_due", "res_met", "responses"]
 
 
@@ -209,7 +211,7 @@ def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
                     [],
                     note=str(_("Shown on the manager dashboard only (not split per team).")),
                 )
-        stats = duration_stats(period, metrics=ALL_DURATIONS, dim_kind=kind, dims=dims)
+        stats = duration_stats(period, metrics=BREAKDOWN_DURATIONS, dim_kind=kind, dims=dims)
         counts = counters(
             period, metrics=["frt_due", "frt_met", "responses"], dim_kind=kind, dims=dims
         )
@@ -368,7 +370,6 @@ def spikes_panel(period: Period, scope: Scope) -> Panel:
         _("Spike alerts"),
         [_("Quarter hour"), _("Channel"), _("Keyword"), _("Messages"), _("Usual number")],
         rows,
-        extra={"alerts": alerts},
     )
 
 

@@ -49,6 +49,10 @@ class Period:
         start_day = self.start.date() - timedelta(days=self.days)
         return Period(_midnight(start_day, local_zone()), self.start, self.days)
 
+    @property
+    def last_day(self) -> date:
+        return self.end.date() - timedelta(days=1)
+
     def day_list(self) -> list[date]:
         first = self.start.date()
         return [first + timedelta(days=i) for i in range(self.days)]

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from inbox.models import Channel, Message
+from reports.models import RollupWatermark
 from reports.panels import PANELS, Duration
 from reports.selectors import DEFAULT_DAYS, PERIOD_CHOICES, Period, Scope, scope_for
 from routing.models import Department
@@ -118,7 +122,7 @@ def panel(request: AuthedRequest, name: str):
         raise Http404
     period = _period(request)
     scope = _scope(request, team=request.GET.get("scope") == "team")
-    data = builder(period, scope)
+    data = panel_data(name, period, scope)
     if request.GET.get("format") == "csv":
         return _csv(data, f"{name}-{period.start.date()}-{period.days}d.csv")
     return render(
@@ -126,6 +130,27 @@ def panel(request: AuthedRequest, name: str):
         "reports/panel.html",
         {"panel": data, "period": period, "query": request.GET.urlencode()},
     )
+
+
+PANEL_CACHE_SECONDS = 60
+
+
+def panel_data(name: str, period: Period, scope: Scope):
+    """A panel's figures, shared by every viewer of the same scope for up to a minute.
+
+    Rollups change at most once a minute (the beat task), so the key holds the rollup
+    watermarks and the current minute: the cache never serves figures older than the task's
+    own cadence, and a dashboard opened by ten managers at once computes each panel once.
+    """
+    marks = sorted(RollupWatermark.objects.values_list("name", "last_id"))
+    minute = timezone.now().replace(second=0, microsecond=0).isoformat()
+    raw = f"{name}|{period.start.isoformat()}|{period.days}|{scope.departments}|{get_language()}"
+    key = "reports:panel:" + hashlib.sha256(f"{raw}|{marks}|{minute}".encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        data = PANELS[name](period, scope)
+        cache.set(key, data, PANEL_CACHE_SECONDS)
+    return data
 
 
 def _csv(data, filename: str) -> HttpResponse:

@@ -62,6 +62,16 @@ def test_panels_are_htmx_fragments_that_refresh(client, manager):
     assert "<script>" not in html  # no inline JS; charts get their data from json_script blocks
 
 
+def test_panels_are_cached_until_the_rollups_move(client, manager, team_a, staff_a):
+    client.force_login(manager)
+    url = reverse("reports:panel", args=["department"])
+    assert escape(team_a.name) not in client.get(url, **EN).content.decode()
+    answered(team_a, staff_a)
+    assert escape(team_a.name) not in client.get(url, **EN).content.decode()  # cached
+    rollup()  # the watermark moved: fresh figures at once
+    assert escape(team_a.name) in client.get(url, **EN).content.decode()
+
+
 def test_csv_export_has_the_table(client, manager, team_a, staff_a):
     answered(team_a, staff_a, minutes=20)
     rollup()
@@ -117,9 +127,10 @@ def test_team_dashboard_reads_few_queries(
     rollup()
     client.force_login(lead_a)
     url = reverse("reports:panel", args=["agent"])
-    # Session, user, lead check, scope, team members, bins, counters, agent names; plus the
-    # navigation and notification-bell context processors: none grows with the data.
-    with django_assert_max_num_queries(10):
+    # Session, user, lead check, scope, rollup watermarks (cache key), team members, bins,
+    # counters, agent names; plus the navigation and notification-bell context processors:
+    # none grows with the data.
+    with django_assert_max_num_queries(11):
         client.get(url, {"scope": "team"})
 
 
