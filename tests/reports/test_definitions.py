@@ -256,3 +256,35 @@ def test_every_definition_has_a_test(client, manager):
     import re
 
     assert set(re.findall(r'<dt id="([a-z-]+)"', page)) == set(names)
+
+
+def test_rebuild_rollups_counts_history_again(staff_a):
+    from django.core.management import call_command
+
+    from reports.models import CountRollup, DurationBin
+
+    start = NOW - timedelta(hours=6)
+    for minutes in (5, 50, 500):
+        conv = conversation(start)
+        reply(conv, start + timedelta(minutes=minutes), by=staff_a)
+    rollup()
+
+    def snapshot():
+        return (
+            sorted(
+                CountRollup.objects.values_list(
+                    "granularity", "start", "metric", "dim_kind", "dim", "value"
+                )
+            ),
+            sorted(
+                DurationBin.objects.values_list(
+                    "granularity", "start", "metric", "dim_kind", "dim", "bin", "count"
+                )
+            ),
+        )
+
+    before = snapshot()
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        call_command("rebuild_rollups", stdout=None)
+    assert snapshot() == before
+    assert stat(DurationMetric.FRT_CALENDAR).count == 3
