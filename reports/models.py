@@ -149,6 +149,36 @@ class KeywordCount(models.Model):
         return f"{self.word} {self.day}: {self.count}"
 
 
+class WindowBin(models.Model):
+    """Duration bins pre-merged over the whole days of the standard periods (last 7/30/90/365 days).
+
+    Rebuilt once a day (and when a late message touches a past day) from DurationBin, so the
+    dashboards merge one row per dimension and bin plus today's day rows instead of a year of
+    month and day rows. part 0: the complete days of the period ending today (today itself is
+    added live); part 1: the whole previous period (the comparison).
+    """
+
+    days = models.PositiveSmallIntegerField()
+    part = models.PositiveSmallIntegerField()
+    end_day = models.DateField()  # the last day merged in
+    metric = models.CharField(max_length=8, choices=DurationMetric.choices)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    bin = models.IntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["days", "part", "dim_kind", "metric", "dim", "bin"],
+                name="windowbin_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days}d/{self.part} {self.metric} {self.dim_kind}={self.dim} bin {self.bin}"
+
+
 class WeeklyReportSent(models.Model):
     """One row per ISO week whose report went out: the Monday e-mail is sent once."""
 

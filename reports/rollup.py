@@ -50,6 +50,7 @@ SETTLE = timedelta(seconds=5)
 NO_DEPARTMENT = "0"
 MESSAGES = "messages"
 EVENTS = "events"
+WINDOWS = "windows"  # last_id: the ordinal of the last day merged into WindowBin
 
 _WORD = re.compile(r"(?<![@#\w/])([^\W\d_]{4,40})", re.UNICODE)
 STOPWORDS = frozenset(
@@ -186,6 +187,10 @@ class Batch:
 
     def write(self) -> None:
         adapt = connection.ops.adapt_datetimefield_value
+        today = day_start(timezone.now())
+        if any(g == Granularity.DAY and start < today for g, start, *_rest in self.bins):
+            # A late message changed a day the pre-merged windows already hold.
+            RollupWatermark.objects.filter(name=WINDOWS).update(last_id=0)
         with connection.cursor() as cur:
             if self.counts:
                 cur.executemany(
@@ -285,6 +290,8 @@ def run_rollups(*, batch_size: int | None = None, now: datetime | None = None) -
         if done < batch_size:
             break
     snapshot_backlog(now=now)
+    if windows_stale(now=now):
+        build_windows(now=now)
     return total
 
 
@@ -491,10 +498,84 @@ def snapshot_backlog(*, now: datetime) -> None:
     )
 
 
+# --------------------------------------------------------------------------
+# Pre-merged windows for the standard periods
+# --------------------------------------------------------------------------
+
+
+def windows_stale(*, now: datetime) -> bool:
+    yesterday = day_start(now).date().toordinal() - 1
+    return not RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday).exists()
+
+
+def build_windows(*, now: datetime) -> bool:
+    """Merge the duration bins of each standard period's whole days (before today) once.
+
+    Skips (returns False) when another worker is building them right now.
+    """
+    from reports.selectors import PERIOD_CHOICES, Period
+
+    today = day_start(now).date()
+    yesterday = today - timedelta(days=1)
+    adapt = connection.ops.adapt_datetimefield_value
+    with transaction.atomic():
+        RollupWatermark.objects.get_or_create(name=WINDOWS)
+        mark = (
+            RollupWatermark.objects.select_for_update(skip_locked=True).filter(name=WINDOWS).first()
+        )
+        if mark is None:
+            return False
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM reports_windowbin")
+            for days in PERIOD_CHOICES:
+                current = Period.ending_today(days, today=today)
+                complete = Period(current.start, day_start_of_date(today), days - 1)
+                for part, period, kinds in (
+                    (0, complete, None),
+                    # The comparison is shown for everything and per team only.
+                    (1, current.previous(), [DimKind.ALL, DimKind.DEPARTMENT]),
+                ):
+                    if period.days <= 0:
+                        continue
+                    pieces = period.pieces()
+                    where = " OR ".join(
+                        "(granularity = %s AND start >= %s AND start < %s)" for _ in pieces
+                    )
+                    params = [days, part, yesterday]
+                    for gran, lo, hi in pieces:
+                        params += [gran, adapt(lo), adapt(hi)]
+                    kind_sql = ""
+                    if kinds:
+                        kind_sql = " AND dim_kind IN (%s, %s)"
+                        params += kinds
+                    cur.execute(
+                        "INSERT INTO reports_windowbin"
+                        " (days, part, end_day, metric, dim_kind, dim, bin, count)"
+                        " SELECT %s, %s, %s, metric, dim_kind, dim, bin, SUM(count)"
+                        f" FROM reports_durationbin WHERE ({where}){kind_sql}"
+                        " GROUP BY metric, dim_kind, dim, bin",
+                        params,
+                    )
+        mark.last_id = yesterday.toordinal()
+        mark.save(update_fields=["last_id", "updated_at"])
+    return True
+
+
+def day_start_of_date(day) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=local_zone())
+
+
 def reset_rollups() -> None:
     """Forget every rollup (rebuild_rollups counts history again from the first message)."""
-    from reports.models import CountRollup, DurationBin, KeywordCount
+    from reports.models import CountRollup, DurationBin, KeywordCount, WindowBin
 
     with transaction.atomic():
-        for model in (CountRollup, DurationBin, KeywordCount, ConversationClock, RollupWatermark):
+        for model in (
+            CountRollup,
+            DurationBin,
+            KeywordCount,
+            ConversationClock,
+            RollupWatermark,
+            WindowBin,
+        ):
             model.objects.all().delete()

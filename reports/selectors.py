@@ -17,8 +17,8 @@ from django.db import connection
 from django.utils import timezone
 
 from reports import sketch
-from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount
-from reports.rollup import day_start, local_zone
+from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount, RollupWatermark
+from reports.rollup import WINDOWS, day_start, local_zone
 
 PERIOD_CHOICES = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
@@ -135,6 +135,24 @@ def _in(column: str, values: list[str]) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
+def _window_part(period: Period) -> int | None:
+    """0: a standard period ending today; 1: the one before it; None: any other range."""
+    if period.days not in PERIOD_CHOICES:
+        return None
+    today = timezone.localdate(timezone=local_zone())
+    zone = local_zone()
+    if period.end == _midnight(today + timedelta(days=1), zone):
+        return 0
+    if period.end == _midnight(today + timedelta(days=1 - period.days), zone):
+        return 1
+    return None
+
+
+def _windows_ready() -> bool:
+    yesterday = timezone.localdate(timezone=local_zone()) - timedelta(days=1)
+    return RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+
+
 def duration_stats(
     period: Period,
     *,
@@ -143,23 +161,49 @@ def duration_stats(
     dims: list[str] | None = None,
     per_dim: bool = True,
 ) -> dict[tuple[str, str], Stat]:
-    """(metric, dim) -> count, median and p90 (dim "" when per_dim is False: dims merged)."""
-    where, params = _ranges_sql(period)
+    """(metric, dim) -> count, median and p90 (dim "" when per_dim is False: dims merged).
+
+    A standard period (the last 7/30/90/365 days, or the one before it) reads the pre-merged
+    window rows plus today's day rows; any other range merges month and day rows.
+    """
+    if dims is not None and not dims:
+        return {}
     metric_sql, metric_params = _in("metric", metrics)
-    sql_where = [where, metric_sql, "dim_kind = %s"]
-    params = params + metric_params + [dim_kind]
+    filters = [metric_sql, "dim_kind = %s"]
+    filter_params = [*metric_params, dim_kind]
     if dims is not None:
-        if not dims:
-            return {}
         dim_sql, dim_params = _in("dim", dims)
-        sql_where.append(dim_sql)
-        params += dim_params
+        filters.append(dim_sql)
+        filter_params += dim_params
+    filter_sql = " AND ".join(filters)
+
+    part = _window_part(period)
+    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
+        part = None
+    if part is not None and _windows_ready():
+        source = (
+            "SELECT metric, dim, bin, count FROM reports_windowbin"
+            f" WHERE days = %s AND part = %s AND {filter_sql}"
+        )
+        params = [period.days, part, *filter_params]
+        if part == 0:
+            adapt = connection.ops.adapt_datetimefield_value
+            source += (
+                " UNION ALL SELECT metric, dim, bin, count FROM reports_durationbin"
+                f" WHERE granularity = %s AND start >= %s AND start < %s AND {filter_sql}"
+            )
+            today = period.end - timedelta(days=1)
+            params += [Granularity.DAY, adapt(day_start(today)), adapt(period.end), *filter_params]
+    else:
+        where, params = _ranges_sql(period)
+        source = f"SELECT metric, dim, bin, count FROM reports_durationbin WHERE {where} AND {filter_sql}"
+        params += filter_params
     dim_col = "dim" if per_dim else "''"
     group_dim = "dim, " if per_dim else ""
     sql = f"""
         WITH b AS (
             SELECT metric, {dim_col} AS d, bin, SUM(count) AS n
-            FROM reports_durationbin WHERE {" AND ".join(sql_where)}
+            FROM ({source}) s
             GROUP BY metric, {group_dim}bin
         ), c AS (
             SELECT metric, d, bin,
