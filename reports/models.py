@@ -136,7 +136,8 @@ class KeywordCount(models.Model):
     """Words of inbound messages per local day (and department), for the top-keywords panel."""
 
     day = models.DateField()
-    dim = models.CharField(max_length=32, blank=True, default="")  # department id, "0": none
+    # "" for all messages, else a department id ("0": no department yet).
+    dim = models.CharField(max_length=32, blank=True, default="")
     word = models.CharField(max_length=40)
     count = models.PositiveIntegerField(default=0)
 

@@ -371,6 +371,7 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
                 for word in set(_WORD.findall(text.lower())):
                     if word not in STOPWORDS:
                         batch.words[(day, dept, word)] += 1
+                        batch.words[(day, "", word)] += 1  # the total: one row per word and day
                 if clock is None:
                     clock = ConversationClock(
                         conversation_id=conv_id, first_inbound_at=at, awaiting_since=at

@@ -354,8 +354,7 @@ def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple
     from django.db.models import Sum
 
     qs = KeywordCount.objects.filter(day__gte=period.start.date(), day__lt=period.end.date())
-    if scope.is_team:
-        qs = qs.filter(dim__in=scope.department_dims())
+    qs = qs.filter(dim__in=scope.department_dims()) if scope.is_team else qs.filter(dim="")
     return list(
         qs.values("word")
         .annotate(total=Sum("count"))

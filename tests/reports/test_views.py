@@ -192,3 +192,19 @@ def test_weekly_report_page_prints(client, manager):
 def test_definitions_page_for_leads(client, lead_a):
     client.force_login(lead_a)
     assert client.get(reverse("reports:definitions")).status_code == 200
+
+
+def test_top_keywords_overall_and_per_team(client, manager, lead_a, team_a, team_b):
+    at = timezone.now() - timedelta(hours=1)
+    for team, text in ((team_a, "Lekkage in de badkamer"), (team_b, "Huurverhoging onduidelijk")):
+        conv = ConversationFactory(department=team, received_at=at)
+        MessageFactory(conversation=conv, created_at=at, direction="in", text=text)
+    rollup()
+    client.force_login(manager)
+    html = client.get(reverse("reports:panel", args=["keywords"]), **EN).content.decode()
+    assert "lekkage" in html and "huurverhoging" in html
+    client.force_login(lead_a)
+    team = client.get(
+        reverse("reports:panel", args=["keywords"]), {"scope": "team"}, **EN
+    ).content.decode()
+    assert "lekkage" in team and "huurverhoging" not in team
