@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from inbox.models import Channel, Message
 from reports.models import RollupWatermark
-from reports.panels import PANELS, Duration
+from reports.panels import PANELS, Duration, Panel
 from reports.selectors import DEFAULT_DAYS, PERIOD_CHOICES, Period, Scope, scope_for
 from routing.models import Department
 from webcare.http import AuthedRequest
@@ -232,6 +232,10 @@ def crisis_live(request: AuthedRequest):
         if minute in counts:
             counts[minute] += 1
     labels = [timezone.localtime(m).strftime("%H:%M") for m in minutes]
+    if request.GET.get("format") == "csv":
+        table = Panel("crisis", _("Messages in per minute"), [_("Minute"), _("Messages in")], [])
+        table.rows = [[label, n] for label, n in zip(labels, counts.values(), strict=True)]
+        return _csv(table, "crisis-per-minute.csv")
     chart = {
         "type": "bar",
         "labels": labels,

@@ -149,6 +149,10 @@ def test_crisis_view_counts_the_last_two_hours(client, manager, channel):
     live = client.get(reverse("reports:crisis_live"), {"channel": channel.pk, "q": "brief"}, **EN)
     assert live.context["total"] == 3
     assert len(live.context["messages_list"]) == 3
+    exported = client.get(
+        reverse("reports:crisis_live"), {"channel": channel.pk, "format": "csv"}, **EN
+    ).content.decode()
+    assert sum(int(line.split(",")[1]) for line in exported.splitlines()[1:]) == 3
     none = client.get(reverse("reports:crisis_live"), {"q": "nothing-like-this"}, **EN)
     assert none.context["total"] == 0
 
