@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 
@@ -10,7 +11,6 @@ app.autodiscover_tasks()
 # inbox keeps some tasks in modules of their own, next to the services they call.
 for module in ("tasks_spikes", "tasks_outbox", "triage_tasks"):
     app.autodiscover_tasks(["inbox"], related_name=module)
-# Triage's platform calls (hide/unhide) live beside the services, not in inbox/tasks.py.
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
@@ -23,4 +23,12 @@ app.conf.beat_schedule = {
     "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},
     "outbox-recover": {"task": "inbox.tasks_outbox.recover_outbox_task", "schedule": 60.0},
     "auto-close": {"task": "inbox.tasks_outbox.auto_close_task", "schedule": 3600.0},
+    # Dashboard rollups: new messages and audit events since the stored watermark.
+    "update-rollups": {"task": "reports.tasks.update_rollups", "schedule": 60.0},
+    # The weekly report goes out Monday 08:00 Europe/Amsterdam: beat runs in UTC, so it fires
+    # hourly on Mondays and the task sends at the first run from 08:00 local, once per week.
+    "weekly-report": {
+        "task": "reports.tasks.send_weekly_report",
+        "schedule": crontab(minute=0, day_of_week="mon"),
+    },
 }

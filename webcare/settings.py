@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "webcare.accounts",
     "routing",
     "inbox",
+    "reports",
 ]
 
 MIDDLEWARE = [

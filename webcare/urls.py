@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from reports import views as reports_views
 from webcare import views
 
 urlpatterns = [
@@ -25,7 +26,8 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("dashboards/", views.dashboards, name="dashboards"),
+    path("dashboards/", reports_views.dashboard, name="dashboards"),
+    path("dashboards/", include("reports.urls")),
     path("settings/", views.settings_page, name="settings"),
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),

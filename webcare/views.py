@@ -2,7 +2,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from webcare.http import AuthedRequest
-from webcare.permissions import any_user_required, lead_or_manager_required
+from webcare.permissions import any_user_required
 
 
 @require_GET
@@ -15,12 +15,6 @@ def home(request: AuthedRequest):
     if user.is_coordinator:
         return redirect("inbox:inbox")
     return redirect("inbox:team")
-
-
-@require_GET
-@lead_or_manager_required
-def dashboards(request: AuthedRequest):
-    return render(request, "dashboards.html")
 
 
 @require_GET

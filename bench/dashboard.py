@@ -1,0 +1,482 @@
+"""Benchmark: manager dashboards over 10,000,000 messages and their rollups.
+
+    python bench/dashboard.py [--n 10000000] [--runs 20] [--load-only] [--reload]
+
+Reads DATABASE_URL like the app, but works in its own database `webcare_bench_dash` on the same
+server, kept between runs (loaded again only when incomplete, of another size, or with --reload).
+Everything is generated inside PostgreSQL with INSERT ... SELECT generate_series: channels,
+departments and agents, ~0.4 n conversations over the last 400 days (first response and close
+times drawn from a log-normal), n messages (2 or 3 per conversation: the customer's message, the
+agent's first response, sometimes a follow-up), and the rollup rows computed from them set-based
+(GROUPING SETS over the messages and conversations, durations binned with reports.sketch's
+formula), plus hourly backlog snapshots and daily keyword counts.
+
+Times through Django's test client (server time, in this process) what a browser fetches for one
+dashboard: the page and each of its panels (htmx fragments), one after the other, summed per run
+(a browser fetches them in parallel, so this is an upper bound); for the manager over 30 and 365
+days and a team lead's dashboard over 30 and 365 days, all "cold" (the one-minute panel cache is
+cleared before every run, so every figure is computed from the rollups), plus the 365-day
+dashboard "warm" (a second viewer in the same minute). Baseline in the same run: the settings
+page (a trivial page through the same stack). Median and p95 over --runs runs each. Last line:
+`RESULT dash30_p95_ms=<n> dash365_p95_ms=<n> team30_p95_ms=<n> ...` (cold figures first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DB = "webcare_bench_dash"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHANNELS = 6
+DEPARTMENTS = 6
+AGENTS = 60
+DAYS = 400
+LANGUAGES = ("nl", "en", "de", "fr")
+TZ = "Europe/Amsterdam"
+
+
+def _bench_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/dashboard.py needs DATABASE_URL pointing at PostgreSQL")
+    return urlunsplit(urlsplit(url)._replace(path="/" + BENCH_DB))
+
+
+def _ensure_database(url: str, *, reload: bool) -> None:
+    import psycopg
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if exists and reload:
+            conn.execute(f"DROP DATABASE {BENCH_DB} WITH (FORCE)")
+            exists = None
+        if not exists:
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/9")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _complete(n: int) -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_meta (n bigint, complete boolean)")
+        cur.execute("SELECT n, complete FROM bench_meta")
+        row = cur.fetchone()
+    return bool(row and row[0] == n and row[1])
+
+
+def _exec(cur, label: str, sql: str, params=None) -> None:
+    started = time.perf_counter()
+    cur.execute(sql, params)
+    _log(f"{label}: {time.perf_counter() - started:.1f} s")
+
+
+GAMMA = (1 + 0.005) / (1 - 0.005)
+BIN_SQL = f"CASE WHEN {{d}} < 0.5 THEN -1000000 ELSE ceil(ln({{d}}) / ln({GAMMA!r}))::int END"
+LOCAL_DAY = f"(date_trunc('day', {{t}} AT TIME ZONE '{TZ}') AT TIME ZONE '{TZ}')"
+LOCAL_MONTH = f"(date_trunc('month', {{t}} AT TIME ZONE '{TZ}') AT TIME ZONE '{TZ}')"
+
+
+def load(n: int) -> None:
+    from django.db import connection, transaction
+
+    from inbox.models import Channel
+    from reports.models import BacklogSnapshot, CountRollup, DurationBin, KeywordCount
+    from routing.models import Department, Membership
+    from webcare.accounts.models import User
+
+    convs = int(n * 0.4)
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM bench_meta")
+        for table in (
+            "reports_durationbin",
+            "reports_countrollup",
+            "reports_backlogsnapshot",
+            "reports_keywordcount",
+            "reports_conversationclock",
+            "inbox_message",
+            "inbox_conversationevent",
+            "inbox_conversation",
+            "inbox_contact",
+        ):
+            cur.execute(f"TRUNCATE {table} CASCADE")
+    Membership.objects.all().delete()
+    User.objects.all().delete()
+    Department.objects.all().delete()
+    Channel.objects.all().delete()
+    channels = [Channel.objects.create(kind="x", name=f"X @bench{i}") for i in range(CHANNELS)]
+    depts = [
+        Department.objects.create(name=f"Team {i}", slug=f"team-{i}") for i in range(DEPARTMENTS)
+    ]
+    agents = []
+    for i in range(AGENTS):
+        user = User.objects.create_user(f"agent{i}", password="bench", role="staff")
+        Membership.objects.create(user=user, department=depts[i % DEPARTMENTS], is_lead=i < 6)
+        agents.append(user)
+    User.objects.create_user("manager", password="bench", role="manager")
+    ch0, d0, a0 = channels[0].pk, depts[0].pk, agents[0].pk
+    langs = "ARRAY[" + ",".join(f"'{x}'" for x in LANGUAGES) + "]"
+
+    with connection.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")
+        cur.execute("SET maintenance_work_mem = '512MB'")
+        cur.execute("SET work_mem = '256MB'")
+        _exec(
+            cur,
+            "contacts",
+            "INSERT INTO inbox_contact (channel_id, external_id, handle, name, avatar_url,"
+            " profile_url, tags, is_blocked, is_fake, is_own_account, created_at)"
+            " SELECT %s + g %% %s, 'c' || g, 'user' || g, '', '', '', '[]', false, false, false,"
+            " now() FROM generate_series(0, 199999) g",
+            [ch0, CHANNELS],
+        )
+        cur.execute("SELECT min(id) FROM inbox_contact")
+        contact0 = cur.fetchone()[0]
+        # Secondary indexes are dropped during the load and built once after it (much faster);
+        # the unique constraints stay.
+        cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename IN"
+            " ('inbox_conversation', 'inbox_message') AND NOT EXISTS (SELECT 1 FROM"
+            " pg_constraint c WHERE c.conname = i.indexname)"
+        )
+        secondary = cur.fetchall()
+        for name, _definition in secondary:
+            cur.execute(f'DROP INDEX "{name}"')
+        # Log-normal durations (Box-Muller): first response median ~40 min, resolution ~1 day.
+        _exec(
+            cur,
+            f"{convs:,} conversations",
+            f"""
+            INSERT INTO inbox_conversation (thread_key, status, status_reason, priority, language,
+                sentiment, flags, snippet, is_public, message_count, received_at, last_message_at,
+                last_inbound_at, version, first_response_at, first_response_due_at, sla_state,
+                closed_at, created_at, updated_at, assignee_id, channel_id, contact_id,
+                department_id)
+            SELECT 't' || g, CASE WHEN g %% 50 = 0 THEN 'new' ELSE 'closed' END, '', 1,
+                ({langs})[1 + g %% 4], (ARRAY['negative','neutral','positive'])[1 + g %% 3],
+                CASE WHEN g %% 97 = 0 THEN 1 ELSE 0 END, 'Bench message', true, 2,
+                r, r, r, 1, r + frt, r + interval '2 hours',
+                CASE WHEN g %% 50 = 0 THEN 'overdue' ELSE 'ok' END,
+                CASE WHEN g %% 50 = 0 THEN NULL ELSE r + frt + res END, r, r,
+                %s + g %% {AGENTS}, %s + g %% {CHANNELS}, %s + g %% 200000,
+                %s + (g %% {AGENTS}) %% {DEPARTMENTS}
+            FROM (
+                SELECT g,
+                    now() - random() * interval '{DAYS} days' AS r,
+                    make_interval(secs => exp(ln(2400) + 1.3 * sqrt(-2 * ln(1 - random()))
+                        * cos(2 * pi() * random()))) AS frt,
+                    make_interval(secs => exp(ln(86400) + 1.0 * sqrt(-2 * ln(1 - random()))
+                        * cos(2 * pi() * random()))) AS res
+                FROM generate_series(1, %s) g
+            ) s
+            """,
+            [a0, ch0, contact0, d0, convs],
+        )
+        _exec(
+            cur,
+            f"{n:,} messages",
+            """
+            INSERT INTO inbox_message (external_id, parent_external_id, direction, text, url,
+                is_public, is_automatic, language, sentiment, flags, created_at, ingested_at, raw,
+                channel_id, contact_id, conversation_id, sent_by_id)
+            SELECT c.id || '-' || j, '', CASE WHEN j = 1 THEN 'out' ELSE 'in' END,
+                'Bench message', '', true, false, c.language, c.sentiment, c.flags,
+                CASE j WHEN 0 THEN c.received_at WHEN 1 THEN c.first_response_at
+                    ELSE c.first_response_at + interval '20 minutes' END,
+                now(), '{}', c.channel_id, c.contact_id, c.id,
+                CASE WHEN j = 1 THEN c.assignee_id END
+            FROM inbox_conversation c
+            CROSS JOIN LATERAL generate_series(0, 1 + (c.id %% 2)::int) j
+            LIMIT %s
+            """,
+            [n],
+        )
+        for name, definition in secondary:
+            _exec(cur, f"index {name}", definition)
+
+        # Rollups, set-based. Counters: inbound per hour and day, responses per day, per dimension.
+        day_m = LOCAL_DAY.format(t="m.created_at")
+        for gran, bucket, metric, direction in (
+            ("d", day_m, "inbound", "in"),
+            ("h", "date_trunc('hour', m.created_at)", "inbound", "in"),
+            ("d", day_m, "responses", "out"),
+        ):
+            agent = ", (b, m.sent_by_id)" if direction == "out" else ""
+            agent_case = "WHEN GROUPING(m.sent_by_id) = 0 THEN 'agent'" if agent else ""
+            agent_dim = "m.sent_by_id::text," if agent else ""
+            _exec(
+                cur,
+                f"counter {metric}/{gran}",
+                f"""
+                INSERT INTO reports_countrollup (granularity, start, metric, dim_kind, dim, value)
+                SELECT '{gran}', b,
+                    '{metric}',
+                    CASE WHEN GROUPING(m.channel_id) = 0 THEN 'channel'
+                         WHEN GROUPING(c.department_id) = 0 THEN 'department'
+                         WHEN GROUPING(m.language) = 0 THEN 'language'
+                         {agent_case} ELSE 'all' END,
+                    COALESCE(m.channel_id::text, c.department_id::text, m.language,
+                             {agent_dim} ''),
+                    count(*)
+                FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id,
+                    LATERAL (SELECT {bucket} AS b) x
+                WHERE m.direction = '{direction}'
+                GROUP BY GROUPING SETS ((b), (b, m.channel_id), (b, c.department_id),
+                                        (b, m.language){agent})
+                """,
+            )
+        day_c = LOCAL_DAY.format(t="c.first_response_at")
+        for metric, gran_sql in (
+            ("conversations", LOCAL_DAY.format(t="c.received_at")),
+            ("frt_due", day_c),
+            ("frt_met", day_c),
+            ("sentiment_negative", LOCAL_DAY.format(t="c.received_at")),
+            ("flag_threat", LOCAL_DAY.format(t="c.received_at")),
+        ):
+            where = {
+                "frt_met": "c.first_response_at <= c.first_response_due_at",
+                "sentiment_negative": "c.sentiment = 'negative'",
+                "flag_threat": "c.flags & 1 = 1",
+            }.get(metric, "true")
+            _exec(
+                cur,
+                f"counter {metric}",
+                f"""
+                INSERT INTO reports_countrollup (granularity, start, metric, dim_kind, dim, value)
+                SELECT 'd', b, '{metric}',
+                    CASE WHEN GROUPING(c.channel_id) = 0 THEN 'channel'
+                         WHEN GROUPING(c.department_id) = 0 THEN 'department'
+                         WHEN GROUPING(c.language) = 0 THEN 'language'
+                         WHEN GROUPING(c.assignee_id) = 0 THEN 'agent' ELSE 'all' END,
+                    COALESCE(c.channel_id::text, c.department_id::text, c.language,
+                             c.assignee_id::text, ''),
+                    count(*)
+                FROM inbox_conversation c, LATERAL (SELECT {gran_sql} AS b) x
+                WHERE {where}
+                GROUP BY GROUPING SETS ((b), (b, c.channel_id), (b, c.department_id),
+                                        (b, c.language), (b, c.assignee_id))
+                """,
+            )
+        # Durations: first response (calendar and, here, 60%% of it as business time), next
+        # response (follow-ups) and resolution; day and month rows per dimension.
+        for metric, at, seconds, where in (
+            (
+                "frt_cal",
+                "c.first_response_at",
+                "extract(epoch FROM c.first_response_at - c.received_at)",
+                "true",
+            ),
+            (
+                "frt_bus",
+                "c.first_response_at",
+                "0.6 * extract(epoch FROM c.first_response_at - c.received_at)",
+                "true",
+            ),
+            (
+                "nrt_cal",
+                "c.first_response_at",
+                "extract(epoch FROM c.first_response_at - c.received_at) * (0.2 + (c.id % 7) / 3.0)",
+                "c.id % 2 = 0",
+            ),
+            (
+                "res_cal",
+                "c.closed_at",
+                "extract(epoch FROM c.closed_at - c.received_at)",
+                "c.closed_at IS NOT NULL",
+            ),
+        ):
+            for gran, bucket in (("d", LOCAL_DAY), ("m", LOCAL_MONTH)):
+                _exec(
+                    cur,
+                    f"bins {metric}/{gran}",
+                    f"""
+                    INSERT INTO reports_durationbin
+                        (granularity, start, metric, dim_kind, dim, bin, count)
+                    SELECT '{gran}', b, '{metric}',
+                        CASE WHEN GROUPING(c.channel_id) = 0 THEN 'channel'
+                             WHEN GROUPING(c.department_id) = 0 THEN 'department'
+                             WHEN GROUPING(c.language) = 0 THEN 'language'
+                             WHEN GROUPING(c.assignee_id) = 0 THEN 'agent' ELSE 'all' END,
+                        COALESCE(c.channel_id::text, c.department_id::text, c.language,
+                                 c.assignee_id::text, ''),
+                        bin, count(*)
+                    FROM inbox_conversation c,
+                        LATERAL (SELECT {bucket.format(t=at)} AS b,
+                                        {BIN_SQL.format(d=seconds)} AS bin) x
+                    WHERE {where}
+                    GROUP BY GROUPING SETS ((b, bin), (b, c.channel_id, bin),
+                        (b, c.department_id, bin), (b, c.language, bin), (b, c.assignee_id, bin))
+                    """,
+                )
+        _exec(
+            cur,
+            "backlog snapshots",
+            f"""
+            INSERT INTO reports_backlogsnapshot (hour, dim, open, overdue)
+            SELECT h, d, 500 + (extract(hour FROM h)::int * 37) %% 400, 20 + extract(day FROM h)::int
+            FROM generate_series(date_trunc('hour', now()) - interval '{DAYS} days',
+                                 date_trunc('hour', now()), interval '1 hour') h,
+                 unnest(ARRAY['', %s]) d
+            """,
+            [[str(d.pk) for d in depts]],
+        )
+        _exec(
+            cur,
+            "keywords",
+            f"""
+            INSERT INTO reports_keywordcount (day, dim, word, count)
+            SELECT (now() - g * interval '1 day')::date, d, 'word' || w, (w * 7 + g) %% 300 + 1
+            FROM generate_series(0, {DAYS}) g, unnest(%s::text[]) d, generate_series(1, 60) w
+            """,
+            [["", *[str(d.pk) for d in depts]]],
+        )
+        _exec(cur, "analyze", "ANALYZE")
+        cur.execute("INSERT INTO bench_meta VALUES (%s, true)", [n])
+    with transaction.atomic():
+        pass
+    for model in (CountRollup, DurationBin, BacklogSnapshot, KeywordCount):
+        _log(f"{model.__name__}: {model.objects.count():,} rows")
+
+
+def _time(client, urls: list[str], runs: int, *, cold: bool) -> list[float]:
+    from django.core.cache import cache
+
+    out = []
+    for _ in range(runs + 2):
+        if cold:
+            cache.clear()
+        started = time.perf_counter()
+        for url in urls:
+            response = client.get(url)
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: HTTP {response.status_code}")
+        out.append((time.perf_counter() - started) * 1000)
+    return out[2:]  # the first two warm PostgreSQL's buffers
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def measure(runs: int) -> dict[str, float]:
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django.urls import reverse
+
+    from reports.views import PANELS
+    from webcare.accounts.models import User
+
+    manager = User.objects.get(username="manager")
+    lead = User.objects.get(username="agent0")
+
+    def dashboard_urls(days: int, team: bool) -> list[str]:
+        page = reverse("reports:team" if team else "dashboards")
+        urls = [f"{page}?days={days}"]
+        scope = "&scope=team" if team else ""
+        for name in PANELS:
+            if team and name in ("channel", "language"):
+                continue  # not on the team dashboard
+            urls.append(reverse("reports:panel", args=[name]) + f"?days={days}{scope}")
+        return urls
+
+    results = {}
+    client = Client()
+    # A private in-process cache: "cold" clears it before every run (every panel computed from
+    # the rollups), "warm" is a second viewer within the same minute.
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ):
+        for label, urls, who, cold in (
+            ("baseline", [reverse("settings")], manager, True),
+            ("dash30", dashboard_urls(30, False), manager, True),
+            ("dash365", dashboard_urls(365, False), manager, True),
+            ("team30", dashboard_urls(30, True), lead, True),
+            ("team365", dashboard_urls(365, True), lead, True),
+            ("dash365_warm", dashboard_urls(365, False), manager, False),
+        ):
+            client.force_login(who)
+            times = _time(client, urls, runs, cold=cold)
+            results[label] = p95(times)
+            _log(
+                f"{label}: {len(urls)} requests per run (page + panels, sequential),"
+                f" median {statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms"
+                f" over {runs} runs"
+            )
+        # Which panel costs what (cold, one run each, 365 days, manager).
+        client.force_login(manager)
+        from django.core.cache import cache
+
+        for url in dashboard_urls(365, False):
+            cache.clear()
+            started = time.perf_counter()
+            client.get(url)
+            _log(f"  {url}: {(time.perf_counter() - started) * 1000:.1f} ms")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--load-only", action="store_true")
+    parser.add_argument("--reload", action="store_true")
+    args = parser.parse_args()
+    url = _bench_url()
+    _ensure_database(url, reload=args.reload)
+    _setup_django(url)
+    if _complete(args.n):
+        _log(f"reusing {BENCH_DB} with {args.n:,} messages")
+    else:
+        _log(f"loading {args.n:,} messages into {BENCH_DB}")
+        load(args.n)
+    if args.load_only:
+        return
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    from django.conf import settings
+
+    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS.append("testserver")
+    from django.utils import timezone
+
+    from reports.rollup import build_windows, windows_stale
+
+    if windows_stale(now=timezone.now()):
+        started = time.perf_counter()
+        build_windows(now=timezone.now())
+        _log(f"pre-merged windows (once a day): {time.perf_counter() - started:.1f} s")
+    r = measure(args.runs)
+    print(
+        f"RESULT dash30_p95_ms={r['dash30']:.0f} dash365_p95_ms={r['dash365']:.0f}"
+        f" team30_p95_ms={r['team30']:.0f} team365_p95_ms={r['team365']:.0f}"
+        f" dash365_warm_p95_ms={r['dash365_warm']:.0f} baseline_p95_ms={r['baseline']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

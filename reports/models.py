@@ -1,0 +1,194 @@
+"""Rollups the dashboards read instead of the messages table.
+
+Counters and duration histograms are kept per period (an hour, a local day or a
+local month) and per one dimension at a time (everything, a channel, a
+department, an agent or a language), so a 365-day dashboard reads a few
+thousand rows. Durations are stored as sketch bins (reports/sketch.py): any
+range of periods merges with one SUM ... GROUP BY bin, within 0.5% of exact.
+
+The tables are written only by reports/rollup.py (the beat task and the
+rebuild command); nothing else changes them.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Granularity(models.TextChoices):
+    HOUR = "h", _("hour")
+    DAY = "d", _("day")
+    MONTH = "m", _("month")
+
+
+class DimKind(models.TextChoices):
+    ALL = "all", _("Everything")
+    CHANNEL = "channel", _("Channel")
+    DEPARTMENT = "department", _("Department")
+    AGENT = "agent", _("Agent")
+    LANGUAGE = "language", _("Language")
+
+
+class DurationMetric(models.TextChoices):
+    FRT_CALENDAR = "frt_cal", _("First response time (calendar time)")
+    FRT_BUSINESS = "frt_bus", _("First response time (business time)")
+    NRT_CALENDAR = "nrt_cal", _("Next response time (calendar time)")
+    RESOLUTION_CALENDAR = "res_cal", _("Resolution time (calendar time)")
+
+
+class RollupWatermark(models.Model):
+    """How far the rollup task got in an append-only table (messages, audit events).
+
+    Locked with SELECT ... FOR UPDATE for the whole run, so two workers never count a row twice.
+    """
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.last_id}"
+
+
+class ConversationClock(models.Model):
+    """What the rollup task remembers per conversation to tell first from next responses."""
+
+    conversation = models.OneToOneField(
+        "inbox.Conversation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    first_inbound_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    # The oldest customer message still waiting for an answer (None: nothing waits).
+    awaiting_since = models.DateTimeField(null=True, blank=True)
+    responses = models.PositiveIntegerField(default=0)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"clock of #{self.conversation_id}"
+
+
+class CountRollup(models.Model):
+    """A counter (messages in, responses, sentiment, flags, SLA met...) per period and dimension."""
+
+    granularity = models.CharField(max_length=1, choices=Granularity.choices)
+    start = models.DateTimeField()  # start of the hour (UTC) or of the local day
+    metric = models.CharField(max_length=24)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dim_kind", "granularity", "metric", "start", "dim"],
+                name="countrollup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.dim_kind}={self.dim} @{self.start}: {self.value}"
+
+
+class DurationBin(models.Model):
+    """How many durations of one metric fell in one sketch bin, per local day or month and dimension."""
+
+    granularity = models.CharField(max_length=1, choices=Granularity.choices)
+    start = models.DateTimeField()  # local midnight that starts the day or the month
+    metric = models.CharField(max_length=8, choices=DurationMetric.choices)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    bin = models.IntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Uses index: percentile reads filter dim_kind, granularity and a start range.
+            models.UniqueConstraint(
+                fields=["dim_kind", "granularity", "start", "metric", "dim", "bin"],
+                name="durationbin_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric} {self.dim_kind}={self.dim} @{self.start} bin {self.bin}: {self.count}"
+        )
+
+
+class BacklogSnapshot(models.Model):
+    """Open and overdue conversations at the end of an hour, overall and per department."""
+
+    hour = models.DateTimeField()
+    # "" for all conversations, else a department id ("0": no department yet).
+    dim = models.CharField(max_length=32, blank=True, default="")
+    open = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "dim"], name="backlog_hour_dim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"backlog {self.dim or 'all'} @{self.hour}: {self.open}"
+
+
+class KeywordCount(models.Model):
+    """Words of inbound messages per local day (and department), for the top-keywords panel."""
+
+    day = models.DateField()
+    # "" for all messages, else a department id ("0": no department yet).
+    dim = models.CharField(max_length=32, blank=True, default="")
+    word = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "dim", "word"], name="keyword_day_dim_word")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} {self.day}: {self.count}"
+
+
+class WindowBin(models.Model):
+    """Duration bins pre-merged over the whole days of the standard periods (last 7/30/90/365 days).
+
+    Rebuilt once a day (and when a late message touches a past day) from DurationBin, so the
+    dashboards merge one row per dimension and bin plus today's day rows instead of a year of
+    month and day rows. part 0: the complete days of the period ending today (today itself is
+    added live); part 1: the whole previous period (the comparison).
+    """
+
+    days = models.PositiveSmallIntegerField()
+    part = models.PositiveSmallIntegerField()
+    end_day = models.DateField()  # the last day merged in
+    metric = models.CharField(max_length=8, choices=DurationMetric.choices)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    bin = models.IntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["days", "part", "dim_kind", "metric", "dim", "bin"],
+                name="windowbin_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days}d/{self.part} {self.metric} {self.dim_kind}={self.dim} bin {self.bin}"
+
+
+class WeeklyReportSent(models.Model):
+    """One row per ISO week whose report went out: the Monday e-mail is sent once."""
+
+    week_start = models.DateField(unique=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("weekly report sent")
+
+    def __str__(self) -> str:
+        return str(self.week_start)

@@ -1,0 +1,388 @@
+"""The dashboard panels as plain data: a title, a table (every panel has one: the text alternative
+of its chart and the rows of its CSV export) and optionally a chart.
+
+Each builder takes (period, scope) and reads rollups through reports.selectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext_lazy as _
+
+from inbox.models import Channel, Flag, SpikeAlert
+from reports.models import DimKind, DurationMetric
+from reports.selectors import (
+    Period,
+    Scope,
+    backlog,
+    counters,
+    daily_series,
+    duration_stats,
+    heatmap,
+    top_keywords,
+)
+from routing.models import Department, Membership
+from webcare.accounts.models import User
+
+FRT = [DurationMetric.FRT_CALENDAR, DurationMetric.FRT_BUSINESS]
+ALL_DURATIONS = [*FRT, DurationMetric.NRT_CALENDAR, DurationMetric.RESOLUTION_CALENDAR]
+# The breakdown tables show no next-response time: not reading it saves a quarter of the rows.
+BREAKDOWN_DURATIONS = [*FRT, DurationMetric.RESOLUTION_CALENDAR]
+SLA_COUNTS = ["frt_due", "frt_met", "nrt_due", "nrt_met", "res_due", "res_met", "responses"]
+
+
+@dataclass
+class Panel:
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    chart: dict | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 90:
+        return _("%(n)s s") % {"n": number_format(round(seconds))}
+    if seconds < 90 * 60:
+        return _("%(n)s min") % {"n": number_format(round(seconds / 60))}
+    if seconds < 36 * 3600:
+        return _("%(n)s h") % {"n": number_format(round(seconds / 3600, 1), 1)}
+    return _("%(n)s d") % {"n": number_format(round(seconds / 86400, 1), 1)}
+
+
+class Duration:
+    """A duration in a table: humanised on the page, whole seconds in the CSV export."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return str(format_duration(self.seconds))
+
+    def csv(self) -> str:
+        return str(round(self.seconds))
+
+
+def percent(part: int, whole: int) -> str:
+    if not whole:
+        return "–"
+    return f"{number_format(round(100 * part / whole, 1), 1)}%"
+
+
+def ratio(part: int, whole: int) -> str:
+    return number_format(round(part / whole, 2), 2) if whole else "–"
+
+
+def _scope_dim(scope: Scope) -> tuple[str, list[str] | None]:
+    if scope.is_team:
+        return DimKind.DEPARTMENT, scope.department_dims()
+    return DimKind.ALL, None
+
+
+def _summary(period: Period, scope: Scope) -> dict[str, Any]:
+    kind, dims = _scope_dim(scope)
+    stats = duration_stats(period, metrics=ALL_DURATIONS, dim_kind=kind, dims=dims, per_dim=False)
+    counts = counters(period, metrics=SLA_COUNTS, dim_kind=kind, dims=dims, per_dim=False)
+
+    def stat(metric):
+        return stats.get((metric, ""))
+
+    def count(metric):
+        return counts.get((metric, ""), 0)
+
+    answered = stat(DurationMetric.FRT_CALENDAR).count if stat(DurationMetric.FRT_CALENDAR) else 0
+    return {"stat": stat, "count": count, "answered": answered}
+
+
+def response_panel(period: Period, scope: Scope) -> Panel:
+    now, before = _summary(period, scope), _summary(period.previous(), scope)
+    rows = []
+    for metric, label in (
+        (DurationMetric.FRT_BUSINESS, _("First response, business time")),
+        (DurationMetric.FRT_CALENDAR, _("First response, calendar time")),
+        (DurationMetric.NRT_CALENDAR, _("Next response, calendar time")),
+        (DurationMetric.RESOLUTION_CALENDAR, _("Resolution, calendar time")),
+    ):
+        a, b = now["stat"](metric), before["stat"](metric)
+        rows.append([f"{label}: {_('median')}", _med(a), _med(b)])
+        rows.append([f"{label}: p90", _p90(a), _p90(b)])
+    for prefix, label in (
+        ("frt", _("SLA met: first response")),
+        ("nrt", _("SLA met: next response")),
+        ("res", _("SLA met: resolution")),
+    ):
+        rows.append(
+            [
+                label,
+                percent(now["count"](f"{prefix}_met"), now["count"](f"{prefix}_due")),
+                percent(before["count"](f"{prefix}_met"), before["count"](f"{prefix}_due")),
+            ]
+        )
+    rows.append([_("Answered conversations"), now["answered"], before["answered"]])
+    rows.append(
+        [
+            _("Replies per answered conversation"),
+            ratio(now["count"]("responses"), now["answered"]),
+            ratio(before["count"]("responses"), before["answered"]),
+        ]
+    )
+    return Panel(
+        "response",
+        _("Response times and SLA"),
+        [_("Figure"), _("This period"), _("Previous period")],
+        rows,
+    )
+
+
+def _med(stat) -> Duration | str:
+    return Duration(stat.p50) if stat and stat.p50 is not None else "–"
+
+
+def _p90(stat) -> Duration | str:
+    return Duration(stat.p90) if stat and stat.p90 is not None else "–"
+
+
+def _labels(kind: str, dims: list[str]) -> dict[str, str]:
+    ids = [int(d) for d in dims if d.isdigit()]
+    if kind == DimKind.CHANNEL:
+        return {str(k): v for k, v in Channel.objects.filter(pk__in=ids).values_list("id", "name")}
+    if kind == DimKind.DEPARTMENT:
+        labels = dict(Department.objects.filter(pk__in=ids).values_list("id", "name"))
+        return {"0": str(_("No team yet")), **{str(k): v for k, v in labels.items()}}
+    if kind == DimKind.AGENT:
+        return {
+            str(u.pk): u.get_full_name() or u.username
+            for u in User.objects.filter(pk__in=ids).only(
+                "id", "first_name", "last_name", "username"
+            )
+        }
+    return {d: d if d != "und" else str(_("Unknown")) for d in dims}
+
+
+BREAKDOWN_TITLES = {
+    DimKind.DEPARTMENT: _("By department"),
+    DimKind.CHANNEL: _("By channel"),
+    DimKind.AGENT: _("By agent"),
+    DimKind.LANGUAGE: _("By language"),
+}
+
+
+def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
+    def build(period: Period, scope: Scope) -> Panel:
+        columns = [
+            BREAKDOWN_TITLES[kind],
+            _("Answered"),
+            _("First response median (business)"),
+            _("First response p90 (business)"),
+            _("First response median (calendar)"),
+            _("First response p90 (calendar)"),
+            _("Resolution median"),
+            _("SLA met: first response"),
+            _("Replies per conversation"),
+        ]
+        dims: list[str] | None = None
+        note = ""
+        if scope.is_team:
+            if kind == DimKind.DEPARTMENT:
+                dims = scope.department_dims()
+            elif kind == DimKind.AGENT:
+                dims = [
+                    str(u)
+                    for u in Membership.objects.filter(department_id__in=scope.departments)
+                    .values_list("user_id", flat=True)
+                    .distinct()
+                ]
+            else:
+                return Panel(
+                    kind,
+                    BREAKDOWN_TITLES[kind],
+                    columns,
+                    [],
+                    note=str(_("Shown on the manager dashboard only (not split per team).")),
+                )
+        stats = duration_stats(period, metrics=BREAKDOWN_DURATIONS, dim_kind=kind, dims=dims)
+        counts = counters(
+            period, metrics=["frt_due", "frt_met", "responses"], dim_kind=kind, dims=dims
+        )
+        keys = sorted({d for _, d in stats} | {d for _, d in counts})
+        labels = _labels(kind, keys)
+        entries = []
+        for dim in keys:
+            frt_cal = stats.get((DurationMetric.FRT_CALENDAR, dim))
+            frt_bus = stats.get((DurationMetric.FRT_BUSINESS, dim))
+            res = stats.get((DurationMetric.RESOLUTION_CALENDAR, dim))
+            answered = frt_cal.count if frt_cal else 0
+            row = [
+                labels.get(dim, dim),
+                answered,
+                _med(frt_bus),
+                _p90(frt_bus),
+                _med(frt_cal),
+                _p90(frt_cal),
+                _med(res),
+                percent(counts.get(("frt_met", dim), 0), counts.get(("frt_due", dim), 0)),
+                ratio(counts.get(("responses", dim), 0), answered),
+            ]
+            median = round((frt_cal.p50 or 0) / 60, 1) if frt_cal else 0
+            entries.append((dim, row, median))
+        entries.sort(key=lambda e: (-e[1][1], str(e[1][0])))
+        rows = [row for _dim, row, _m in entries]
+        chart = {
+            "type": "bar",
+            "labels": [row[0] for _dim, row, _m in entries[:15]],
+            "datasets": [
+                {
+                    "label": str(_("First response median, calendar (minutes)")),
+                    "data": [m for _dim, _row, m in entries[:15]],
+                }
+            ],
+        }
+        return Panel(kind, BREAKDOWN_TITLES[kind], columns, rows, chart=chart, note=note)
+
+    return build
+
+
+def volume_panel(period: Period, scope: Scope) -> Panel:
+    series = daily_series(period, metrics=["inbound", "responses"], scope=scope)
+    days = period.day_list()
+    labels = [date_format(d, "SHORT_DATE_FORMAT") for d in days]
+    rows = [[labels[i], series["inbound"][i], series["responses"][i]] for i in range(len(days))]
+    chart = {
+        "type": "line",
+        "labels": labels,
+        "datasets": [
+            {"label": str(_("Messages in")), "data": series["inbound"]},
+            {"label": str(_("Responses")), "data": series["responses"]},
+        ],
+    }
+    return Panel(
+        "volume", _("Volume per day"), [_("Day"), _("Messages in"), _("Responses")], rows, chart
+    )
+
+
+WEEKDAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+
+
+def heatmap_panel(period: Period, scope: Scope) -> Panel:
+    grid = heatmap(period, scope=scope)
+    peak = max((max(r) for r in grid), default=0) or 1
+    rows = [[WEEKDAYS[i], *grid[i]] for i in range(7)]
+    return Panel(
+        "heatmap",
+        _("Messages in by weekday and hour"),
+        [_("Weekday"), *[f"{h:02d}" for h in range(24)]],
+        rows,
+        extra={
+            "grid": [
+                (WEEKDAYS[i], [(v, min(4, (5 * v) // (peak + 1))) for v in grid[i]])
+                for i in range(7)
+            ]
+        },
+    )
+
+
+def backlog_panel(period: Period, scope: Scope) -> Panel:
+    now, series = backlog(period, scope=scope)
+    labels = [date_format(d, "SHORT_DATE_FORMAT") for d, _o, _v in series]
+    chart = {
+        "type": "line",
+        "labels": labels,
+        "datasets": [
+            {"label": str(_("Open")), "data": [o for _d, o, _v in series]},
+            {"label": str(_("Overdue")), "data": [v for _d, _o, v in series]},
+        ],
+    }
+    rows = [[labels[i], o, v] for i, (_d, o, v) in enumerate(series)]
+    return Panel(
+        "backlog",
+        _("Backlog"),
+        [_("Day (end)"), _("Open"), _("Overdue")],
+        rows,
+        chart,
+        extra={"now": now},
+    )
+
+
+def sentiment_panel(period: Period, scope: Scope) -> Panel:
+    flag_metrics = [f"flag_{f.name.lower()}" for f in Flag]
+    metrics = ["sentiment_negative", "sentiment_neutral", "sentiment_positive", *flag_metrics]
+    series = daily_series(period, metrics=metrics, scope=scope)
+    days = period.day_list()
+    labels = [date_format(d, "SHORT_DATE_FORMAT") for d in days]
+    flag_labels = Flag.labels()
+    names = {
+        "sentiment_negative": _("Negative"),
+        "sentiment_neutral": _("Neutral"),
+        "sentiment_positive": _("Positive"),
+        **{f"flag_{f.name.lower()}": flag_labels[f] for f in Flag},
+    }
+    shown = [m for m in metrics if any(series[m]) or m.startswith("sentiment")]
+    rows = [[labels[i], *[series[m][i] for m in shown]] for i in range(len(days))]
+    chart = {
+        "type": "line",
+        "labels": labels,
+        "datasets": [{"label": str(names[m]), "data": series[m]} for m in shown],
+    }
+    return Panel(
+        "sentiment",
+        _("Sentiment and flags of messages in"),
+        [_("Day"), *[names[m] for m in shown]],
+        rows,
+        chart,
+    )
+
+
+def keywords_panel(period: Period, scope: Scope) -> Panel:
+    rows = [[w, n] for w, n in top_keywords(period, scope=scope)]
+    return Panel("keywords", _("Top keywords"), [_("Word"), _("Messages")], rows)
+
+
+def spikes_panel(period: Period, scope: Scope) -> Panel:
+    """The spike alerts of the period, newest first (at most 100), each linked to the crisis view."""
+    alerts = (
+        SpikeAlert.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .select_related("channel")
+        .order_by("-created_at")[:100]
+    )
+    rows = [
+        [
+            date_format(timezone.localtime(a.window_start), "SHORT_DATETIME_FORMAT"),
+            a.channel.name,
+            a.keyword or "–",
+            a.count,
+            number_format(round(a.baseline, 1), 1),
+        ]
+        for a in alerts
+    ]
+    return Panel(
+        "spikes",
+        _("Spike alerts"),
+        [_("Quarter hour"), _("Channel"), _("Keyword"), _("Messages"), _("Usual number")],
+        rows,
+    )
+
+
+PANELS: dict[str, Callable[[Period, Scope], Panel]] = {
+    "response": response_panel,
+    "department": breakdown_panel(DimKind.DEPARTMENT),
+    "channel": breakdown_panel(DimKind.CHANNEL),
+    "agent": breakdown_panel(DimKind.AGENT),
+    "language": breakdown_panel(DimKind.LANGUAGE),
+    "volume": volume_panel,
+    "heatmap": heatmap_panel,
+    "backlog": backlog_panel,
+    "sentiment": sentiment_panel,
+    "keywords": keywords_panel,
+    "spikes": spikes_panel,
+}

@@ -1,0 +1,367 @@
+"""Reads for the dashboards: rollups only, never the messages table (except the crisis view).
+
+A period is a run of whole local days. Durations are read from month rows for
+the whole months inside it and day rows for the rest, so a year is about 12 +
+60 periods per dimension; percentiles are computed in SQL (a running sum over
+the merged bins) so only one row per figure comes back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.utils import timezone
+
+from reports import sketch
+from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount, RollupWatermark
+from reports.rollup import WINDOWS, day_start, local_zone
+
+PERIOD_CHOICES = (7, 30, 90, 365)
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # local midnight, inclusive
+    end: datetime  # local midnight, exclusive
+    days: int
+
+    @classmethod
+    def ending_today(cls, days: int, *, today: date | None = None) -> Period:
+        today = today or timezone.localdate(timezone=local_zone())
+        zone = local_zone()
+        end_day = today + timedelta(days=1)
+        start_day = end_day - timedelta(days=days)
+        return cls(_midnight(start_day, zone), _midnight(end_day, zone), days)
+
+    @classmethod
+    def between(cls, first: date, last: date) -> Period:
+        """Whole local days from first up to and including last."""
+        zone = local_zone()
+        end = last + timedelta(days=1)
+        return cls(_midnight(first, zone), _midnight(end, zone), (end - first).days)
+
+    def previous(self) -> Period:
+        start_day = self.start.date() - timedelta(days=self.days)
+        return Period(_midnight(start_day, local_zone()), self.start, self.days)
+
+    @property
+    def last_day(self) -> date:
+        return self.end.date() - timedelta(days=1)
+
+    def day_list(self) -> list[date]:
+        first = self.start.date()
+        return [first + timedelta(days=i) for i in range(self.days)]
+
+    def pieces(self) -> list[tuple[str, datetime, datetime]]:
+        """(granularity, from, to) ranges covering the period: whole months, then loose days."""
+        zone = local_zone()
+        first, last = self.start.date(), self.end.date()  # last is exclusive
+        month = first if first.day == 1 else _next_month(first)
+        months_end = month
+        while _next_month(months_end) <= last:
+            months_end = _next_month(months_end)
+        if months_end <= month:
+            return [(Granularity.DAY, self.start, self.end)]
+        out = [(Granularity.MONTH, _midnight(month, zone), _midnight(months_end, zone))]
+        if first < month:
+            out.append((Granularity.DAY, self.start, _midnight(month, zone)))
+        if months_end < last:
+            out.append((Granularity.DAY, _midnight(months_end, zone), self.end))
+        return out
+
+
+def _midnight(day: date, zone) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a viewer may see: every team (departments None) or only these department ids."""
+
+    departments: tuple[int, ...] | None = None
+
+    @property
+    def is_team(self) -> bool:
+        return self.departments is not None
+
+    def department_dims(self) -> list[str] | None:
+        return None if self.departments is None else [str(d) for d in self.departments]
+
+
+def scope_for(user, team_id: int | None = None) -> Scope:
+    """Managers see everything (or one team they pick); a team lead only the teams they lead."""
+    if user.is_manager:
+        return Scope((team_id,)) if team_id else Scope()
+    led = tuple(
+        user.memberships.filter(is_lead=True)
+        .order_by("department_id")
+        .values_list("department_id", flat=True)
+    )
+    if not led:
+        raise PermissionDenied
+    if team_id:
+        if team_id not in led:
+            raise PermissionDenied
+        return Scope((team_id,))
+    return Scope(led)
+
+
+@dataclass(frozen=True)
+class Stat:
+    count: int
+    p50: float | None
+    p90: float | None
+
+
+def _ranges_sql(period: Period) -> tuple[str, list]:
+    adapt = connection.ops.adapt_datetimefield_value
+    parts, params = [], []
+    for gran, lo, hi in period.pieces():
+        parts.append("(granularity = %s AND start >= %s AND start < %s)")
+        params += [gran, adapt(lo), adapt(hi)]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _in(column: str, values: list[str]) -> tuple[str, list]:
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def _window_part(period: Period) -> int | None:
+    """0: a standard period ending today; 1: the one before it; None: any other range."""
+    if period.days not in PERIOD_CHOICES:
+        return None
+    today = timezone.localdate(timezone=local_zone())
+    zone = local_zone()
+    if period.end == _midnight(today + timedelta(days=1), zone):
+        return 0
+    if period.end == _midnight(today + timedelta(days=1 - period.days), zone):
+        return 1
+    return None
+
+
+def _windows_ready() -> bool:
+    yesterday = timezone.localdate(timezone=local_zone()) - timedelta(days=1)
+    return RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+
+
+def duration_stats(
+    period: Period,
+    *,
+    metrics: list[str],
+    dim_kind: str,
+    dims: list[str] | None = None,
+    per_dim: bool = True,
+) -> dict[tuple[str, str], Stat]:
+    """(metric, dim) -> count, median and p90 (dim "" when per_dim is False: dims merged).
+
+    A standard period (the last 7/30/90/365 days, or the one before it) reads the pre-merged
+    window rows plus today's day rows; any other range merges month and day rows.
+    """
+    if dims is not None and not dims:
+        return {}
+    metric_sql, metric_params = _in("metric", metrics)
+    filters = [metric_sql, "dim_kind = %s"]
+    filter_params = [*metric_params, dim_kind]
+    if dims is not None:
+        dim_sql, dim_params = _in("dim", dims)
+        filters.append(dim_sql)
+        filter_params += dim_params
+    filter_sql = " AND ".join(filters)
+
+    part = _window_part(period)
+    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
+        part = None
+    if part is not None and _windows_ready():
+        source = (
+            "SELECT metric, dim, bin, count FROM reports_windowbin"
+            f" WHERE days = %s AND part = %s AND {filter_sql}"
+        )
+        params = [period.days, part, *filter_params]
+        if part == 0:
+            adapt = connection.ops.adapt_datetimefield_value
+            source += (
+                " UNION ALL SELECT metric, dim, bin, count FROM reports_durationbin"
+                f" WHERE granularity = %s AND start >= %s AND start < %s AND {filter_sql}"
+            )
+            today = period.end - timedelta(days=1)
+            params += [Granularity.DAY, adapt(day_start(today)), adapt(period.end), *filter_params]
+    else:
+        where, params = _ranges_sql(period)
+        source = f"SELECT metric, dim, bin, count FROM reports_durationbin WHERE {where} AND {filter_sql}"
+        params += filter_params
+    dim_col = "dim" if per_dim else "''"
+    group_dim = "dim, " if per_dim else ""
+    sql = f"""
+        WITH b AS (
+            SELECT metric, {dim_col} AS d, bin, SUM(count) AS n
+            FROM ({source}) s
+            GROUP BY metric, {group_dim}bin
+        ), c AS (
+            SELECT metric, d, bin,
+                   SUM(n) OVER (PARTITION BY metric, d ORDER BY bin) AS cum,
+                   SUM(n) OVER (PARTITION BY metric, d) AS total
+            FROM b
+        )
+        SELECT metric, d, MAX(total),
+               MIN(CASE WHEN cum * 100 >= 50 * total THEN bin END),
+               MIN(CASE WHEN cum * 100 >= 90 * total THEN bin END)
+        FROM c GROUP BY metric, d
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return {
+        (metric, d): Stat(int(total), sketch.value_of(p50), sketch.value_of(p90))
+        for metric, d, total, p50, p90 in rows
+    }
+
+
+def counters(
+    period: Period,
+    *,
+    metrics: list[str],
+    dim_kind: str,
+    dims: list[str] | None = None,
+    per_dim: bool = True,
+) -> dict[tuple[str, str], int]:
+    """(metric, dim) -> sum of the daily counters over the period."""
+    if dims is not None and not dims:
+        return {}
+    adapt = connection.ops.adapt_datetimefield_value
+    metric_sql, metric_params = _in("metric", metrics)
+    where = ["granularity = %s", "start >= %s", "start < %s", metric_sql, "dim_kind = %s"]
+    params = [Granularity.DAY, adapt(period.start), adapt(period.end), *metric_params, dim_kind]
+    if dims is not None:
+        dim_sql, dim_params = _in("dim", dims)
+        where.append(dim_sql)
+        params += dim_params
+    dim_col = "dim" if per_dim else "''"
+    group = "metric, dim" if per_dim else "metric"
+    sql = (
+        f"SELECT metric, {dim_col}, SUM(value) FROM reports_countrollup"
+        f" WHERE {' AND '.join(where)} GROUP BY {group}"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {(m, d): int(v) for m, d, v in cur.fetchall()}
+
+
+def daily_series(period: Period, *, metrics: list[str], scope: Scope) -> dict[str, list[int]]:
+    """metric -> one value per day of the period (team scope: summed over its departments)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    kind, dims = _scope_dims(scope)
+    metric_sql, metric_params = _in("metric", metrics)
+    where = ["granularity = %s", "start >= %s", "start < %s", metric_sql, "dim_kind = %s"]
+    params = [Granularity.DAY, adapt(period.start), adapt(period.end), *metric_params, kind]
+    if dims is not None:
+        dim_sql, dim_params = _in("dim", dims)
+        where.append(dim_sql)
+        params += dim_params
+    sql = (
+        "SELECT metric, start, SUM(value) FROM reports_countrollup"
+        f" WHERE {' AND '.join(where)} GROUP BY metric, start"
+    )
+    days = {d: i for i, d in enumerate(period.day_list())}
+    out = {m: [0] * period.days for m in metrics}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for metric, start, value in cur.fetchall():
+            index = days.get(_as_local_date(start))
+            if index is not None:
+                out[metric][index] += int(value)
+    return out
+
+
+def _as_local_date(value) -> date:
+    if isinstance(value, str):  # SQLite hands back text from a raw cursor
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.utc)
+    return value.astimezone(local_zone()).date()
+
+
+def _scope_dims(scope: Scope) -> tuple[str, list[str] | None]:
+    if scope.is_team:
+        return DimKind.DEPARTMENT, scope.department_dims()
+    return DimKind.ALL, None
+
+
+def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
+    """Inbound messages per local weekday (rows, Monday first) and hour of day (columns)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    kind, dims = _scope_dims(scope)
+    where = ["granularity = %s", "start >= %s", "start < %s", "metric = %s", "dim_kind = %s"]
+    params = [Granularity.HOUR, adapt(period.start), adapt(period.end), "inbound", kind]
+    if dims is not None:
+        dim_sql, dim_params = _in("dim", dims)
+        where.append(dim_sql)
+        params += dim_params
+    grid = [[0] * 24 for _ in range(7)]
+    sql = (
+        "SELECT start, SUM(value) FROM reports_countrollup"
+        f" WHERE {' AND '.join(where)} GROUP BY start"
+    )
+    zone = local_zone()
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for start, value in cur.fetchall():
+            if isinstance(start, str):
+                start = datetime.fromisoformat(start)
+            if timezone.is_naive(start):
+                start = timezone.make_aware(start, timezone.utc)
+            local = start.astimezone(zone)
+            grid[local.weekday()][local.hour] += int(value)
+    return grid
+
+
+def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple[date, int, int]]]:
+    """The latest snapshot (open, overdue) and the last snapshot of each day of the period."""
+    qs = BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end)
+    dims = scope.department_dims() if scope.is_team else [""]
+    qs = qs.filter(dim__in=dims).order_by("hour")
+    per_day: dict[date, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for hour, dim, open_, overdue in qs.values_list("hour", "dim", "open", "overdue"):
+        per_day[hour.astimezone(local_zone()).date()][dim] = (open_, overdue)
+    series = [
+        (day, sum(v[0] for v in per_day[day].values()), sum(v[1] for v in per_day[day].values()))
+        for day in sorted(per_day)
+    ]
+    latest_hour = (
+        BacklogSnapshot.objects.filter(dim__in=dims)
+        .order_by("-hour")
+        .values_list("hour", flat=True)
+    ).first()
+    now = {"open": 0, "overdue": 0}
+    if latest_hour:
+        for open_, overdue in BacklogSnapshot.objects.filter(
+            hour=latest_hour, dim__in=dims
+        ).values_list("open", "overdue"):
+            now["open"] += open_
+            now["overdue"] += overdue
+    return now, series
+
+
+def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple[str, int]]:
+    from django.db.models import Sum
+
+    qs = KeywordCount.objects.filter(day__gte=period.start.date(), day__lt=period.end.date())
+    qs = qs.filter(dim__in=scope.department_dims()) if scope.is_team else qs.filter(dim="")
+    return list(
+        qs.values("word")
+        .annotate(total=Sum("count"))
+        .order_by("-total", "word")
+        .values_list("word", "total")[:limit]
+    )
+
+
+def day_start_of(at: datetime) -> datetime:
+    return day_start(at)

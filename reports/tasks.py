@@ -1,0 +1,17 @@
+"""Beat tasks of the reports app: thin wrappers, idempotent, safe to run twice at once."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def update_rollups() -> int:
+    from reports.rollup import run_rollups
+
+    return run_rollups()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_weekly_report() -> int:
+    from reports.weekly import send_weekly_report as send
+
+    return send()

@@ -1,0 +1,79 @@
+"""In Chromium: a manager opens the dashboard, changes the period, sees the charts drawn by
+Chart.js, and downloads a CSV export."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reports.rollup import run_rollups
+from tests.factories import ConversationFactory, DepartmentFactory, MessageFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# A chart counts as rendered when Chart.js owns the canvas and painted pixels on it.
+CHART_DRAWN = """(selector) => {
+    const canvas = document.querySelector(selector);
+    if (!canvas || !window.Chart || !window.Chart.getChart(canvas)) return false;
+    const ctx = canvas.getContext("2d");
+    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 3; i < data.length; i += 4) { if (data[i] !== 0) return true; }
+    return false;
+}"""
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "e2e"}
+    }
+
+
+@pytest.fixture
+def history():
+    team = DepartmentFactory(name="Reparaties", slug="reparaties")
+    agent = UserFactory(username="anna", role="staff", first_name="Anna", last_name="de Vries")
+    team.memberships.create(user=agent)
+    now = timezone.now()
+    for i in range(12):
+        at = now - timedelta(days=i % 6, hours=2 + i)
+        conv = ConversationFactory(department=team, received_at=at)
+        MessageFactory(conversation=conv, created_at=at, direction="in")
+        MessageFactory(
+            conversation=conv,
+            created_at=at + timedelta(minutes=5 + 7 * i),
+            direction="out",
+            sent_by=agent,
+        )
+    run_rollups(now=now + timedelta(minutes=1))
+
+
+def test_manager_changes_period_sees_charts_and_downloads_csv(
+    new_page, login, live_server, history
+):
+    manager = UserFactory(username="mila", role="manager", first_name="Mila")
+    page = new_page(width=1280, height=1000, locale="en-GB")
+    login(page, manager)
+    page.goto(f"{live_server.url}/dashboards/?days=30")
+    page.wait_for_function(CHART_DRAWN, arg="#panel-volume canvas")
+    page.wait_for_function(CHART_DRAWN, arg="#panel-department canvas")
+    assert "Reparaties" in page.text_content("#panel-department")  # the (folded) data table
+
+    page.select_option("#period-days", "7")
+    page.wait_for_url("**/dashboards/?days=7**")
+    page.wait_for_function(CHART_DRAWN, arg="#panel-volume canvas")
+    # Seven days, one point each: the chart was drawn again for the new period.
+    points = page.evaluate(
+        "() => Chart.getChart(document.querySelector('#panel-volume canvas')).data.labels.length"
+    )
+    assert points == 7
+
+    with page.expect_download() as info:
+        page.click("#panel-department a.dash-csv")
+    download = info.value
+    assert download.suggested_filename.startswith("department-")
+    assert download.suggested_filename.endswith(".csv")
+    with open(download.path(), encoding="utf-8") as handle:
+        text = handle.read()
+    assert text.splitlines()[0].startswith("By department,Answered")
+    assert "Reparaties,12," in text

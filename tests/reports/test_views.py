@@ -1,0 +1,214 @@
+"""Dashboard pages, panels, CSV exports, crisis view and weekly report: who may see what."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from inbox.models import SpikeAlert
+from reports.models import WeeklyReportSent
+from reports.panels import PANELS
+from reports.rollup import run_rollups
+from reports.weekly import send_weekly_report
+from tests.factories import ConversationFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+def answered(department, agent, *, minutes=10, at=None):
+    at = at or timezone.now() - timedelta(hours=3)
+    conv = ConversationFactory(department=department, received_at=at)
+    MessageFactory(conversation=conv, created_at=at, direction="in")
+    MessageFactory(
+        conversation=conv,
+        created_at=at + timedelta(minutes=minutes),
+        direction="out",
+        sent_by=agent,
+    )
+    return conv
+
+
+def rollup():
+    run_rollups(now=timezone.now() + timedelta(minutes=1))
+
+
+def test_manager_sees_dashboard_and_every_panel(client, manager, team_a, staff_a):
+    answered(team_a, staff_a)
+    rollup()
+    client.force_login(manager)
+    page = client.get(reverse("dashboards"), {"days": 7})
+    assert page.status_code == 200
+    for name in PANELS:
+        assert f'id="panel-{name}"' in page.content.decode()
+        response = client.get(reverse("reports:panel", args=[name]), {"days": 7}, **EN)
+        assert response.status_code == 200, name
+    dept = client.get(reverse("reports:panel", args=["department"]), {"days": 7}, **EN)
+    assert escape(team_a.name) in dept.content.decode()
+    assert "10 min" in dept.content.decode()
+
+
+def test_panels_are_htmx_fragments_that_refresh(client, manager):
+    client.force_login(manager)
+    html = client.get(reverse("dashboards")).content.decode()
+    assert html.count('hx-trigger="load, every 60s"') == len(PANELS)
+    assert "<script>" not in html  # no inline JS; charts get their data from json_script blocks
+
+
+def test_panels_are_cached_until_the_rollups_move(client, manager, team_a, staff_a):
+    client.force_login(manager)
+    url = reverse("reports:panel", args=["department"])
+    assert escape(team_a.name) not in client.get(url, **EN).content.decode()
+    answered(team_a, staff_a)
+    assert escape(team_a.name) not in client.get(url, **EN).content.decode()  # cached
+    rollup()  # the watermark moved: fresh figures at once
+    assert escape(team_a.name) in client.get(url, **EN).content.decode()
+
+
+def test_csv_export_has_the_table(client, manager, team_a, staff_a):
+    answered(team_a, staff_a, minutes=20)
+    rollup()
+    client.force_login(manager)
+    response = client.get(
+        reverse("reports:panel", args=["agent"]), {"days": 30, "format": "csv"}, **EN
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][0] == "By agent"
+    assert rows[1][0] == staff_a.get_full_name()
+    assert rows[1][1] == "1"
+    assert abs(int(rows[1][rows[0].index("First response median (calendar) [s]")]) - 1200) <= 6
+
+
+def test_lead_sees_only_their_team(client, lead_a, team_a, team_b, staff_a, staff_b):
+    answered(team_a, staff_a)
+    answered(team_b, staff_b, minutes=50)
+    rollup()
+    client.force_login(lead_a)
+    # "Dashboards" in the navigation takes a lead to the team dashboard.
+    assert client.get(reverse("dashboards"))["Location"] == reverse("reports:team")
+    assert client.get(reverse("reports:team")).status_code == 200
+    panel = client.get(
+        reverse("reports:panel", args=["department"]), {"scope": "team"}, **EN
+    ).content.decode()
+    assert escape(team_a.name) in panel
+    assert escape(team_b.name) not in panel
+    agents = client.get(
+        reverse("reports:panel", args=["agent"]), {"scope": "team"}, **EN
+    ).content.decode()
+    assert staff_a.get_full_name() in agents and staff_b.get_full_name() not in agents
+    # Another team, the all-teams scope and its CSV are refused.
+    assert client.get(reverse("reports:team"), {"team": team_b.pk}).status_code == 403
+    forbidden = reverse("reports:panel", args=["department"])
+    assert client.get(forbidden, {"scope": "team", "team": team_b.pk}).status_code == 403
+    assert client.get(forbidden, {"format": "csv"}).status_code == 403
+
+
+def test_staff_and_coordinator_have_no_dashboards(client, staff_a, coordinator):
+    for user in (staff_a, coordinator):
+        client.force_login(user)
+        assert client.get(reverse("dashboards")).status_code == 403
+        assert client.get(reverse("reports:panel", args=["response"])).status_code == 403
+        assert client.get(reverse("reports:crisis")).status_code == 403
+
+
+def test_team_dashboard_reads_few_queries(
+    client, lead_a, team_a, staff_a, django_assert_max_num_queries
+):
+    answered(team_a, staff_a)
+    rollup()
+    client.force_login(lead_a)
+    url = reverse("reports:panel", args=["agent"])
+    # Session, user, lead check, scope, rollup watermarks (cache key), team members, windows
+    # ready?, bins, counters, agent names; plus the navigation and notification-bell context
+    # processors: none grows with the data.
+    with django_assert_max_num_queries(12):
+        client.get(url, {"scope": "team"})
+
+
+def test_crisis_view_counts_the_last_two_hours(client, manager, channel):
+    now = timezone.now()
+    conv = ConversationFactory(channel=channel, received_at=now)
+    for minutes in (1, 1, 2, 150):
+        MessageFactory(
+            conversation=conv,
+            created_at=now - timedelta(minutes=minutes),
+            direction="in",
+            text="brief over huurverhoging",
+        )
+    client.force_login(manager)
+    assert client.get(reverse("reports:crisis")).status_code == 200
+    live = client.get(reverse("reports:crisis_live"), {"channel": channel.pk, "q": "brief"}, **EN)
+    assert live.context["total"] == 3
+    assert len(live.context["messages_list"]) == 3
+    exported = client.get(
+        reverse("reports:crisis_live"), {"channel": channel.pk, "format": "csv"}, **EN
+    ).content.decode()
+    assert sum(int(line.split(",")[1]) for line in exported.splitlines()[1:]) == 3
+    none = client.get(reverse("reports:crisis_live"), {"q": "nothing-like-this"}, **EN)
+    assert none.context["total"] == 0
+
+
+def test_spike_alerts_panel(client, manager, channel):
+    SpikeAlert.objects.create(
+        channel=channel, keyword="brief", window_start=timezone.now(), count=80, baseline=4.0
+    )
+    client.force_login(manager)
+    html = client.get(reverse("reports:panel", args=["spikes"]), **EN).content.decode()
+    assert channel.name in html and "brief" in html and "80" in html
+
+
+@pytest.mark.parametrize(
+    ("at", "sent"),
+    [
+        (datetime(2026, 3, 16, 6, 0, tzinfo=UTC), 0),  # Monday 07:00 in Amsterdam: too early
+        (datetime(2026, 3, 16, 7, 0, tzinfo=UTC), 1),  # Monday 08:00
+        (datetime(2026, 3, 17, 7, 0, tzinfo=UTC), 0),  # Tuesday
+    ],
+)
+def test_weekly_report_goes_out_monday_morning_once(manager, team_a, staff_a, at, sent):
+    with time_machine.travel(at, tick=False):
+        answered(team_a, staff_a, at=at - timedelta(days=3))
+        rollup()
+        assert send_weekly_report() == sent
+        assert send_weekly_report() == 0  # the same week again: nothing
+    assert len(mail.outbox) == sent
+    assert WeeklyReportSent.objects.count() == sent
+    if sent:
+        assert "Response times" in mail.outbox[0].body or "Reactietijden" in mail.outbox[0].body
+
+
+def test_weekly_report_page_prints(client, manager):
+    client.force_login(manager)
+    response = client.get(reverse("reports:weekly"), **EN)
+    assert response.status_code == 200
+    assert "Weekly webcare report" in response.content.decode()
+
+
+def test_definitions_page_for_leads(client, lead_a):
+    client.force_login(lead_a)
+    assert client.get(reverse("reports:definitions")).status_code == 200
+
+
+def test_top_keywords_overall_and_per_team(client, manager, lead_a, team_a, team_b):
+    at = timezone.now() - timedelta(hours=1)
+    for team, text in ((team_a, "Lekkage in de badkamer"), (team_b, "Huurverhoging onduidelijk")):
+        conv = ConversationFactory(department=team, received_at=at)
+        MessageFactory(conversation=conv, created_at=at, direction="in", text=text)
+    rollup()
+    client.force_login(manager)
+    html = client.get(reverse("reports:panel", args=["keywords"]), **EN).content.decode()
+    assert "lekkage" in html and "huurverhoging" in html
+    client.force_login(lead_a)
+    team = client.get(
+        reverse("reports:panel", args=["keywords"]), {"scope": "team"}, **EN
+    ).content.decode()
+    assert "lekkage" in team and "huurverhoging" not in team
