@@ -263,6 +263,8 @@ SLA_WEBHOOK_URL = envstr("SLA_WEBHOOK_URL")
 
 # --- Security (production) ------------------------------------------------
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Load balancers and Prometheus often probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics/$"]
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0)
