@@ -72,13 +72,22 @@ def _read_body(request: HttpRequest) -> bytes | JsonResponse:
 def _parse_json(body: bytes) -> Any:
     """The decoded body, or raises ValueError with a message fit for the sender."""
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except UnicodeDecodeError:
         raise ValueError("malformed JSON: body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    # JSON can spell a lone surrogate ("\ud800"), which is no text at all: storing it would
+    # fail in the database and turn into a 503 the sender retries forever.
+    try:
+        json.dumps(payload, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "malformed JSON: contains a lone surrogate escape (\\ud800-\\udfff), not valid UTF-8 text"
+        ) from None
+    return payload
 
 
 def _ingest(channel: Channel, messages: list[IncomingMessage]) -> JsonResponse:

@@ -3,14 +3,20 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 
+from webcare.logs import connect_celery_signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 
 app = Celery("webcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# inbox keeps some tasks in modules of their own, next to the services they call.
-for module in ("tasks_spikes", "tasks_outbox", "triage_tasks"):
+# Some apps keep tasks in modules of their own, next to the services they call.
+for module in ("tasks_spikes", "tasks_outbox", "triage_tasks", "tasks_privacy"):
     app.autodiscover_tasks(["inbox"], related_name=module)
+app.autodiscover_tasks(["webcare"], related_name="health")
+
+# Request ids into task headers, task ids onto log lines (webcare.logs).
+connect_celery_signals()
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself
@@ -31,4 +37,8 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.send_weekly_report",
         "schedule": crontab(minute=0, day_of_week="mon"),
     },
+    # Proves beat, broker and a worker are alive; /health/ calls the worker stale without it.
+    "worker-heartbeat": {"task": "webcare.health.worker_heartbeat", "schedule": 30.0},
+    # Anonymises what is older than each channel's retention_months (idempotent, batched).
+    "apply-retention": {"task": "inbox.tasks_privacy.apply_retention_task", "schedule": 3600.0},
 }

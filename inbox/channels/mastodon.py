@@ -230,7 +230,7 @@ class MastodonConnector:
         account = status.get("account") or {}
         author_id = str(account.get("id") or "")
         created_at = _created_at(status.get("created_at"))
-        if not author_id or created_at is None:
+        if not status_id or not author_id or created_at is None:
             logger.warning("Mastodon: status without author or date skipped: %s", status_id)
             return None
         acct = str(account.get("acct") or "")

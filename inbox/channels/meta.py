@@ -92,6 +92,11 @@ def verify_subscription(params: Mapping[str, str], verify_token: str) -> str | N
     return challenge or None
 
 
+# What reading a malformed Graph object raises (a field missing, of the wrong type, an
+# impossible time such as an infinite timestamp): each means "skip this one item".
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
+
+
 def parse_webhook(config: ChannelConfig, payload: dict[str, Any]) -> list[IncomingMessage]:
     """Comments in a Meta webhook delivery; every other change (likes, posts, removals) is skipped.
 
@@ -104,7 +109,8 @@ def parse_webhook(config: ChannelConfig, payload: dict[str, Any]) -> list[Incomi
         if not isinstance(entry, dict):
             continue
         entry_id = str(entry.get("id") or "")
-        for change in entry.get("changes") or ():
+        changes = entry.get("changes")
+        for change in changes if isinstance(changes, list) else ():
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 continue
             value = change["value"]
@@ -116,7 +122,7 @@ def parse_webhook(config: ChannelConfig, payload: dict[str, Any]) -> list[Incomi
                     message = _ig_webhook_comment(config, entry_id, entry.get("time"), value)
                 else:
                     message = None
-            except (KeyError, TypeError, ValueError) as exc:
+            except MALFORMED as exc:
                 # One malformed change must not sink the other comments of the delivery.
                 logger.warning("Skipping malformed Meta change on channel %s: %s", config.id, exc)
                 continue
@@ -184,6 +190,10 @@ def _facebook_message(
     raw: dict[str, Any],
 ) -> IncomingMessage:
     author_id = str(author.get("id") or "")
+    if not comment_id:
+        raise ValueError("comment without an id")
+    if not isinstance(text, str):
+        raise ValueError("comment text is not a string")
     return IncomingMessage(
         external_id=comment_id,
         text=text,
@@ -215,9 +225,11 @@ def _instagram_message(
     username = str(author.get("username") or comment.get("username") or "")
     parent_id = str(comment.get("parent_id") or "")
     own_handles = {h.lstrip("@").lower() for h in config.own_handles}
+    if not str(comment["id"] or ""):
+        raise ValueError("comment without an id")
     return IncomingMessage(
         external_id=str(comment["id"]),
-        text=str(comment.get("text") or ""),
+        text=_text(comment.get("text")),
         created_at=created_at,
         author_id=author_id or (f"username:{username}" if username else ""),
         author_handle=username,
@@ -230,6 +242,14 @@ def _instagram_message(
         or (bool(username) and username.lower() in own_handles),
         raw={"media_id": media_id, **raw},
     )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("comment text is not a string")
+    return value
 
 
 def _facebook_comment_url(permalink: str, post_id: str, comment_id: str) -> str:
@@ -488,7 +508,7 @@ class FacebookConnector(_MetaConnector):
                         url=comment.get("permalink_url") or "",
                         raw={"source": "poll", "post_id": post["id"], **comment},
                     )
-                except (KeyError, TypeError, ValueError) as exc:
+                except MALFORMED as exc:
                     logger.warning("Skipping malformed comment on channel %s: %s", channel.id, exc)
                     continue
                 messages.append(message)
@@ -602,7 +622,7 @@ class InstagramConnector(_MetaConnector):
                                 **{k: v for k, v in comment.items() if k != "replies"},
                             },
                         )
-                    except (KeyError, TypeError, ValueError) as exc:
+                    except MALFORMED as exc:
                         logger.warning(
                             "Skipping malformed IG comment on channel %s: %s", channel.id, exc
                         )

@@ -59,7 +59,12 @@ def keyword_pattern(keywords: tuple[str, ...] | list[str]) -> re.Pattern[str] | 
 
 def parse_feed(config: ChannelConfig, body: bytes) -> list[IncomingMessage]:
     """The matching entries of a feed document (RSS 0.9x/1.0/2.0 or Atom)."""
-    parsed = feedparser.parse(body)
+    try:
+        parsed = feedparser.parse(body)
+    except ValueError as exc:  # feedparser's encoding detection trips over some bytes
+        raise ConnectorError(
+            f"Feed could not be decoded: {type(exc).__name__}", transient=True
+        ) from exc
     if parsed.bozo:
         if not parsed.entries and not parsed.feed.get("title"):
             raise ConnectorError(
@@ -73,7 +78,7 @@ def parse_feed(config: ChannelConfig, body: bytes) -> list[IncomingMessage]:
             parsed.bozo_exception,
             len(parsed.entries),
         )
-    elif not parsed.version and not parsed.entries:
+    elif not parsed.get("version") and not parsed.entries:  # no version key for an empty body
         raise ConnectorError("The feed URL did not return an RSS or Atom document", transient=True)
     all_entries = bool(config.settings.get("all_entries"))
     pattern = keyword_pattern(config.keywords)

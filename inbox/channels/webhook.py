@@ -85,7 +85,8 @@ def verify_request(secret: str, body: bytes, headers: Mapping[str, str], now: da
     raw_timestamp = _header(headers, TIMESTAMP_HEADER)
     if not raw_timestamp:
         raise WebhookRejected(f"missing {TIMESTAMP_HEADER} header")
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    # isascii: str.isdigit() also accepts "¹" or "٣", which int() then refuses.
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()) or len(raw_timestamp) > 12:
         raise WebhookRejected(f"{TIMESTAMP_HEADER} must be unix seconds")
     skew = now.timestamp() - int(raw_timestamp)
     if skew > REPLAY_WINDOW_SECONDS:

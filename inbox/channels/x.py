@@ -269,13 +269,20 @@ class XConnector:
     def _normalise_page(
         self, page: dict[str, Any], channel: ChannelConfig, own_id: str
     ) -> Iterator[IncomingMessage]:
-        includes = page.get("includes") or {}
-        users = {u.get("id"): u for u in includes.get("users") or [] if isinstance(u, dict)}
+        # Every level is checked: a malformed page skips what it cannot read, never the poll.
+        includes = page.get("includes")
+        listed = includes.get("users") if isinstance(includes, dict) else None
+        users = (
+            {str(u.get("id")): u for u in listed or [] if isinstance(u, dict) and u.get("id")}
+            if isinstance(listed, list)
+            else {}
+        )
         own_handles = {h.lower().lstrip("@") for h in channel.own_handles}
-        for tweet in page.get("data") or []:
+        data = page.get("data")
+        for tweet in data if isinstance(data, list) else []:
             try:
                 message = self._normalise(tweet, users, own_id, own_handles)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
                 logger.warning("X: skipping malformed tweet %r", tweet, exc_info=True)
                 continue
             if message is not None:
@@ -298,6 +305,8 @@ class XConnector:
         handle = str(user.get("username") or "")
         note = tweet.get("note_tweet") or {}
         text = note.get("text") if isinstance(note, dict) and note.get("text") else tweet["text"]
+        if not isinstance(text, str):
+            raise ValueError("tweet text is not a string")
         parent = next(
             (
                 str(ref["id"])

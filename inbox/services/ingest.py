@@ -19,8 +19,10 @@ threading decisions; the unique constraints stay the last line of defence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,6 +97,7 @@ def ingest_messages(
     """
     unique: dict[str, IncomingMessage] = {}
     for message in messages:
+        message = _without_surrogates(message)
         unique.setdefault(_clip(message.external_id, 255), message)
     ordered = _parents_first(
         sorted(unique.values(), key=lambda m: (_aware(m.created_at), m.external_id)), unique
@@ -908,6 +911,35 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[i : i + size]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXT_FIELDS = (
+    "external_id",
+    "text",
+    "author_id",
+    "author_handle",
+    "author_name",
+    "author_avatar_url",
+    "author_profile_url",
+    "parent_external_id",
+    "conversation_external_id",
+    "url",
+)
+
+
+def _without_surrogates(message: IncomingMessage) -> IncomingMessage:
+    """Lone surrogates (JSON may escape one: "\\ud800") as U+FFFD (raw: in _json).
+
+    Neither UTF-8, PostgreSQL nor the enrichers accept them; left in, one such
+    message failed its whole batch on every poll (found by tests/fuzz).
+    """
+    dirty = {
+        name: _SURROGATE.sub("\ufffd", getattr(message, name))
+        for name in _TEXT_FIELDS
+        if _SURROGATE.search(getattr(message, name) or "")
+    }
+    return dataclasses.replace(message, **dirty) if dirty else message
+
+
 def _clip(value: str | None, length: int) -> str:
     if not value:
         return ""
@@ -926,7 +958,8 @@ def _snippet(text: str | None) -> str:
 
 def _json(value: Any) -> str:
     # jsonb rejects \u0000 as well.
-    return json.dumps(value or {}, default=str, ensure_ascii=False).replace("\\u0000", "")
+    text = json.dumps(value or {}, default=str, ensure_ascii=False).replace("\\u0000", "")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _aware(value: datetime) -> datetime:

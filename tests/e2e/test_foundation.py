@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -7,7 +8,7 @@ def _switch_language(page, code: str) -> None:
     # app.js submits the switch on change; the server redirects back to the same page.
     with page.expect_navigation():
         page.select_option("#language-select", code)
-    page.wait_for_function(f"document.documentElement.lang === '{code}'")
+    expect(page.locator("html")).to_have_attribute("lang", code)
 
 
 def test_coordinator_logs_in_sees_inbox_and_switches_to_dutch(

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, HouseRule, Status
@@ -100,13 +101,13 @@ def test_bulk_hide_of_100(browser, live_server, coordinator, channel):
     page = logged_in_page(browser, live_server, coordinator)
     page.goto(live_server.url + "/inbox/")
     page.click("[data-more]")  # the second keyset page
-    page.wait_for_function("document.querySelectorAll('[data-row]').length === 100")
+    expect(page.locator("[data-row]")).to_have_count(100)
     page.check("#select-all")
     page.select_option("#b-action", "hide")
     page.select_option("#b-rule", str(rule.pk))
     page.click("text=Apply to selection")
     page.wait_for_selector("text=100 conversations done")
-    page.wait_for_function("document.querySelectorAll('[data-row]').length === 0")
+    expect(page.locator("[data-row]")).to_have_count(0)
     assert (
         Conversation.objects.filter(status=Status.HIDDEN, status_reason=rule.title).count() == 100
     )

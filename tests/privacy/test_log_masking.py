@@ -1,0 +1,70 @@
+"""No personal data in logs: handles, e-mail addresses, phone numbers and texts are masked."""
+
+import json
+import logging
+
+import pytest
+
+from webcare.logs import ContextFilter, JsonFormatter, PersonalDataFilter, request_id_var
+
+TEXT = "Beste @woonstad, mijn cv-ketel lekt al drie dagen en niemand komt. Bel 06-12345678!!"
+
+
+def _emit(msg, *args, exc=None, **extra):
+    record = logging.LogRecord("inbox.test", logging.WARNING, __file__, 1, msg, args, exc)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    ContextFilter().filter(record)
+    PersonalDataFilter().filter(record)
+    return json.loads(JsonFormatter().format(record))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "jan.devries@example.nl",
+        "@jan_devries",
+        "@jan@mastodon.social",
+        "+31 6 1234 5678",
+        "06-12345678",
+    ],
+)
+def test_it_masks_identifiers_in_messages_and_args(secret):
+    assert secret not in _emit(f"Reply to {secret} failed")["message"]
+    assert secret not in _emit("Reply to %s failed", secret)["message"]
+    assert secret not in _emit("Reply to %(who)s failed", {"who": secret})["message"]
+
+
+def test_it_masks_message_text_passed_as_an_argument():
+    entry = _emit("Skipping message %s: %s", "msg-123", TEXT)
+    assert "cv-ketel" not in entry["message"]
+    assert "msg-123" in entry["message"]  # ids stay: they are what an operator needs
+
+
+def test_it_masks_personal_extras_and_exception_texts():
+    try:
+        raise ValueError("bad author jan.devries@example.nl")
+    except ValueError:
+        import sys
+
+        entry = _emit("failed", exc=sys.exc_info(), text=TEXT, author_handle="@jan")
+    assert "jan.devries@example.nl" not in entry["exc"]
+    assert "ValueError" in entry["exc"]
+
+
+def test_ids_timestamps_and_numbers_survive():
+    entry = _emit("Channel %s polled at 2026-11-22 21:45:43, 1234 new in %s ms", 7, 12.5)
+    assert entry["message"] == "Channel 7 polled at 2026-11-22 21:45:43, 1234 new in 12.5 ms"
+
+
+def test_the_request_id_is_on_the_line():
+    token = request_id_var.set("req-abc-12345")
+    try:
+        assert _emit("hello")["request_id"] == "req-abc-12345"
+    finally:
+        request_id_var.reset(token)
+
+
+def test_configured_handlers_mask(caplog, settings):
+    handler_filters = settings.LOGGING["handlers"]["console"]["filters"]
+    assert "mask_personal_data" in handler_filters and "context" in handler_filters
