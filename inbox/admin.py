@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from inbox.models import Channel, Contact, Conversation, ConversationEvent, Message
+from inbox.models import (
+    CannedAnswer,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    FaqSet,
+    HouseRule,
+    Message,
+    NoReplyReason,
+)
 
 
 @admin.register(Channel)
@@ -43,3 +53,38 @@ class ConversationEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Content that teams and coordinators maintain: canned answers, FAQ sets, house rules, reasons.
+
+
+class CannedAnswerInline(admin.TabularInline):
+    model = CannedAnswer
+    extra = 1
+    fields = ("language", "title", "shortcut", "body", "is_active")
+
+
+@admin.register(FaqSet)
+class FaqSetAdmin(admin.ModelAdmin):
+    list_display = ("topic", "department")
+    list_filter = ("department",)
+    inlines = [CannedAnswerInline]
+
+
+@admin.register(CannedAnswer)
+class CannedAnswerAdmin(admin.ModelAdmin):
+    list_display = ("title", "shortcut", "department", "language", "faq_set", "is_active")
+    list_filter = ("department", "language", "is_active")
+    search_fields = ("title", "shortcut", "body")
+
+
+@admin.register(HouseRule)
+class HouseRuleAdmin(admin.ModelAdmin):
+    list_display = ("title", "order", "active")
+    list_editable = ("order", "active")
+
+
+@admin.register(NoReplyReason)
+class NoReplyReasonAdmin(admin.ModelAdmin):
+    list_display = ("label", "order", "active")
+    list_editable = ("order", "active")

@@ -4,7 +4,7 @@ Idempotent: run it again and nothing is duplicated (users and teams by name, mes
 """
 
 import csv
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -13,9 +13,16 @@ from django.utils import timezone
 
 from inbox.channels.base import IncomingMessage
 from inbox.demo.examples_nl import EXAMPLES
-from inbox.models import Channel
+from inbox.models import CannedAnswer, Channel, Flag
 from inbox.services.ingest import ingest_messages
-from routing.models import Department, Membership
+from routing.models import (
+    BusinessCalendar,
+    BusinessWindow,
+    Department,
+    Membership,
+    RoutingRule,
+    SlaPolicy,
+)
 from webcare.accounts.models import Role, User
 
 DEMO_PASSWORD = "webcare-demo"
@@ -53,6 +60,10 @@ class Command(BaseCommand):
             teams = self._departments()
             self._users(teams)
             x_channel, simulator = self._channels(teams)
+            # Policies and rules first: the sample mentions start their SLA clocks on ingest.
+            self._sla(teams)
+            self._routing_rules(teams)
+            self._canned_answers(teams)
         created = self._dutch_examples(x_channel) + self._airline_examples(options["airline"])
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {created} new messages."))
         self.stdout.write("Log in at http://127.0.0.1:8000 with password " + DEMO_PASSWORD + " as:")
@@ -117,6 +128,106 @@ class Command(BaseCommand):
         for channel in (x_channel, simulator):
             channel.reply_teams.set(teams.values())
         return x_channel, simulator
+
+    def _sla(self, teams: dict[str, Department]) -> None:
+        office, created = BusinessCalendar.objects.get_or_create(
+            name="Kantoortijden", defaults={"use_dutch_holidays": True}
+        )
+        if created:
+            BusinessWindow.objects.bulk_create(
+                BusinessWindow(calendar=office, weekday=day, start=time(8, 30), end=time(17, 0))
+                for day in range(5)
+            )
+        around_the_clock, _ = BusinessCalendar.objects.get_or_create(
+            name="Webcare 24/7", defaults={"is_24_7": True}
+        )
+        for slug, team in teams.items():
+            if team.calendar_id is None and slug != "communicatie":
+                team.calendar = office
+                team.save(update_fields=["calendar"])
+        SlaPolicy.objects.get_or_create(
+            name="Urgent: threats and press",
+            defaults={
+                "order": 10,
+                "flags_any": int(Flag.THREAT | Flag.PRESS),
+                "first_response_minutes": 15,
+                "next_response_minutes": 30,
+                "resolution_minutes": 8 * 60,
+                "calendar": around_the_clock,
+            },
+        )
+        SlaPolicy.objects.get_or_create(
+            name="Standaard webcare",
+            defaults={
+                "order": 100,
+                "first_response_minutes": 60,
+                "next_response_minutes": 120,
+                "resolution_minutes": 2 * 8 * 60,
+            },
+        )
+
+    def _routing_rules(self, teams: dict[str, Department]) -> None:
+        rules = [
+            (
+                "Storingen en onderhoud",
+                ["lekkage", "cv-ketel", "lift", "schimmel", "storing", "dak"],
+                "reparaties",
+                None,
+            ),
+            (
+                "Huur en betalingen",
+                ["huur", "incasso", "betalingsregeling", "huurverhoging"],
+                "huur",
+                None,
+            ),
+            ("Overlast en buurt", ["overlast", "buren", "container", "woningruil"], "wonen", None),
+            ("Pers", ["artikel", "journalist", "verslaggever"], "communicatie", 3),
+        ]
+        for order, (name, keywords, slug, priority) in enumerate(rules):
+            RoutingRule.objects.get_or_create(
+                name=name,
+                defaults={
+                    "order": order,
+                    "keywords": keywords,
+                    "department": teams[slug],
+                    "set_priority": priority,
+                },
+            )
+
+    def _canned_answers(self, teams: dict[str, Department]) -> None:
+        answers = [
+            (
+                "reparaties",
+                "Storing cv-ketel",
+                "ketel",
+                "Wat vervelend, {{contact_name}}! Wil je je adres en telefoonnummer in een privébericht sturen? "
+                "Dan plannen we vandaag nog een monteur in. Groet, {{agent_name}}",
+            ),
+            (
+                "reparaties",
+                "Lekkage spoed",
+                "lekkage",
+                "Bij lekkage kun je 24/7 ons storingsnummer 088-1234567 bellen, dan komt er snel iemand langs.",
+            ),
+            (
+                "huur",
+                "Vraag over huurverhoging",
+                "huurverhoging",
+                "Hoi {{contact_name}}, we zoeken het voor je uit. Stuur je je huurnummer in een privébericht?",
+            ),
+            (
+                "klantenservice",
+                "Bedankt",
+                "bedankt",
+                "Dank je wel voor je bericht, {{contact_name}}! Fijn om te horen.",
+            ),
+        ]
+        for slug, title, shortcut, body in answers:
+            CannedAnswer.objects.get_or_create(
+                department=teams[slug],
+                shortcut=shortcut,
+                defaults={"title": title, "body": body, "language": "nl"},
+            )
 
     def _dutch_examples(self, channel: Channel) -> int:
         now = timezone.now()
