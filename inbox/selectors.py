@@ -14,6 +14,33 @@ from inbox.models import OPEN_STATUSES, Conversation, Flag, SlaState, Status
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
 NEW_MARKER_CAP = 50
+# The columns an inbox row shows (inbox_tags._row_html and the SLA badge): the page loads only
+# these. Half of Conversation's 33 columns are timestamps and the contact has a JSON column;
+# building and parsing the unused ones cost more Python time than the SQL itself takes. A field
+# that a row starts to show must be added here, or each row loads it with a query of its own
+# (the query-count test of the inbox page then fails).
+INBOX_ROW_FIELDS = (
+    "id",
+    "channel_id",
+    "contact_id",
+    "department_id",
+    "assignee_id",
+    "status",
+    "priority",
+    "language",
+    "sentiment",
+    "flags",
+    "snippet",
+    "received_at",
+    "version",
+    "sla_state",
+    "sla_due_at",
+    "sla_paused_at",
+    "contact__id",
+    "contact__external_id",
+    "contact__handle",
+    "contact__name",
+)
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
@@ -43,11 +70,13 @@ def keyset_page(
     before: tuple[datetime, int] | None,
     size: int = PAGE_SIZE,
     related: tuple[str, ...] = ("channel", "contact", "department", "assignee"),
+    fields: tuple[str, ...] = (),
 ) -> tuple[list[Conversation], tuple[datetime, int] | None]:
     """One page ordered by (received_at DESC, id DESC); no OFFSET, no COUNT.
 
     `related`: the joins to make. The coordinator's inbox joins only the contact and names the
     small tables (channels, departments, users) from reference_lists(): fewer joins plan faster.
+    `fields`: load only these columns (e.g. INBOX_ROW_FIELDS); all of them when empty.
     """
     if before is not None:
         received_at, pk = before
@@ -57,7 +86,10 @@ def keyset_page(
             Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=pk),
             received_at__lte=received_at,
         )
-    rows = list(qs.select_related(*related).order_by("-received_at", "-id")[: size + 1])
+    qs = qs.select_related(*related)
+    if fields:
+        qs = qs.only(*fields)
+    rows = list(qs.order_by("-received_at", "-id")[: size + 1])
     next_key = (rows[size - 1].received_at, rows[size - 1].pk) if len(rows) > size else None
     return rows[:size], next_key
 
@@ -180,39 +212,62 @@ def status_choices() -> list[tuple[str, str]]:
     return list(Status.choices)
 
 
+_REFERENCE_SQL: dict[str, tuple[str, tuple]] = {}
+
+
+def _reference_sql() -> tuple[str, tuple]:
+    """The SQL of reference_lists(), compiled by the ORM once per database vendor.
+
+    Compiling this five-part UNION costs ~1 ms of Python on every inbox page, far more than
+    running it; its text and parameters never change, so the compiled form is kept. The rows
+    themselves are read fresh on every call (a new department shows at once)."""
+    key = connection.vendor
+    if key not in _REFERENCE_SQL:
+        from django.db.models import CharField, IntegerField, Value
+        from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+
+        from inbox.models import Channel, HouseRule, NoReplyReason
+        from routing.models import Department
+        from webcare.accounts.models import User
+
+        def tagged(qs, tag, label, sort):
+            return qs.values_list(
+                Value(tag, output_field=CharField()),
+                "id",
+                label,
+                Value(0, output_field=IntegerField()) if sort is None else sort,
+            )
+
+        full_name = Coalesce(
+            NullIf(
+                Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField())),
+                Value(""),
+            ),
+            "username",
+            output_field=CharField(),
+        )
+        parts = [
+            tagged(Department.objects.order_by(), "department", "name", None),
+            tagged(Channel.objects.order_by(), "channel", "name", None),
+            tagged(
+                NoReplyReason.objects.filter(active=True).order_by(), "reason", "label", "order"
+            ),
+            tagged(HouseRule.objects.filter(active=True).order_by(), "rule", "title", "order"),
+            tagged(User.objects.filter(is_active=True).order_by(), "user", full_name, None),
+        ]
+        union = parts[0].union(*parts[1:], all=True)
+        sql, params = union.query.get_compiler(connection=connection).as_sql()
+        _REFERENCE_SQL[key] = (sql, tuple(params))
+    return _REFERENCE_SQL[key]
+
+
 def reference_lists() -> dict[str, list[tuple[int, str]]]:
     """Departments, channels, no-reply reasons, house rules and active users for the inbox's
     selects, in ONE query (a UNION ALL) instead of five: each round trip counts at 50 ms p95."""
-    from django.db.models import CharField, IntegerField, Value
-    from django.db.models.functions import Coalesce, Concat, NullIf, Trim
-
-    from inbox.models import Channel, HouseRule, NoReplyReason
-    from routing.models import Department
-    from webcare.accounts.models import User
-
-    def tagged(qs, tag, label, sort):
-        return qs.values_list(
-            Value(tag, output_field=CharField()),
-            "id",
-            label,
-            Value(0, output_field=IntegerField()) if sort is None else sort,
-        )
-
-    full_name = Coalesce(
-        NullIf(
-            Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField())), Value("")
-        ),
-        "username",
-        output_field=CharField(),
-    )
-    parts = [
-        tagged(Department.objects.order_by(), "department", "name", None),
-        tagged(Channel.objects.order_by(), "channel", "name", None),
-        tagged(NoReplyReason.objects.filter(active=True).order_by(), "reason", "label", "order"),
-        tagged(HouseRule.objects.filter(active=True).order_by(), "rule", "title", "order"),
-        tagged(User.objects.filter(is_active=True).order_by(), "user", full_name, None),
-    ]
-    rows = parts[0].union(*parts[1:], all=True)
+    sql, params = _reference_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     lists: dict[str, list] = {"department": [], "channel": [], "reason": [], "rule": [], "user": []}
     for tag, pk, label, _sort in sorted(rows, key=lambda r: (r[0], r[3], str(r[2]).casefold())):
         lists[tag].append((pk, label))

@@ -106,7 +106,12 @@ def inbox(request: AuthedRequest):
     refs = selectors.reference_lists()
     form, filters, query = _filters(request, refs["department"])
     qs, shared = selectors.inbox_queryset(request.user, filters)
-    rows, next_key = selectors.keyset_page(qs, before=_parse_before(request), related=("contact",))
+    rows, next_key = selectors.keyset_page(
+        qs,
+        before=_parse_before(request),
+        related=("contact",),
+        fields=selectors.INBOX_ROW_FIELDS,
+    )
     context = {
         "active": "inbox",
         "names": {key: dict(values) for key, values in refs.items()},

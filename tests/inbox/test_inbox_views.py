@@ -31,16 +31,27 @@ def make_rows(channel, n, **kwargs):
 
 @pytest.mark.parametrize("n", [5, 50])
 def test_inbox_query_count_does_not_grow_with_rows(
-    coord_client, channel, team_a, n, django_assert_num_queries
+    coord_client, coordinator, channel, team_a, n, django_assert_num_queries
 ):
-    make_rows(channel, n)
-    # session, user, nav (team lead?), unread notifications, saved views, the page, and ONE
-    # union query for all select choices (departments, channels, users, reasons, rules) are
-    # fixed; rows add nothing (channel, contact, department and assignee come in the page's JOIN).
-    with django_assert_num_queries(7):
+    # Rows with an SLA clock and an assignee, so the SLA badge renders: the page loads only
+    # selectors.INBOX_ROW_FIELDS, and a row reading another column would add a query per row.
+    make_rows(
+        channel,
+        n,
+        sla_state="ok",
+        sla_due_at=timezone.now() + timedelta(hours=1),
+        assignee=coordinator,
+        flags=int(Flag.PRESS),
+    )
+    # session, user, ONE header query (team lead? unread notifications), saved views, the page,
+    # and ONE union query for all select choices (departments, channels, users, reasons, rules)
+    # are fixed; rows add nothing (the contact comes in the page's JOIN, the other names from the
+    # select choices).
+    with django_assert_num_queries(6):
         response = coord_client.get(reverse("inbox:inbox"))
     assert response.status_code == 200
     assert response.content.count(b"data-row ") == n
+    assert response.content.count(b'data-sla-state="ok"') == n
 
 
 def test_inbox_shows_only_the_shared_queue(coord_client, channel, team_a):
