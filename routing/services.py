@@ -381,15 +381,20 @@ def _ensure_clocks(
     ctx: _Context,
     running: Running,
     wanted: Iterable[tuple[Conversation, Sequence[str], datetime]],
-) -> None:
-    """Start the missing clocks of (conversation, kinds, at) from the policy that matches now."""
+    *,
+    save: bool = True,
+) -> list[SlaClock]:
+    """Start the missing clocks of (conversation, kinds, at) from the policy that matches now.
+
+    Returns the new clocks; with save=False the caller inserts them (on_ingested does, once).
+    """
     todo = []
     for conv, kinds, at in wanted:
         missing = [k for k in kinds if k not in running[conv.pk]]
         if missing:
             todo.append((conv, missing, at))
     if not todo:
-        return
+        return []
     ctx.load_team_calendars(conv for conv, _missing, _at in todo)
     new: list[SlaClock] = []
     # Oldest first, so each calendar's timeline is walked once from the earliest start.
@@ -403,7 +408,9 @@ def _ensure_clocks(
             if clock is not None:
                 clocks[kind] = clock
                 new.append(clock)
-    _insert_clocks(new)
+    if save:
+        _insert_clocks(new)
+    return new
 
 
 def _insert_clocks(clocks: list[SlaClock]) -> None:
@@ -415,31 +422,39 @@ def _insert_clocks(clocks: list[SlaClock]) -> None:
 
     import psycopg
 
-    specs: dict[int, str] = {}  # the few calendar snapshots, serialised once each
+    # A batch's clocks share a few calendar snapshots: each is sent once and the rows point
+    # at it by position (sending one JSON text per row cost more than the INSERT itself).
+    specs: dict[int, int] = {}
+    spec_texts: list[str] = []
+    spec_index = []
+    for c in clocks:
+        index = specs.get(id(c.calendar_spec))
+        if index is None:
+            index = specs[id(c.calendar_spec)] = len(spec_texts) + 1
+            spec_texts.append(json.dumps(c.calendar_spec))
+        spec_index.append(index)
     sql = (
         "INSERT INTO routing_slaclock (conversation_id, kind, policy_id, target_minutes,"
-        " warn_percent, calendar_spec, started_at, pauses, warn_at, due_at)"
+        " warn_percent, calendar_spec, started_at, pauses, warn_at, due_at, stopped_at)"
         " SELECT u.conversation_id, u.kind, u.policy_id, u.target_minutes, u.warn_percent,"
-        " u.spec::jsonb, u.started_at, '[]'::jsonb, u.warn_at, u.due_at"
-        " FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[], %s::int[], %s::text[],"
-        " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
+        " (%b::jsonb[])[u.spec], u.started_at, '[]'::jsonb, u.warn_at, u.due_at, u.stopped_at"
+        " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::int[], %b::int[], %b::int[],"
+        " %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])"
         " AS u(conversation_id, kind, policy_id, target_minutes, warn_percent, spec,"
-        " started_at, warn_at, due_at) RETURNING id"
+        " started_at, warn_at, due_at, stopped_at) RETURNING id"
     )
     params = [
+        spec_texts,
         [c.conversation_id for c in clocks],
         [str(c.kind) for c in clocks],
         [c.policy_id for c in clocks],
         [c.target_minutes for c in clocks],
         [c.warn_percent for c in clocks],
-        [
-            specs.get(id(c.calendar_spec))
-            or specs.setdefault(id(c.calendar_spec), json.dumps(c.calendar_spec))
-            for c in clocks
-        ],
+        spec_index,
         [c.started_at for c in clocks],
         [c.warn_at for c in clocks],
         [c.due_at for c in clocks],
+        [c.stopped_at for c in clocks],
     ]
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cur:
@@ -450,13 +465,22 @@ def _insert_clocks(clocks: list[SlaClock]) -> None:
             clock._state.adding = False
 
 
-def _stop_clocks(stops: Sequence[tuple[SlaClock, Conversation, datetime]]) -> None:
-    """Stop clocks; a late stop records (or completes) the breach."""
+def _stop_clocks(
+    stops: Sequence[tuple[SlaClock, Conversation, datetime]],
+    *,
+    inserted: frozenset[int] = frozenset(),
+) -> None:
+    """Stop clocks; a late stop records (or completes) the breach.
+
+    inserted: ids of clocks just inserted already stopped (on_ingested): no UPDATE for them.
+    """
     if not stops:
         return
     for clock, _conv, at in stops:
         clock.stopped_at = at
-    _update_rows(SlaClock, [clock for clock, _conv, _at in stops], ["stopped_at"])
+    _update_rows(
+        SlaClock, [clock for clock, _conv, _at in stops if clock.pk not in inserted], ["stopped_at"]
+    )
     late = [(c, conv, at) for c, conv, at in stops if c.due_at is not None and at > c.due_at]
     if not late:
         return
@@ -550,13 +574,7 @@ def _sync(
     Writes every conversation, or with `before` (a _snapshot taken when they
     were loaded) only those whose fields changed: one UPDATE either way.
     """
-    changed = []
-    for conv in conversations:
-        fields = _sla_fields(conv, running[conv.pk].values(), at[conv.pk])
-        for name, value in fields.items():
-            setattr(conv, name, value)
-        if before is None or before[conv.pk] != tuple(fields.values()):
-            changed.append(conv)
+    changed = _sync_in_memory(conversations, running, at, before=before)
     if len(changed) == 1 and before is None:
         # update(), not save(): the caller may hold other unsaved changes it saves itself.
         Conversation.objects.filter(pk=changed[0].pk).update(
@@ -564,6 +582,24 @@ def _sync(
         )
     elif changed:
         _update_rows(Conversation, changed, list(SLA_FIELDS))
+
+
+def _sync_in_memory(
+    conversations: Sequence[Conversation],
+    running: Running,
+    at: dict[int, datetime],
+    *,
+    before: dict[int, tuple] | None = None,
+) -> list[Conversation]:
+    """_sync without the write: set the fields, return the conversations that changed."""
+    changed = []
+    for conv in conversations:
+        fields = _sla_fields(conv, running[conv.pk].values(), at[conv.pk])
+        for name, value in fields.items():
+            setattr(conv, name, value)
+        if before is None or before[conv.pk] != tuple(fields.values()):
+            changed.append(conv)
+    return changed
 
 
 def _due(by_kind: dict[str, SlaClock], kind: str) -> datetime | None:
@@ -846,6 +882,133 @@ def _responded(
             stops.append((clock, conv, at[conv.pk]))
     _stop_clocks(stops)
     _sync(convs, running, at, before=before)
+
+
+def on_ingested(
+    *, opened: Sequence[int], customer: Sequence[int], responded: dict[int, datetime]
+) -> None:
+    """The three bulk hooks for one ingest batch in one go, with the same result as
+    on_conversations_opened(opened), on_customer_messages(customer) and
+    on_own_responses(responded) called in that order.
+
+    Why: a batch mostly opens conversations that our own account answers in the same batch.
+    Called one by one, the hooks load those conversations three times, insert clocks, read them
+    back, stop them, and write each conversation twice. Here the conversations and their
+    running clocks are loaded once, the rules run in memory in the same order, clocks started
+    and answered within the batch are inserted already stopped, and every changed
+    conversation is written once.
+    """
+    ctx = _Context()
+    if not ctx.policies:
+        # No clock can start: only pauses end and responses are recorded (cheap paths).
+        on_customer_messages(conversation_ids=customer)
+        on_own_responses(conversation_ids=sorted(responded), at=responded)
+        return
+    ids = set(opened) | set(customer) | set(responded)
+    if not ids:
+        return
+    convs = {c.pk: c for c in _load(ids)}
+    before = _snapshot(convs.values())
+    running = _running(convs)
+    new: list[SlaClock] = []
+    changed: dict[int, Conversation] = {}
+
+    # 1. Opened: clocks from each conversation's first message.
+    group = [convs[pk] for pk in opened if pk in convs]
+    at = {c.pk: c.received_at or timezone.now() for c in group}
+    new += _ensure_clocks(
+        ctx, running, [(c, _opening_kinds(c), at[c.pk]) for c in group], save=False
+    )
+    _sync_in_memory(group, running, at)
+
+    # 2. Customers wrote again (existing conversations): end pauses, next response, resolution.
+    group = [convs[pk] for pk in customer if pk in convs and convs[pk].last_inbound_at is not None]
+    if group:
+        at = {c.pk: c.last_inbound_at for c in group}
+        _resume(group, running, at)
+        last = _last_responses(at)
+        new += _ensure_clocks(
+            ctx,
+            running,
+            [(c, _customer_kinds(c, at[c.pk], last.get(c.pk)), at[c.pk]) for c in group],
+            save=False,
+        )
+        _sync_in_memory(group, running, at)
+
+    # 3. Our own account answered: stop the response clocks it answers.
+    group = [convs[pk] for pk in sorted(responded) if pk in convs]
+    stops = []
+    for conv in group:
+        clock = _answered_clock(conv, running[conv.pk], responded[conv.pk])
+        if clock is not None:
+            clock.stopped_at = responded[conv.pk]
+            stops.append((clock, conv, responded[conv.pk]))
+    _sync_in_memory(group, running, responded)
+
+    _insert_clocks(new)
+    _stop_clocks(stops, inserted=frozenset(c.pk for c in new))
+    for conv in convs.values():
+        if before[conv.pk] != tuple(getattr(conv, f) for f in SLA_FIELDS):
+            changed[conv.pk] = conv
+    _update_rows(Conversation, list(changed.values()), list(SLA_FIELDS))
+
+
+@dataclass
+class PendingClocks:
+    """Clocks of conversations not inserted yet (see start_clocks_of_new)."""
+
+    clocks: list[SlaClock]
+    stops: list[tuple[SlaClock, Conversation, datetime]]
+
+
+def start_clocks_of_new(
+    *, conversations: Sequence[Conversation], responded: dict[int, datetime]
+) -> PendingClocks:
+    """on_conversations_opened then on_own_responses for conversations ingest is ABOUT to insert.
+
+    Why: a conversation row is expensive to update right after its insert (every index,
+    the full-text ones included, gets a second entry), and the hooks would write the SLA
+    fields of nearly every new conversation. Here they are computed first, ingest inserts
+    the rows with them, and save_clocks_of_new writes the clocks once the rows have ids.
+
+    conversations: unsaved, each with a temporary (negative) pk, its channel set, and the
+    fields the rules read (status, priority, department, flags, received_at,
+    last_inbound_at, previous_id). responded: temporary pk -> time of our latest own
+    message in the batch. The SLA fields are set on the objects in place.
+    """
+    if not conversations:
+        return PendingClocks([], [])
+    ctx = _Context()
+    by_pk = {c.pk: c for c in conversations}
+    previous_ids = {c.previous_id for c in conversations if c.previous_id}
+    if previous_ids:
+        previous = Conversation.objects.only("id", "first_response_at").in_bulk(previous_ids)
+        for conv in conversations:
+            if conv.previous_id in previous:
+                conv.previous = previous[conv.previous_id]
+    running: Running = {pk: {} for pk in by_pk}
+    at = {c.pk: c.received_at or timezone.now() for c in conversations}
+    new = _ensure_clocks(
+        ctx, running, [(c, _opening_kinds(c), at[c.pk]) for c in conversations], save=False
+    )
+    _sync_in_memory(conversations, running, at)
+    group = [by_pk[pk] for pk in sorted(responded) if pk in by_pk]
+    stops = []
+    for conv in group:
+        clock = _answered_clock(conv, running[conv.pk], responded[conv.pk])
+        if clock is not None:
+            clock.stopped_at = responded[conv.pk]
+            stops.append((clock, conv, responded[conv.pk]))
+    _sync_in_memory(group, running, responded)
+    return PendingClocks(new, stops)
+
+
+def save_clocks_of_new(pending: PendingClocks) -> None:
+    """Write the clocks of start_clocks_of_new, after their conversations got their real pks."""
+    for clock in pending.clocks:
+        clock.conversation_id = clock.conversation.pk
+    _insert_clocks(pending.clocks)
+    _stop_clocks(pending.stops, inserted=frozenset(c.pk for c in pending.clocks))
 
 
 def on_status_changed(

@@ -48,7 +48,12 @@ from inbox.models import (
     Sentiment,
     Status,
 )
-from routing.services import on_conversations_opened, on_customer_messages, on_own_responses
+from routing.services import (
+    SLA_FIELDS,
+    on_ingested,
+    save_clocks_of_new,
+    start_clocks_of_new,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +211,7 @@ def _ingest_batch(
         # Serialises ingest per channel: threading decisions below read then write.
         channel = (
             Channel.objects.select_for_update()
-            .only("id", "own_handles", "ingest_day", "ingest_day_count")
+            .only("id", "kind", "own_handles", "ingest_day", "ingest_day_count")
             .get(pk=channel_id)
         )
         existing = _existing_external_ids(channel_id, [_clip(m.external_id, 255) for m in batch])
@@ -249,7 +254,7 @@ def _store(
         row.flags |= contact_flags.get(row.contact_id, 0)
 
     convs = _thread(channel.pk, rows)
-    _write(channel.pk, rows, convs, now, result)
+    _write(channel, rows, convs, now, result)
 
 
 # --------------------------------------------------------------------------
@@ -533,12 +538,24 @@ def _enrich_messages(
 
 
 def _write(
-    channel_id: int, rows: list[_Row], convs: dict[str, _Conv], now: datetime, result: IngestResult
+    channel: Channel, rows: list[_Row], convs: dict[str, _Conv], now: datetime, result: IngestResult
 ) -> None:
+    channel_id = channel.pk
     touched = [c for c in convs.values() if c.messages]
     fresh = [c for c in touched if c.is_new]
+    responded: dict[int, datetime] = {}
+    # The SLA fields of new conversations are decided before their INSERT (see
+    # start_clocks_of_new); the rows carry them, the clocks follow once ids exist.
+    sla_rows = [_sla_row(channel, c, -index) for index, c in enumerate(fresh, start=1)]
+    for obj, conv in zip(sla_rows, fresh, strict=True):
+        own = [r.created_at for r in conv.messages if r.own]
+        if own:
+            responded[obj.pk] = max(own)
+    pending = start_clocks_of_new(conversations=sla_rows, responded=responded)
     if fresh:
-        _insert_conversations(channel_id, fresh, now)
+        _insert_conversations(channel_id, fresh, sla_rows, now)
+        for obj, conv in zip(sla_rows, fresh, strict=True):
+            obj.pk = conv.id
 
     msg_values = {
         "channel_id": [channel_id] * len(rows),
@@ -591,14 +608,14 @@ def _write(
     result.conversation_ids = sorted(c.id for c in touched if c.messages)
     result.new_conversation_ids = sorted(c.id for c in fresh)
     result.reopened_ids = sorted(c.id for c in existing if c.reopened)
-    responded: dict[int, datetime] = {}
-    for conv in touched:
+    save_clocks_of_new(pending)
+    responded = {}
+    for conv in existing:
         own = [r.created_at for r in conv.messages if r.own]
         if own:
             responded[conv.id] = max(own)
-    # New conversations get their clocks from the opening (customer messages included).
     customer = sorted({c.id for c in existing for r in c.messages if not r.own})
-    _sla_hooks(opened=result.new_conversation_ids, customer=customer, responded=responded)
+    _sla_hooks(customer=customer, responded=responded)
 
 
 def _aggregate(conv: _Conv) -> dict[str, Any]:
@@ -617,7 +634,9 @@ def _aggregate(conv: _Conv) -> dict[str, Any]:
     }
 
 
-def _insert_conversations(channel_id: int, fresh: list[_Conv], now: datetime) -> None:
+def _insert_conversations(
+    channel_id: int, fresh: list[_Conv], sla_rows: list[Conversation], now: datetime
+) -> None:
     aggs = [_aggregate(c) for c in fresh]
     values = {
         "channel_id": [channel_id] * len(fresh),
@@ -634,6 +653,7 @@ def _insert_conversations(channel_id: int, fresh: list[_Conv], now: datetime) ->
         "last_message_at": [a["last_message_at"] for a in aggs],
         "last_inbound_at": [a["last_inbound_at"] for a in aggs],
         "previous_id": [c.previous_id for c in fresh],
+        **{name: [_plain(getattr(obj, name)) for obj in sla_rows] for name in SLA_FIELDS},
     }
     returned = _insert(Conversation, values, now=now, returning=("id", "thread_key"))
     ids = {key: cid for cid, key in returned}
@@ -766,14 +786,27 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 # --------------------------------------------------------------------------
 
 
-def _sla_hooks(*, opened: list[int], customer: list[int], responded: dict[int, datetime]) -> None:
-    """Inside the batch's transaction, once per batch (never per message), in this order.
+def _sla_hooks(*, customer: list[int], responded: dict[int, datetime]) -> None:
+    """For stored conversations, inside the batch's transaction, once per batch (never per message).
 
+    (New conversations got theirs from start_clocks_of_new / save_clocks_of_new.)
     responded: conversation id -> time of our latest own message in the batch.
     """
-    on_conversations_opened(conversation_ids=opened)
-    on_customer_messages(conversation_ids=customer)
-    on_own_responses(conversation_ids=sorted(responded), at=responded)
+    on_ingested(opened=[], customer=customer, responded=responded)
+
+
+def _sla_row(channel: Channel, conv: _Conv, temporary_pk: int) -> Conversation:
+    """An unsaved Conversation with what the SLA rules read, for start_clocks_of_new."""
+    agg = _aggregate(conv)
+    return Conversation(
+        pk=temporary_pk,
+        channel=channel,
+        status=conv.status,
+        flags=agg["flags"],
+        received_at=agg["first"].created_at,
+        last_inbound_at=agg["last_inbound_at"],
+        previous_id=conv.previous_id,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -954,6 +987,11 @@ def _clean(text: str | None) -> str:
 
 def _snippet(text: str | None) -> str:
     return " ".join(_clean(text).split())[:SNIPPET_LENGTH]
+
+
+def _plain(value: Any) -> Any:
+    # TextChoices members are str subclasses psycopg cannot dump in arrays.
+    return str(value) if isinstance(value, str) else value
 
 
 def _json(value: Any) -> str:

@@ -12,7 +12,7 @@ from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, Priority, SlaState, Status
 from inbox.services.ingest import ingest_messages
 from routing import services
-from routing.models import BusinessCalendar, SlaClock, SlaPolicy
+from routing.models import BusinessCalendar, SlaBreach, SlaClock, SlaPolicy
 from routing.sla import add_business_time, office_hours
 from tests.factories import ConversationFactory
 
@@ -105,15 +105,22 @@ def make(channel, team, staff, attrs):
     return ConversationFactory(**kwargs)
 
 
-def run_scenarios(channel, team, staff):
-    """Apply every scenario twice: per conversation with the single hooks, in bulk with the others."""
+def run_scenarios(channel, team, staff, *, combined=False):
+    """Apply every scenario twice: per conversation with the single hooks, in bulk with the others.
+
+    combined: the bulk side uses on_ingested (ingest's call), with the opening and the first
+    step in one call, as when a batch holds a new conversation and our answer to it.
+    """
     pairs = [
         (make(channel, team, staff, attrs), make(channel, team, staff, attrs), attrs, steps)
         for _name, attrs, steps in SCENARIOS
     ]
     for single, _bulk, _attrs, _steps in pairs:
         services.on_conversation_opened(single, single.received_at)
-    services.on_conversations_opened(conversation_ids=[b.pk for _s, b, _a, _st in pairs])
+    opened = [b.pk for _s, b, _a, _st in pairs]
+    if not combined:
+        services.on_conversations_opened(conversation_ids=opened)
+        opened = []
     for index in range(max(len(steps) for *_rest, steps in pairs)):
         customer, own = [], {}
         for single, bulk, attrs, steps in pairs:
@@ -146,13 +153,18 @@ def run_scenarios(channel, team, staff):
                     conv.status = new
                     conv.save(update_fields=["status"])
                     services.on_status_changed(conv, old, new, at)
-        services.on_customer_messages(conversation_ids=customer)
-        services.on_own_responses(conversation_ids=list(own), at=own)
+        if combined:
+            services.on_ingested(opened=opened, customer=customer, responded=own)
+            opened = []
+        else:
+            services.on_customer_messages(conversation_ids=customer)
+            services.on_own_responses(conversation_ids=list(own), at=own)
     return pairs
 
 
-def test_bulk_hooks_equal_the_single_hooks(policies, channel, team_a, staff_a):
-    pairs = run_scenarios(channel, team_a, staff_a)
+@pytest.mark.parametrize("combined", [False, True], ids=["three hooks", "on_ingested"])
+def test_bulk_hooks_equal_the_single_hooks(policies, channel, team_a, staff_a, combined):
+    pairs = run_scenarios(channel, team_a, staff_a, combined=combined)
     for (name, _attrs, _steps), (single, bulk, *_rest) in zip(SCENARIOS, pairs, strict=True):
         assert state(bulk) == state(single), name
     # The scenarios do exercise the rules (not two equal empty states).
@@ -233,8 +245,11 @@ def _queries(n, channel, team, staff, fn):
                 conversation_ids=ids, at=dict.fromkeys(ids, FRIDAY_1645 + timedelta(days=5))
             ),
         ),
+        lambda ids: services.on_ingested(
+            opened=ids, customer=[], responded=dict.fromkeys(ids[::2], FRIDAY_1645)
+        ),
     ],
-    ids=["opened", "customer", "own"],
+    ids=["opened", "customer", "own", "ingested"],
 )
 def test_query_count_does_not_grow_with_the_batch(
     policies, channel, team_a, staff_a, hook, django_assert_max_num_queries
@@ -333,3 +348,33 @@ def test_ingest_starts_the_clocks_and_our_own_reply_stops_the_first_response(
     assert first.next_response_due_at == FRIDAY_1645 + timedelta(minutes=30 + 60)
     untouched = Conversation.objects.get(thread_key="2")
     assert untouched.first_response_at is None and untouched.first_response_due_at is not None
+
+
+def test_ingest_of_new_conversations_equals_the_hooks_after_the_insert(policies, channel, team_a):
+    """start_clocks_of_new (before the INSERT) gives what the hooks give on the stored rows."""
+    channel.own_handles = ["brand"]
+    channel.save()
+    messages = []
+    for i in range(12):
+        minutes = 97 * i  # across evenings and the weekend
+        messages.append(im(f"m{i}", minutes))
+        if i % 3:
+            # Answered in the same batch, some late (a breach), one before the customer wrote.
+            messages.append(im(f"r{i}", minutes + (5, 200, -1)[i % 3], parent=f"m{i}", own=True))
+    messages.append(im("own-post", 3, own=True))
+    result = ingest_messages(channel=channel, messages=messages)
+    ids = result.new_conversation_ids
+    assert len(ids) == 13
+    by_ingest = {pk: state(Conversation.objects.get(pk=pk)) for pk in ids}
+    assert any(c.stopped_at for c in SlaClock.objects.filter(conversation_id__in=ids))
+    assert SlaBreach.objects.filter(conversation_id__in=ids).exists()
+
+    SlaBreach.objects.filter(conversation_id__in=ids).delete()
+    SlaClock.objects.filter(conversation_id__in=ids).delete()
+    blank = Conversation()
+    Conversation.objects.filter(pk__in=ids).update(
+        **{f: getattr(blank, f) for f in services.SLA_FIELDS}
+    )
+    services.on_conversations_opened(conversation_ids=ids)
+    services.on_own_responses(conversation_ids=ids)
+    assert {pk: state(Conversation.objects.get(pk=pk)) for pk in ids} == by_ingest
