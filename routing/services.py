@@ -1348,6 +1348,7 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
             .filter(pk__in=list(conversation_ids), status=Status.NEW, department__isnull=True)
         )
         events = []
+        reclock: list[int] = []
         now = timezone.now()
         for conv in conversations:
             rule = first_matching_rule(rules, routing_input_for(conv))
@@ -1379,7 +1380,12 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
                 )
             )
             matched[conv.pk] = rule.pk
+            if "priority" in updates or "department_id" in updates:
+                reclock.append(conv.pk)
         ConversationEvent.objects.bulk_create(events)
+        # A new priority or team can mean another SLA policy or calendar for the running clocks.
+        for conversation in Conversation.objects.filter(pk__in=reclock):
+            on_priority_or_department_changed(conversation, at=now)
     return matched
 
 

@@ -50,6 +50,7 @@ from inbox.models import (
 )
 from routing.services import (
     SLA_FIELDS,
+    apply_routing,
     on_ingested,
     save_clocks_of_new,
     start_clocks_of_new,
@@ -111,6 +112,7 @@ def ingest_messages(
     chunks = [ordered[i : i + BATCH_SIZE] for i in range(0, len(ordered), BATCH_SIZE)] or [[]]
     if len(chunks) == 1:
         result.merge(_ingest_batch(channel.pk, chunks[0], cursor, enriched=None))
+        _route(result)
         return result
     # Pipeline: enrich the next batch in a thread while this one is written.
     # Language detection (lingua) releases the GIL and PostgreSQL works in its
@@ -127,7 +129,14 @@ def ingest_messages(
             result.merge(
                 _ingest_batch(channel.pk, chunk, cursor if last else None, enriched=enriched)
             )
+    _route(result)
     return result
+
+
+def _route(result: IngestResult) -> None:
+    """New conversations go through the routing rules (suggest, auto-forward, priority)."""
+    if result.new_conversation_ids:
+        apply_routing(conversation_ids=result.new_conversation_ids)
 
 
 def _not_stored(channel_id: int, chunk: list[IncomingMessage]) -> list[IncomingMessage]:

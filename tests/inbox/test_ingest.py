@@ -283,3 +283,34 @@ def test_large_input_is_split_into_batches_and_cursor_saved_once(channel, monkey
     assert sum(Conversation.objects.values_list("message_count", flat=True)) == 40
     channel.refresh_from_db()
     assert channel.cursor == {"page": 2}
+
+
+@pytest.mark.django_db
+def test_new_conversations_go_through_the_routing_rules(channel, team_a):
+    from datetime import UTC, datetime
+
+    from inbox.channels.base import IncomingMessage
+    from inbox.models import Conversation
+    from inbox.services.ingest import ingest_messages
+    from routing.models import RoutingRule
+
+    RoutingRule.objects.create(
+        name="Lekkages", keywords=["lekkage"], department=team_a, set_priority=3
+    )
+    stamp = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    ingest_messages(
+        channel=channel,
+        messages=[
+            IncomingMessage(
+                external_id="r1", text="Lekkage in de keuken!", created_at=stamp, author_id="a1"
+            ),
+            IncomingMessage(
+                external_id="r2", text="Wanneer is de huur?", created_at=stamp, author_id="a2"
+            ),
+        ],
+    )
+    routed = Conversation.objects.get(messages__external_id="r1")
+    other = Conversation.objects.get(messages__external_id="r2")
+    assert (routed.suggested_department, routed.priority) == (team_a, 3)
+    assert other.suggested_department is None
+    assert routed.events.filter(kind="routed").count() == 1
