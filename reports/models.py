@@ -148,6 +148,10 @@ class KeywordCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "dim", "word"], name="keyword_day_dim_word")
         ]
+        indexes = [
+            # The top-keywords panel sums a dim over a range of days: an index-only scan.
+            models.Index(fields=["dim", "day"], include=["word", "count"], name="keyword_dim_day")
+        ]
 
     def __str__(self) -> str:
         return f"{self.word} {self.day}: {self.count}"

@@ -9,6 +9,8 @@ the merged bins) so only one row per figure comes back.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -148,9 +150,28 @@ def _window_part(period: Period) -> int | None:
     return None
 
 
+_ready_memo: ContextVar[dict | None] = ContextVar("reports_windows_ready", default=None)
+
+
+@contextmanager
+def shared_reads():
+    """Within the block the windows' readiness is asked once: a panel's reads share the answer."""
+    token = _ready_memo.set({})
+    try:
+        yield
+    finally:
+        _ready_memo.reset(token)
+
+
 def _windows_ready() -> bool:
     yesterday = timezone.localdate(timezone=local_zone()) - timedelta(days=1)
-    return RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+    memo = _ready_memo.get()
+    if memo is not None and yesterday in memo:
+        return memo[yesterday]
+    ready = RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+    if memo is not None:
+        memo[yesterday] = ready
+    return ready
 
 
 def duration_stats(
@@ -397,11 +418,16 @@ def daily_series(period: Period, *, metrics: list[str], scope: Scope) -> dict[st
         f" WHERE {' AND '.join(where)} GROUP BY metric, start"
     )
     days = {d: i for i, d in enumerate(period.day_list())}
+    zone = local_zone()
+    # Aware datetimes hash by their instant: a row's start finds its local midnight directly.
+    midnights = {_midnight(d, zone): i for d, i in days.items()}
     out = {m: [0] * period.days for m in metrics}
     with connection.cursor() as cur:
         cur.execute(sql, params)
         for metric, start, value in cur.fetchall():
-            index = days.get(_as_local_date(start))
+            index = midnights.get(start) if isinstance(start, datetime) else None
+            if index is None:
+                index = days.get(_as_local_date(start))
             if index is not None:
                 out[metric][index] += int(value)
     return out

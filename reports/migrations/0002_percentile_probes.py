@@ -124,4 +124,10 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddIndex(
+            model_name="keywordcount",
+            index=models.Index(
+                fields=["dim", "day"], include=("word", "count"), name="keyword_dim_day"
+            ),
+        ),
     ]
