@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 def forget_windows(apps, schema_editor):
-    """Windows built before cum existed would read as empty: drop them, the next run rebuilds."""
+    """Windows built before cum existed have no running counts: drop them, the next run rebuilds."""
     apps.get_model("reports", "WindowBin").objects.all().delete()
     apps.get_model("reports", "RollupWatermark").objects.filter(name="windows").delete()
 
