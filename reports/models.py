@@ -101,9 +101,12 @@ class DurationBin(models.Model):
 
     class Meta:
         constraints = [
-            # Uses index: percentile reads filter dim_kind, granularity and a start range.
+            # Uses index: percentile reads filter dim_kind, granularity and a start range; count
+            # is included so today's rows (merged live into the windows) come from an
+            # index-only scan.
             models.UniqueConstraint(
                 fields=["dim_kind", "granularity", "start", "metric", "dim", "bin"],
+                include=["count"],
                 name="durationbin_key",
             )
         ]
@@ -145,6 +148,10 @@ class KeywordCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "dim", "word"], name="keyword_day_dim_word")
         ]
+        indexes = [
+            # The top-keywords panel sums a dim over a range of days: an index-only scan.
+            models.Index(fields=["dim", "day"], include=["word", "count"], name="keyword_dim_day")
+        ]
 
     def __str__(self) -> str:
         return f"{self.word} {self.day}: {self.count}"
@@ -157,6 +164,10 @@ class WindowBin(models.Model):
     dashboards merge one row per dimension and bin plus today's day rows instead of a year of
     month and day rows. part 0: the complete days of the period ending today (today itself is
     added live); part 1: the whole previous period (the comparison).
+
+    cum holds the running count of the group (days, part, dim_kind, metric, dim) up to and
+    including this bin, so a percentile is an index probe on cum ("the first bin whose running
+    count reaches the rank") instead of a merge of every bin (reports.selectors._window_stats).
     """
 
     days = models.PositiveSmallIntegerField()
@@ -167,6 +178,7 @@ class WindowBin(models.Model):
     dim = models.CharField(max_length=32, blank=True, default="")
     bin = models.IntegerField()
     count = models.BigIntegerField(default=0)
+    cum = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -175,9 +187,59 @@ class WindowBin(models.Model):
                 name="windowbin_key",
             )
         ]
+        indexes = [
+            # Percentile probes: the first row of a group whose cum reaches a rank.
+            models.Index(
+                fields=["days", "part", "dim_kind", "metric", "dim", "cum"],
+                include=["bin"],
+                name="windowbin_cum",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.days}d/{self.part} {self.metric} {self.dim_kind}={self.dim} bin {self.bin}"
+
+
+class WindowTotal(models.Model):
+    """The number of durations in each WindowBin group (its last cum): one row per dimension."""
+
+    days = models.PositiveSmallIntegerField()
+    part = models.PositiveSmallIntegerField()
+    metric = models.CharField(max_length=8, choices=DurationMetric.choices)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["days", "part", "dim_kind", "metric", "dim"], name="windowtotal_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days}d/{self.part} {self.metric} {self.dim_kind}={self.dim}: {self.total}"
+
+
+class WindowCount(models.Model):
+    """Daily counters summed over the whole days of a standard period, like WindowBin (parts too)."""
+
+    days = models.PositiveSmallIntegerField()
+    part = models.PositiveSmallIntegerField()
+    metric = models.CharField(max_length=24)
+    dim_kind = models.CharField(max_length=10, choices=DimKind.choices)
+    dim = models.CharField(max_length=32, blank=True, default="")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["days", "part", "dim_kind", "metric", "dim"], name="windowcount_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days}d/{self.part} {self.metric} {self.dim_kind}={self.dim}: {self.value}"
 
 
 class WeeklyReportSent(models.Model):

@@ -188,7 +188,10 @@ class Batch:
     def write(self) -> None:
         adapt = connection.ops.adapt_datetimefield_value
         today = day_start(timezone.now())
-        if any(g == Granularity.DAY and start < today for g, start, *_rest in self.bins):
+        if any(
+            g == Granularity.DAY and start < today
+            for g, start, *_rest in (*self.bins, *self.counts)
+        ):
             # A late message changed a day the pre-merged windows already hold.
             RollupWatermark.objects.filter(name=WINDOWS).update(last_id=0)
         with connection.cursor() as cur:
@@ -510,7 +513,8 @@ def windows_stale(*, now: datetime) -> bool:
 
 
 def build_windows(*, now: datetime) -> bool:
-    """Merge the duration bins of each standard period's whole days (before today) once.
+    """Merge the duration bins and daily counters of each standard period's whole days (before
+    today) once a day.
 
     Skips (returns False) when another worker is building them right now.
     """
@@ -528,6 +532,8 @@ def build_windows(*, now: datetime) -> bool:
             return False
         with connection.cursor() as cur:
             cur.execute("DELETE FROM reports_windowbin")
+            cur.execute("DELETE FROM reports_windowtotal")
+            cur.execute("DELETE FROM reports_windowcount")
             for days in PERIOD_CHOICES:
                 current = Period.ending_today(days, today=today)
                 complete = Period(current.start, day_start_of_date(today), days - 1)
@@ -549,13 +555,30 @@ def build_windows(*, now: datetime) -> bool:
                     if kinds:
                         kind_sql = " AND dim_kind IN (%s, %s)"
                         params += kinds
+                    # cum: the running count of the group, what the percentile probes read.
                     cur.execute(
                         "INSERT INTO reports_windowbin"
-                        " (days, part, end_day, metric, dim_kind, dim, bin, count)"
-                        " SELECT %s, %s, %s, metric, dim_kind, dim, bin, SUM(count)"
+                        " (days, part, end_day, metric, dim_kind, dim, bin, count, cum)"
+                        " SELECT %s, %s, %s, metric, dim_kind, dim, bin, SUM(count),"
+                        " SUM(SUM(count)) OVER (PARTITION BY metric, dim_kind, dim ORDER BY bin)"
                         f" FROM reports_durationbin WHERE ({where}){kind_sql}"
                         " GROUP BY metric, dim_kind, dim, bin",
                         params,
+                    )
+                    cur.execute(
+                        "INSERT INTO reports_windowcount (days, part, metric, dim_kind, dim, value)"
+                        " SELECT %s, %s, metric, dim_kind, dim, SUM(value)"
+                        " FROM reports_countrollup WHERE granularity = %s AND start >= %s"
+                        f" AND start < %s{kind_sql} GROUP BY metric, dim_kind, dim",
+                        [days, part, Granularity.DAY, adapt(period.start), adapt(period.end)]
+                        + (list(kinds) if kinds else []),
+                    )
+                    cur.execute(
+                        "INSERT INTO reports_windowtotal (days, part, metric, dim_kind, dim, total)"
+                        " SELECT days, part, metric, dim_kind, dim, MAX(cum)"
+                        " FROM reports_windowbin WHERE days = %s AND part = %s"
+                        " GROUP BY days, part, metric, dim_kind, dim",
+                        [days, part],
                     )
         mark.last_id = yesterday.toordinal()
         mark.save(update_fields=["last_id", "updated_at"])
@@ -568,7 +591,14 @@ def day_start_of_date(day) -> datetime:
 
 def reset_rollups() -> None:
     """Forget every rollup (rebuild_rollups counts history again from the first message)."""
-    from reports.models import CountRollup, DurationBin, KeywordCount, WindowBin
+    from reports.models import (
+        CountRollup,
+        DurationBin,
+        KeywordCount,
+        WindowBin,
+        WindowCount,
+        WindowTotal,
+    )
 
     with transaction.atomic():
         for model in (
@@ -578,5 +608,7 @@ def reset_rollups() -> None:
             ConversationClock,
             RollupWatermark,
             WindowBin,
+            WindowTotal,
+            WindowCount,
         ):
             model.objects.all().delete()

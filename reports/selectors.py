@@ -9,6 +9,8 @@ the merged bins) so only one row per figure comes back.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -148,9 +150,28 @@ def _window_part(period: Period) -> int | None:
     return None
 
 
+_ready_memo: ContextVar[dict | None] = ContextVar("reports_windows_ready", default=None)
+
+
+@contextmanager
+def shared_reads():
+    """Within the block the windows' readiness is asked once: a panel's reads share the answer."""
+    token = _ready_memo.set({})
+    try:
+        yield
+    finally:
+        _ready_memo.reset(token)
+
+
 def _windows_ready() -> bool:
     yesterday = timezone.localdate(timezone=local_zone()) - timedelta(days=1)
-    return RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+    memo = _ready_memo.get()
+    if memo is not None and yesterday in memo:
+        return memo[yesterday]
+    ready = RollupWatermark.objects.filter(name=WINDOWS, last_id=yesterday.toordinal()).exists()
+    if memo is not None:
+        memo[yesterday] = ready
+    return ready
 
 
 def duration_stats(
@@ -180,6 +201,15 @@ def duration_stats(
     part = _window_part(period)
     if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
         part = None
+    merges_dims = not per_dim and (dims is None or len(dims) > 1) and dim_kind != DimKind.ALL
+    if (
+        part is not None
+        and not merges_dims
+        and connection.vendor == "postgresql"
+        and _windows_ready()
+    ):
+        stats = _window_stats(period, part=part, metrics=metrics, dim_kind=dim_kind, dims=dims)
+        return stats if per_dim else {(m, ""): stat for (m, _d), stat in stats.items()}
     if part is not None and _windows_ready():
         source = (
             "SELECT metric, dim, bin, count FROM reports_windowbin"
@@ -225,6 +255,102 @@ def duration_stats(
     }
 
 
+# Percentiles of a standard period from the running counts (cum) of the pre-merged windows,
+# plus today's day rows. The answer for rank R of a group is the smallest bin b where
+# cumW(b) + cumT(b) >= R (W: window, T: today). Since 0 <= cumT <= T, b lies between lo, the
+# first window bin with cumW >= R - T, and hi, the first with cumW >= R: two index probes, then a
+# running sum over the few window rows between them and today's rows in that range (plus
+# today's count below lo). With no today rows lo = hi: one row per figure.
+_WINDOW_STATS_SQL = """
+WITH t AS MATERIALIZED (
+    SELECT metric, dim, bin, count AS n FROM reports_durationbin
+    WHERE granularity = %(day)s AND start >= %(today)s AND start < %(end)s
+      AND dim_kind = %(kind)s AND metric = ANY(%(metrics)s) {dim_filter}
+), g AS (
+    SELECT metric, dim, SUM(w)::bigint AS w, SUM(tn)::bigint AS tn FROM (
+        SELECT metric, dim, total AS w, 0 AS tn FROM reports_windowtotal
+        WHERE days = %(days)s AND part = %(part)s
+          AND dim_kind = %(kind)s AND metric = ANY(%(metrics)s) {dim_filter}
+        UNION ALL
+        SELECT metric, dim, 0, SUM(n) FROM t GROUP BY metric, dim
+    ) x GROUP BY metric, dim
+), r AS (
+    SELECT g.metric, g.dim, g.w + g.tn AS total, g.tn, q.q,
+           (q.q * (g.w + g.tn) + 99) / 100 AS rank
+    FROM g CROSS JOIN (VALUES (50), (90)) AS q (q)
+), b AS (
+    SELECT r.*, lo.cum AS lo_cum, lo.bin AS lo_bin, hi.cum AS hi_cum, hi.bin AS hi_bin
+    FROM r
+    LEFT JOIN LATERAL (
+        SELECT cum, bin FROM reports_windowbin w
+        WHERE w.days = %(days)s AND w.part = %(part)s AND w.dim_kind = %(kind)s
+          AND w.metric = r.metric AND w.dim = r.dim AND w.cum >= r.rank - r.tn
+        ORDER BY w.cum LIMIT 1
+    ) lo ON true
+    LEFT JOIN LATERAL (
+        SELECT cum, bin FROM reports_windowbin w
+        WHERE w.days = %(days)s AND w.part = %(part)s AND w.dim_kind = %(kind)s
+          AND w.metric = r.metric AND w.dim = r.dim AND w.cum >= r.rank
+        ORDER BY w.cum LIMIT 1
+    ) hi ON true
+), base AS (
+    SELECT b.metric, b.dim, b.q, SUM(t.n) AS n
+    FROM b JOIN t ON t.metric = b.metric AND t.dim = b.dim AND t.bin < b.lo_bin
+    GROUP BY b.metric, b.dim, b.q
+), s AS (
+    SELECT b.metric, b.dim, b.q, w.bin, w.cum AS wcum, 0 AS n
+    FROM b JOIN LATERAL (
+        SELECT bin, cum FROM reports_windowbin w
+        WHERE w.days = %(days)s AND w.part = %(part)s AND w.dim_kind = %(kind)s
+          AND w.metric = b.metric AND w.dim = b.dim
+          AND w.cum >= b.lo_cum AND w.cum <= COALESCE(b.hi_cum, 9223372036854775807)
+    ) w ON true
+    UNION ALL
+    SELECT b.metric, b.dim, b.q, t.bin, 0, t.n
+    FROM b JOIN t ON t.metric = b.metric AND t.dim = b.dim
+        AND t.bin >= COALESCE(b.lo_bin, -2147483648) AND t.bin <= COALESCE(b.hi_bin, 2147483647)
+), f AS (
+    SELECT metric, dim, q, bin, MAX(wcum) OVER o + SUM(n) OVER o AS cum
+    FROM s WINDOW o AS (PARTITION BY metric, dim, q ORDER BY bin)
+)
+SELECT b.metric, b.dim, b.total, b.q,
+       MIN(f.bin) FILTER (WHERE f.cum + COALESCE(base.n, 0) >= b.rank)
+FROM b LEFT JOIN base USING (metric, dim, q) LEFT JOIN f USING (metric, dim, q)
+GROUP BY b.metric, b.dim, b.total, b.q
+"""
+
+
+def _window_stats(
+    period: Period, *, part: int, metrics: list[str], dim_kind: str, dims: list[str] | None
+) -> dict[tuple[str, str], Stat]:
+    """duration_stats of a standard period from the windows' running counts (PostgreSQL)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    today = period.end - timedelta(days=1)
+    params = {
+        "day": Granularity.DAY,
+        # part 1 ends before today: an empty range leaves the today rows out.
+        "today": adapt(day_start(today) if part == 0 else period.end),
+        "end": adapt(period.end),
+        "kind": dim_kind,
+        "metrics": list(metrics),
+        "days": period.days,
+        "part": part,
+        "dims": list(dims or []),
+    }
+    dim_filter = "AND dim = ANY(%(dims)s)" if dims is not None else ""
+    with connection.cursor() as cur:
+        cur.execute(_WINDOW_STATS_SQL.format(dim_filter=dim_filter), params)
+        rows = cur.fetchall()
+    found: dict[tuple[str, str], dict] = {}
+    for metric, dim, total, q, bin_index in rows:
+        found.setdefault((metric, dim), {"total": int(total)})[q] = bin_index
+    return {
+        key: Stat(v["total"], sketch.value_of(v[50]), sketch.value_of(v[90]))
+        for key, v in found.items()
+        if v["total"]
+    }
+
+
 def counters(
     period: Period,
     *,
@@ -233,23 +359,44 @@ def counters(
     dims: list[str] | None = None,
     per_dim: bool = True,
 ) -> dict[tuple[str, str], int]:
-    """(metric, dim) -> sum of the daily counters over the period."""
+    """(metric, dim) -> sum of the daily counters over the period.
+
+    A standard period reads the pre-merged window sums (one row per dimension) plus today's
+    day rows, like duration_stats; any other range sums the day rows.
+    """
     if dims is not None and not dims:
         return {}
     adapt = connection.ops.adapt_datetimefield_value
     metric_sql, metric_params = _in("metric", metrics)
-    where = ["granularity = %s", "start >= %s", "start < %s", metric_sql, "dim_kind = %s"]
-    params = [Granularity.DAY, adapt(period.start), adapt(period.end), *metric_params, dim_kind]
+    filters = [metric_sql, "dim_kind = %s"]
+    filter_params = [*metric_params, dim_kind]
     if dims is not None:
         dim_sql, dim_params = _in("dim", dims)
-        where.append(dim_sql)
-        params += dim_params
+        filters.append(dim_sql)
+        filter_params += dim_params
+    filter_sql = " AND ".join(filters)
+    part = _window_part(period)
+    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
+        part = None
+    start = period.start
+    source = ""
+    params: list = []
+    if part is not None and _windows_ready():
+        source = (
+            f"SELECT metric, dim, value FROM reports_windowcount"
+            f" WHERE days = %s AND part = %s AND {filter_sql} UNION ALL "
+        )
+        params = [period.days, part, *filter_params]
+        # Today's day rows (part 1 ends before today: none).
+        start = day_start(period.end - timedelta(days=1)) if part == 0 else period.end
+    source += (
+        "SELECT metric, dim, value FROM reports_countrollup"
+        f" WHERE granularity = %s AND start >= %s AND start < %s AND {filter_sql}"
+    )
+    params += [Granularity.DAY, adapt(start), adapt(period.end), *filter_params]
     dim_col = "dim" if per_dim else "''"
     group = "metric, dim" if per_dim else "metric"
-    sql = (
-        f"SELECT metric, {dim_col}, SUM(value) FROM reports_countrollup"
-        f" WHERE {' AND '.join(where)} GROUP BY {group}"
-    )
+    sql = f"SELECT metric, {dim_col}, SUM(value) FROM ({source}) s GROUP BY {group}"
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return {(m, d): int(v) for m, d, v in cur.fetchall()}
@@ -271,11 +418,16 @@ def daily_series(period: Period, *, metrics: list[str], scope: Scope) -> dict[st
         f" WHERE {' AND '.join(where)} GROUP BY metric, start"
     )
     days = {d: i for i, d in enumerate(period.day_list())}
+    zone = local_zone()
+    # Aware datetimes hash by their instant: a row's start finds its local midnight directly.
+    midnights = {_midnight(d, zone): i for d, i in days.items()}
     out = {m: [0] * period.days for m in metrics}
     with connection.cursor() as cur:
         cur.execute(sql, params)
         for metric, start, value in cur.fetchall():
-            index = days.get(_as_local_date(start))
+            index = midnights.get(start) if isinstance(start, datetime) else None
+            if index is None:
+                index = days.get(_as_local_date(start))
             if index is not None:
                 out[metric][index] += int(value)
     return out
@@ -306,6 +458,19 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
         where.append(dim_sql)
         params += dim_params
     grid = [[0] * 24 for _ in range(7)]
+    if connection.vendor == "postgresql":
+        # Bucketed in the database: 7 x 24 rows come back instead of one per hour of the period.
+        params.insert(0, str(local_zone()))
+        sql = (
+            "SELECT extract(isodow FROM l)::int - 1, extract(hour FROM l)::int, SUM(value)"
+            " FROM (SELECT start AT TIME ZONE %s AS l, value FROM reports_countrollup"
+            f" WHERE {' AND '.join(where)}) h GROUP BY 1, 2"
+        )
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            for weekday, hour, value in cur.fetchall():
+                grid[weekday][hour] += int(value)
+        return grid
     sql = (
         "SELECT start, SUM(value) FROM reports_countrollup"
         f" WHERE {' AND '.join(where)} GROUP BY start"
@@ -325,16 +490,23 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
 
 def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple[date, int, int]]]:
     """The latest snapshot (open, overdue) and the last snapshot of each day of the period."""
-    qs = BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end)
     dims = scope.department_dims() if scope.is_team else [""]
-    qs = qs.filter(dim__in=dims).order_by("hour")
-    per_day: dict[date, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for hour, dim, open_, overdue in qs.values_list("hour", "dim", "open", "overdue"):
-        per_day[hour.astimezone(local_zone()).date()][dim] = (open_, overdue)
-    series = [
-        (day, sum(v[0] for v in per_day[day].values()), sum(v[1] for v in per_day[day].values()))
-        for day in sorted(per_day)
-    ]
+    if connection.vendor == "postgresql":
+        series = _backlog_days_sql(period, dims)
+    else:
+        qs = BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end)
+        qs = qs.filter(dim__in=dims).order_by("hour")
+        per_day: dict[date, dict[str, tuple[int, int]]] = defaultdict(dict)
+        for hour, dim, open_, overdue in qs.values_list("hour", "dim", "open", "overdue"):
+            per_day[hour.astimezone(local_zone()).date()][dim] = (open_, overdue)
+        series = [
+            (
+                day,
+                sum(v[0] for v in per_day[day].values()),
+                sum(v[1] for v in per_day[day].values()),
+            )
+            for day in sorted(per_day)
+        ]
     latest_hour = (
         BacklogSnapshot.objects.filter(dim__in=dims)
         .order_by("-hour")
@@ -348,6 +520,24 @@ def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple
             now["open"] += open_
             now["overdue"] += overdue
     return now, series
+
+
+def _backlog_days_sql(period: Period, dims: list[str]) -> list[tuple[date, int, int]]:
+    """Per local day the last snapshot of each dim, summed: one row per day comes back."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = """
+        SELECT day, SUM(open), SUM(overdue) FROM (
+            SELECT DISTINCT ON (day, dim) day, dim, open, overdue
+            FROM (SELECT (hour AT TIME ZONE %s)::date AS day, hour, dim, open, overdue
+                  FROM reports_backlogsnapshot
+                  WHERE hour >= %s AND hour < %s AND dim = ANY(%s)) s
+            ORDER BY day, dim, hour DESC
+        ) last GROUP BY day ORDER BY day
+    """
+    params = [str(local_zone()), adapt(period.start), adapt(period.end), list(dims)]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return [(day, int(o), int(v)) for day, o, v in cur.fetchall()]
 
 
 def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple[str, int]]:
