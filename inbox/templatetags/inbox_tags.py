@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from html import escape
 
 from django import template
@@ -11,27 +10,6 @@ from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 
 register = template.Library()
-
-
-@lru_cache(maxsize=32)
-def _exists(name: str) -> bool:
-    try:
-        get_template(name)
-    except template.TemplateDoesNotExist:
-        return False
-    return True
-
-
-@register.simple_tag(takes_context=True)
-def include_slot(context, name: str) -> str:
-    """Include a template another part of the app provides, or nothing while it does not exist.
-
-    The slots: "inbox/sla_badge.html" (SLA badge per row and in the panel) and
-    "inbox/composer_slot.html" (the reply composer in the panel).
-    """
-    if not _exists(name):
-        return ""
-    return get_template(name).render(context.flatten(), context.get("request"))
 
 
 @register.filter
@@ -115,7 +93,7 @@ def _sla_badge(c, template) -> str:
 
 
 def _sla_template():
-    return get_template("inbox/sla_badge.html") if _exists("inbox/sla_badge.html") else None
+    return get_template("inbox/sla_badge.html")
 
 
 def _row_html(

@@ -138,3 +138,12 @@ def test_notifications_are_private(client, coordinator, staff_a):
     notify_users(users=[coordinator], kind="x", text="Alleen voor Cora", email=False)
     client.force_login(staff_a)
     assert b"Alleen voor Cora" not in client.get(reverse("inbox:notifications")).content
+
+
+def test_badge_shows_in_the_conversation_panel(client, coordinator, channel):
+    conversation = ConversationFactory(
+        channel=channel, sla_state="at_risk", sla_due_at=timezone.now() + timedelta(minutes=20)
+    )
+    client.force_login(coordinator)
+    body = client.get(reverse("inbox:conversation", args=[conversation.pk])).content.decode()
+    assert 'data-sla-state="at_risk"' in body
