@@ -78,8 +78,8 @@ def celery_broker(url: str):
     old = celery_app.conf.broker_url
 
     def reset() -> None:
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        # Dropped, not closed: kombu keeps producer pools per broker URL in a global
+        # registry, and the original one must still work when it is restored.
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
