@@ -1,13 +1,50 @@
+import functools
+import logging
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
+from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from webcare.logs import connect_celery_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 
-app = Celery("webcare")
+logger = logging.getLogger(__name__)
+
+
+def _publish_after_commit(publish) -> None:
+    """Publish; with the broker unreachable, log instead of raising.
+
+    The action has been committed by now: raising would show the user an error for
+    something that happened. The state the task works from is in the database, and the
+    beat sweepers (outbox-recover, ...) queue it again once the broker is back.
+    """
+    try:
+        publish()
+    except OperationalError:
+        logger.exception(
+            "broker unreachable: %s not queued after commit", publish.func.__self__.name
+        )
+
+
+class WebcareTask(DjangoTask):
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(
+            functools.partial(_publish_after_commit, functools.partial(self.delay, *args, **kwargs))
+        )
+
+    def apply_async_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(
+            functools.partial(
+                _publish_after_commit, functools.partial(self.apply_async, *args, **kwargs)
+            )
+        )
+
+
+app = Celery("webcare", task_cls=WebcareTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Some apps keep tasks in modules of their own, next to the services they call.

@@ -156,7 +156,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            # Redis down reads as "nothing cached": the web side keeps answering (webcare/cache.py).
+            "BACKEND": "webcare.cache.DegradingRedisCache",
+            "LOCATION": REDIS_URL,
+            # Fail fast rather than hang a request when Redis is unreachable.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None

@@ -64,7 +64,9 @@ def start_worker(broker, tmp_path):
         f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     )
 
-    def start(name: str) -> subprocess.Popen:
+    def start(
+        name: str, *, app: str = "tests.outbox.celery_app", env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         env = {
             **os.environ,
             "DATABASE_URL": db_url,  # the TEST database, where the test's rows are committed
@@ -72,10 +74,11 @@ def start_worker(broker, tmp_path):
             "OUTBOX_RETRY_BASE_SECONDS": "1",
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "DB_CONN_MAX_AGE": "0",
+            **(env or {}),
         }
         log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.outbox.celery_app", "worker",
+            [sys.executable, "-m", "celery", "-A", app, "worker",
              "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "--loglevel=INFO", "-n", f"{name}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
