@@ -273,6 +273,8 @@ class Ingest(threading.Thread):
         from inbox.models import Message
         from inbox.tasks import poll_channel
 
+        # Messages stored by an earlier run are not this run's lag: count from our start.
+        started = timezone.now()
         tick = 0
         while time.monotonic() < self.until and tick < 100_000:
             poll_channel.delay(self.channel_id)
@@ -281,10 +283,16 @@ class Ingest(threading.Thread):
                 newest = Message.objects.filter(
                     conversation__channel_id=self.channel_id, direction="in"
                 ).aggregate(m=Max("created_at"))["m"]
-                if newest is not None:
-                    self.lags.append((timezone.now() - newest).total_seconds())
+                newest = max(newest, started) if newest else started
+                self.lags.append((timezone.now() - newest).total_seconds())
             tick += 1
             time.sleep(1)
+
+
+def _inbound(channel_id: int) -> int:
+    from inbox.models import Message
+
+    return Message.objects.filter(conversation__channel_id=channel_id, direction="in").count()
 
 
 def _stats(prefix: str) -> list[dict]:
@@ -348,6 +356,7 @@ def main() -> int:
             sys.exit("gunicorn did not start; see " + str(workdir / "gunicorn.log"))
 
         start = time.monotonic()
+        stored_before = _inbound(ids["channel"])
         ingest = Ingest(ids["channel"], until=start + args.duration)
         ingest.start()
         prefix = str(workdir / "locust")
@@ -361,6 +370,7 @@ def main() -> int:
             timeout=args.duration + 120, capture_output=True, text=True,
         )  # fmt: skip
         ingest.join(timeout=5)
+        ingest_rate = (_inbound(ids["channel"]) - stored_before) / (time.monotonic() - start)
     finally:
         stop_all()
     if locust.returncode not in (0, 1):  # 1: locust's "there were failures"
@@ -389,6 +399,10 @@ def main() -> int:
     print(
         f"ingest lag s: median {statistics.median(lags):.2f} max {max(lags):.2f} "
         f"({len(lags)} samples); logs in {workdir}"
+    )
+    print(
+        f"ingested {ingest_rate:.0f} messages/s (target 500); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     if ingest.error:
         print("ingest thread failed:", ingest.error)
