@@ -447,8 +447,8 @@ def _upsert_contacts(
             "external_id": missing,
             "handle": [_clip(authors[e].author_handle, 255) for e in missing],
             "name": [_clip(authors[e].author_name, 255) for e in missing],
-            "avatar_url": [_clip(authors[e].author_avatar_url, 1000) for e in missing],
-            "profile_url": [_clip(authors[e].author_profile_url, 1000) for e in missing],
+            "avatar_url": [_web_url(authors[e].author_avatar_url) for e in missing],
+            "profile_url": [_web_url(authors[e].author_profile_url) for e in missing],
             "is_own_account": [bool(authors[e].is_own) for e in missing],
         }
         returned = _insert(
@@ -484,8 +484,8 @@ def _upsert_contacts(
                 pk=cid,
                 handle=_clip(m.author_handle, 255),
                 name=_clip(m.author_name, 255),
-                avatar_url=_clip(m.author_avatar_url, 1000),
-                profile_url=_clip(m.author_profile_url, 1000),
+                avatar_url=_web_url(m.author_avatar_url),
+                profile_url=_web_url(m.author_profile_url),
             )
             for cid, m in changed
         ]
@@ -574,7 +574,7 @@ def _write(
         "direction": [Direction.OUTBOUND if r.own else Direction.INBOUND for r in rows],
         "contact_id": [r.contact_id for r in rows],
         "text": [_clean(r.msg.text) for r in rows],
-        "url": [_clip(r.msg.url, 1000) for r in rows],
+        "url": [_web_url(r.msg.url) for r in rows],
         "is_public": [bool(r.msg.is_public) for r in rows],
         "language": [r.language for r in rows],
         "sentiment": [r.sentiment for r in rows],
@@ -987,6 +987,13 @@ def _clip(value: str | None, length: int) -> str:
         return ""
     value = str(value).replace("\x00", "")
     return value[:length]
+
+
+def _web_url(value: str | None) -> str:
+    """Only http(s) links are kept: the templates put these URLs in href/src, where a
+    platform-supplied `javascript:` or `data:` URL would run (issue 8, inert markup)."""
+    value = _clip(value, 1000).strip()
+    return value if value.lower().startswith(("https://", "http://")) else ""
 
 
 def _clean(text: str | None) -> str:
