@@ -1066,11 +1066,17 @@ def _analyse(
     text: str, author_handle: str, author_name: str, own: tuple[str, ...]
 ) -> tuple[str | None, str, int]:
     """(language if the fast path decides it, sentiment, flags) of one message."""
+    language, sentiment, flags = _analyse_text(text)
+    if own and _impersonation(author_handle, author_name, own):
+        flags |= Flag.IMPERSONATION
+    return language, sentiment, int(flags)
+
+
+def _analyse_text(text: str) -> tuple[str | None, str, int]:
+    """What depends on the text alone (no author): language by the fast path, sentiment, flags."""
     normalised = _normalise(text)
     tokens = _tokens(normalised)
     flags = _flags(normalised)
-    if own and _impersonation(author_handle, author_name, own):
-        flags |= Flag.IMPERSONATION
     language = _language_by_function_words(tokens, normalised)
     sentiment = _sentiment_label(_sentiment_of_tokens(tokens, normalised.count("!")))
     return language, sentiment, int(flags)
@@ -1099,9 +1105,26 @@ def enrich_batch(
     (which releases the GIL).
     """
     own = tuple(own_handles)
-    analysed = [_analyse(text, handle, name, own) for text, handle, name in items]
-    undecided = [i for i, (language, _, _) in enumerate(analysed) if language is None]
-    languages = dict(zip(undecided, _lingua([items[i][0] for i in undecided]), strict=True))
+    # Why the caches: a batch repeats texts (retweets, copy-paste campaigns, spam) and
+    # authors; each distinct text is analysed (and sent to lingua) once per batch.
+    by_text: dict[str, tuple[str | None, str, int]] = {}
+    impersonating: dict[tuple[str, str], bool] = {}
+    analysed = []
+    for text, handle, name in items:
+        result = by_text.get(text)
+        if result is None:
+            result = by_text[text] = _analyse_text(text)
+        if own:
+            key = (handle, name)
+            hit = impersonating.get(key)
+            if hit is None:
+                hit = impersonating[key] = bool(_impersonation(handle, name, own))
+            if hit:
+                result = (result[0], result[1], int(result[2] | Flag.IMPERSONATION))
+        analysed.append(result)
+    undecided = list(dict.fromkeys(items[i][0] for i, a in enumerate(analysed) if a[0] is None))
+    by_lingua = dict(zip(undecided, _lingua(undecided), strict=True))
+    languages = {i: by_lingua[items[i][0]] for i, a in enumerate(analysed) if a[0] is None}
     return [
         Enrichment(
             language=language if language is not None else languages[i],
