@@ -48,7 +48,7 @@ def new_page(browser, live_server):
 
     def make(*, width: int = 1280, height: int = 800, locale: str = "en-GB"):
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return context.new_page()
 

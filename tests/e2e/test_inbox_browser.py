@@ -33,7 +33,8 @@ def logged_in_page(browser, live_server, user, **context_args):
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Generous: the live server shares two cores with the test run (CI, benches).
+    page.set_default_timeout(30_000)
     return page
 
 
@@ -63,7 +64,7 @@ def test_new_mention_arrives_and_is_forwarded_by_keyboard(
     assert result is not None
     new = Conversation.objects.get(messages__external_id="tweet-1")
     marker = page.locator("[data-new-button]")
-    marker.wait_for(timeout=15_000)  # the page polls every few seconds
+    marker.wait_for(timeout=30_000)  # the page polls every few seconds
     assert "1 new" in marker.inner_text()
     marker.click()
     row = page.locator(f"#conversation-{new.pk}")
