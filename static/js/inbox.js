@@ -40,7 +40,14 @@
   function openRow(row) {
     if (!row) return;
     const link = row.querySelector("[data-open-panel]");
-    if (link) link.click();
+    if (!link) return;
+    // Ask htmx directly: a row that has just been swapped in may not be processed by htmx yet,
+    // and a plain click on it would leave the inbox for the full conversation page.
+    if (window.htmx) {
+      window.htmx.ajax("GET", link.getAttribute("hx-get"), { target: "#panel", swap: "innerHTML" });
+    } else {
+      link.click();
+    }
   }
 
   function openAction(name) {

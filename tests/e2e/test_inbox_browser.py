@@ -5,6 +5,7 @@ show it through its own polling, without a reload.
 """
 
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -69,6 +70,7 @@ def test_new_mention_arrives_and_is_forwarded_by_keyboard(
     marker.click()
     row = page.locator(f"#conversation-{new.pk}")
     row.wait_for()
+    expect(row).not_to_have_class(re.compile("htmx-added"))  # htmx has settled the new row
     assert page.locator("[data-row]").first.get_attribute("id") == f"conversation-{new.pk}"
 
     page.keyboard.press("j")  # the cursor lands on the new top row
