@@ -33,6 +33,7 @@ from inbox.models import (
     Status,
 )
 from inbox.services import triage
+from webcare.csvcell import safe_cell
 from webcare.http import AuthedRequest
 from webcare.permissions import any_user_required, coordinator_required, public_endpoint
 
@@ -624,12 +625,7 @@ def evidence(request: AuthedRequest, pk: int):
         writer.writeheader()
         for row in rows:
             # Neutralise spreadsheet formulas in user-written text (CSV injection).
-            writer.writerow(
-                {
-                    k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-                    for k, v in row.items()
-                }
-            )
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
         return response
     return render(request, "inbox/evidence.html", {"conversation": conv, "rows": rows})
 

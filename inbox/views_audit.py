@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from inbox.models import ConversationEvent
 from webcare.accounts.models import User
+from webcare.csvcell import safe_cell
 from webcare.http import AuthedRequest
 from webcare.permissions import manager_required
 
@@ -86,14 +87,6 @@ class _Echo:
         return value
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def _csv_rows(qs: QuerySet[ConversationEvent]):
     writer = csv.writer(_Echo())
     yield writer.writerow(["id", "created_at_utc", "actor", "kind", "conversation", "data"])
@@ -102,10 +95,10 @@ def _csv_rows(qs: QuerySet[ConversationEvent]):
             [
                 event.pk,
                 event.created_at.astimezone(UTC).isoformat(),
-                _cell(event.actor.username if event.actor else ""),
-                _cell(event.kind),
+                safe_cell(event.actor.username if event.actor else ""),
+                safe_cell(event.kind),
                 event.conversation_id,
-                _cell(json.dumps(event.data, ensure_ascii=False, sort_keys=True)),
+                safe_cell(json.dumps(event.data, ensure_ascii=False, sort_keys=True)),
             ]
         )
 

@@ -24,6 +24,7 @@ from inbox.services import replies as reply_services
 from inbox.services import team as team_services
 from inbox.services.team import ActionRefused
 from routing.models import Department
+from webcare.csvcell import safe_row
 from webcare.http import AuthedRequest
 from webcare.permissions import any_user_required
 
@@ -109,13 +110,12 @@ def team_export(request: AuthedRequest):
         yield writer.writerow(["id", "received_at", "channel", "author", "team", "assignee",
                                "status", "sla_due_at", "text"])  # fmt: skip
         for c in qs.iterator(chunk_size=500):
-            yield writer.writerow([
+            # Channel names, handles and texts come from outside: no formulas (csvcell).
+            yield writer.writerow(safe_row([
                 c.pk, c.received_at.isoformat(), c.channel.name, c.contact.handle,
                 c.department.name if c.department else "", c.assignee or "", c.status,
-                c.sla_due_at.isoformat() if c.sla_due_at else "",
-                # A leading = + - @ would run as a formula in a spreadsheet.
-                ("'" + c.snippet) if c.snippet[:1] in "=+-@" else c.snippet,
-            ])  # fmt: skip
+                c.sla_due_at.isoformat() if c.sla_due_at else "", c.snippet,
+            ]))  # fmt: skip
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="team-queue.csv"'

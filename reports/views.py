@@ -37,6 +37,7 @@ from reports.selectors import (
     shared_reads,
 )
 from routing.models import Department
+from webcare.csvcell import safe_row
 from webcare.http import AuthedRequest
 from webcare.permissions import lead_or_manager_required, manager_required
 
@@ -197,9 +198,11 @@ def _csv(data, filename: str) -> HttpResponse:
     writer = csv.writer(response)
     # Durations go out in whole seconds (machine-readable); their column headers say so.
     durations = {i for row in data.rows for i, v in enumerate(row) if isinstance(v, Duration)}
-    writer.writerow([f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)])
+    header = [f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)]
+    writer.writerow(safe_row(header))
+    # Team, channel and user names are typed by people: no formulas (webcare.csvcell).
     for row in data.rows:
-        writer.writerow([v.csv() if isinstance(v, Duration) else str(v) for v in row])
+        writer.writerow(safe_row(v.csv() if isinstance(v, Duration) else v for v in row))
     return response
 
 

@@ -166,6 +166,18 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
+    # kombu waits forever on a Redis that stops answering without closing the connection
+    # (frozen, failover, a dropped NAT entry): a publish after commit would hang the web
+    # request. Bounded like the cache; above the 1 s BRPOP timeout the worker polls with.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 1}
+    # One retry absorbs the stale pooled connection Redis leaves behind when it restarts;
+    # more would only keep a request waiting while Redis is down (tests/faults/test_redis_down).
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 else:
     CACHES = {
         "default": {
@@ -194,6 +206,15 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses the broker retries for as long as the outage lasts (the default
+# gives up after 100 attempts, about 48 minutes, and the worker exits).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks running when the broker goes away finish their work (they only need the
+# database); cancelling them would leave a poll's 10-minute lease or a reply's send
+# lease held for nothing. Every task is idempotent, so a redelivery after the outage is
+# harmless. Explicit, as Celery 6 changes the default.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Keep Django's LOGGING (JSON, request/task ids, masking) in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -6,8 +6,13 @@ times stay right. What it removes: who wrote it (handle, name, avatar,
 profile URL, platform id) and what was written (message text, raw payload,
 URL, conversation snippet).
 
-The audit log (ConversationEvent) is append-only at the database level and is
-left as it is: it records who acted, not what the customer wrote.
+The audit log (ConversationEvent) is append-only at the database level. Its rows
+record who did what, but their data can carry personal data too (a note, a
+reviewer's comment, a discarded reply, the threat evidence's author and text). An
+erasure scrubs those values in the events of the contact's conversations, through
+the one narrow UPDATE the trigger allows (migration 0011): only the data column,
+only while this service says so. Kind, actor and time stay, and so does the audit
+event of the erasure itself.
 """
 
 from __future__ import annotations
@@ -18,16 +23,32 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from inbox.models import Channel, Contact, Conversation, ConversationEvent, Message
+from inbox.models import (
+    Channel,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    Message,
+    Reply,
+    ReplyVersion,
+)
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 ERASED = ""  # anonymised text fields are emptied, not replaced: nothing to mistake for content
+# Keys of ConversationEvent.data holding free text or who wrote it: emptied on erasure
+# whatever they say (a comment can name the customer without quoting anything stored).
+EVENT_TEXT_KEYS = frozenset(
+    {"text", "note", "comment", "reason", "error", "url"}
+    | {"author_handle", "author_name", "author_profile_url"}
+)
+# Shorter strings (an initial, a one-letter handle) would match inside any word.
+MIN_PERSONAL_LENGTH = 2
 
 
 def retention_months(channel: Channel) -> int | None:
@@ -200,14 +221,74 @@ def erase_contact(*, contact: Contact, acting_user) -> dict[str, int]:
     now = timezone.now()
     with transaction.atomic():
         conversations = list(Conversation.objects.filter(contact=contact).select_for_update())
+        personal = _personal_strings(contact, [c.pk for c in conversations])
         messages = _scrub_messages(
             Message.objects.filter(Q(contact=contact) | Q(conversation__contact=contact))
         )
         Conversation.objects.filter(contact=contact).update(snippet=ERASED)
+        events = _scrub_events([c.pk for c in conversations], personal)
         _anonymise_contacts([contact.pk], now)
-        _audit(contact, conversations, acting_user, "privacy_erasure", messages=messages)
+        _audit(
+            contact, conversations, acting_user, "privacy_erasure", messages=messages, events=events
+        )
     logger.info("Contact %s erased on request by user %s", contact.pk, acting_user.pk)
     return {"messages": messages, "conversations": len(conversations)}
+
+
+def _personal_strings(contact: Contact, conversation_ids: list[int]) -> set[str]:
+    """What identifies the person or was written in their threads, casefolded."""
+    values = [contact.handle, contact.name, contact.external_id, contact.profile_url]
+    values += Message.objects.filter(
+        Q(contact=contact) | Q(conversation_id__in=conversation_ids)
+    ).values_list("text", flat=True)
+    values += Reply.objects.filter(conversation_id__in=conversation_ids).values_list(
+        "text", flat=True
+    )
+    values += ReplyVersion.objects.filter(reply__conversation_id__in=conversation_ids).values_list(
+        "text", flat=True
+    )
+    return {v.casefold() for v in values if v and len(v.strip()) >= MIN_PERSONAL_LENGTH}
+
+
+def _scrubbed(value: Any, personal: set[str]) -> Any:
+    """value with every free-text key emptied and every string naming the person emptied."""
+    if isinstance(value, dict):
+        return {
+            key: ERASED
+            if key in EVENT_TEXT_KEYS and isinstance(item, str)
+            else _scrubbed(item, personal)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrubbed(item, personal) for item in value]
+    if isinstance(value, str):
+        folded = value.casefold()
+        if any(p in folded for p in personal):
+            return ERASED
+    return value
+
+
+def _scrub_events(conversation_ids: list[int], personal: set[str]) -> int:
+    """Empty the personal data in the events of these conversations (inside the caller's
+    transaction). The trigger allows this UPDATE only while webcare.audit_scrub is on."""
+    changed = 0
+    on_postgres = connection.vendor == "postgresql"
+    if on_postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('webcare.audit_scrub', 'on', true)")
+    try:
+        events = ConversationEvent.objects.filter(conversation_id__in=conversation_ids).exclude(
+            kind__in=("privacy_export", "privacy_erasure")
+        )
+        for pk, data in events.values_list("pk", "data").iterator(chunk_size=1000):
+            clean = _scrubbed(data, personal)
+            if clean != data:
+                changed += ConversationEvent.objects.filter(pk=pk).update(data=clean)
+    finally:
+        if on_postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('webcare.audit_scrub', 'off', true)")
+    return changed
 
 
 def _audit(contact: Contact, conversations: list[Conversation], user, kind: str, **extra) -> None:

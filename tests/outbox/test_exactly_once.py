@@ -108,38 +108,53 @@ def fake_x():
 
 
 @pytest.fixture
-def approved_reply(fake_x, team_a, staff_a):
-    """A reply by staff A on an X conversation, approved by a colleague: queued on commit."""
+def make_approved_reply(fake_x, team_a, staff_a):
+    """Replies by staff A on X conversations, each approved by a colleague when asked to.
+
+    make_approved_reply(tweet_id) returns `approve`: calling it approves the reply, which
+    queues its send on commit. Each reply answers its own mention (tweet_id) on its own
+    conversation, so the platform's posts tell the replies apart.
+    """
     team_a.review_policy = ReviewPolicy.ALWAYS
     team_a.save()
     reviewer = UserFactory(username="rita", role="staff")
     team_a.memberships.create(user=reviewer)
-    conversation = ConversationFactory(
-        department=team_a,
-        status="assigned",
-        assignee=staff_a,
-        channel__config={"api_base_url": fake_x.url, "timeout": 1, "user_id": OUR_ID},
-        channel__credentials_encrypted=encrypt_credentials(
-            {
-                "consumer_key": "ck",
-                "consumer_secret": "cs",
-                "access_token": f"{OUR_ID}-at",
-                "access_token_secret": "ats",
-                "user_id": OUR_ID,
-            }
-        ),
-    )
-    MessageFactory(conversation=conversation, external_id="1917854669995126784")
-    reply = reply_services.save_draft(
-        conversation=conversation, text="We sturen morgen een monteur.", acting_user=staff_a
-    )
-    reply = reply_services.submit_reply(reply=reply, acting_user=staff_a)
-    assert reply.state == ReplyState.PENDING_REVIEW
 
-    def approve() -> Reply:
-        return reply_services.approve_reply(reply=reply, acting_user=reviewer)
+    def make(tweet_id: str = "1917854669995126784") -> Callable[[], Reply]:
+        conversation = ConversationFactory(
+            department=team_a,
+            status="assigned",
+            assignee=staff_a,
+            channel__config={"api_base_url": fake_x.url, "timeout": 1, "user_id": OUR_ID},
+            channel__credentials_encrypted=encrypt_credentials(
+                {
+                    "consumer_key": "ck",
+                    "consumer_secret": "cs",
+                    "access_token": f"{OUR_ID}-at",
+                    "access_token_secret": "ats",
+                    "user_id": OUR_ID,
+                }
+            ),
+        )
+        MessageFactory(conversation=conversation, external_id=tweet_id)
+        reply = reply_services.save_draft(
+            conversation=conversation, text="We sturen morgen een monteur.", acting_user=staff_a
+        )
+        reply = reply_services.submit_reply(reply=reply, acting_user=staff_a)
+        assert reply.state == ReplyState.PENDING_REVIEW
 
-    return approve
+        def approve() -> Reply:
+            return reply_services.approve_reply(reply=reply, acting_user=reviewer)
+
+        return approve
+
+    return make
+
+
+@pytest.fixture
+def approved_reply(make_approved_reply):
+    """A reply by staff A on an X conversation, approved by a colleague: queued on commit."""
+    return make_approved_reply()
 
 
 def reply_state(reply: Reply) -> str:
@@ -147,12 +162,17 @@ def reply_state(reply: Reply) -> str:
     return reply.state
 
 
-def assert_sent_once(reply: Reply, fake_x: FakeX) -> None:
+def assert_sent_once(reply: Reply, fake_x: FakeX, tweet_id: str = "1917854669995126784") -> None:
+    """The reply is sent, and the platform holds exactly one post answering tweet_id."""
     reply.refresh_from_db()
     assert reply.state == ReplyState.SENT
-    assert len(fake_x.posts) == 1, fake_x.posts
-    post = fake_x.posts[0]
-    assert post["referenced_tweets"] == [{"type": "replied_to", "id": "1917854669995126784"}]
+    answering = [
+        post
+        for post in fake_x.posts
+        if post["referenced_tweets"] == [{"type": "replied_to", "id": tweet_id}]
+    ]
+    assert len(answering) == 1, fake_x.posts
+    post = answering[0]
     assert reply.external_id == post["id"]
     message = Message.objects.get(conversation=reply.conversation, direction=Direction.OUTBOUND)
     assert message.external_id == post["id"]
