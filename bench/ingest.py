@@ -154,6 +154,7 @@ def run_ingest(data, own, batch: int) -> float:
     total = sum(len(c[2]) for c in calls)
     started = time.perf_counter()
     cpu = time.process_time()
+    backend = backend_cpu()
     created = 0
     for _, i, chunk in calls:
         created += ingest_messages(
@@ -161,14 +162,29 @@ def run_ingest(data, own, batch: int) -> float:
         ).created
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    backend = backend_cpu() - backend
     assert created == total, (created, total)
     # On a shared machine the wall clock also measures the neighbours: say how
-    # much CPU this process itself spent (enrichment threads included).
+    # much CPU this process (enrichment threads included) and its PostgreSQL backend spent.
     print(
         f"  ingest: {elapsed:.1f} s wall, {cpu:.1f} s CPU in this process"
-        f" ({1000 * cpu / total:.3f} ms CPU per message)"
+        f" ({1000 * cpu / total:.3f} ms CPU per message), {backend:.1f} s CPU in PostgreSQL"
     )
     return total / elapsed
+
+
+def backend_cpu() -> float:
+    """CPU seconds our PostgreSQL backend has used (NaN when the server is not on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_copy(data) -> float:

@@ -91,7 +91,10 @@ class ContactTag(models.TextChoices):
 class Contact(models.Model):
     """One author on one channel."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="contacts")
+    # Indexed by the unique (channel, external_id) below: a second index only slowed ingest.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     handle = models.CharField(_("handle"), max_length=255, blank=True, default="")
     name = models.CharField(_("name"), max_length=255, blank=True, default="")
@@ -202,12 +205,15 @@ class Conversation(models.Model):
         related_name="conversations",
         db_index=False,
     )
+    # Null on most rows (every new one): indexed by a partial index below, so ingest
+    # does not add an index entry per conversation for nothing.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        db_index=False,
     )
     priority = models.SmallIntegerField(
         _("priority"), choices=Priority.choices, default=Priority.NORMAL
@@ -251,6 +257,7 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="suggested_conversations",
         verbose_name=_("suggested department"),
+        db_index=False,  # partial index below, as assignee
     )
     # SLA (set by routing.services)
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -305,6 +312,14 @@ class Conversation(models.Model):
                 fields=["merged_into"],
                 name="conv_merged_into_idx",
                 condition=Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["assignee"], name="conv_assignee_idx", condition=Q(assignee__isnull=False)
+            ),
+            models.Index(
+                fields=["suggested_department"],
+                name="conv_suggested_dept_idx",
+                condition=Q(suggested_department__isnull=False),
             ),
         ]
 
@@ -392,9 +407,13 @@ class Message(models.Model):
 class ConversationEvent(models.Model):
     """The audit trail: one row per action on a conversation. Append-only."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    # Both indexed below: conversation by (conversation, created_at); actor (null for ingest
+    # and the system) by a partial index.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
     )
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict, blank=True)
@@ -402,7 +421,10 @@ class ConversationEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["conversation", "created_at"], name="event_conversation_idx")
+            models.Index(fields=["conversation", "created_at"], name="event_conversation_idx"),
+            models.Index(
+                fields=["actor"], name="event_actor_idx", condition=Q(actor__isnull=False)
+            ),
         ]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")

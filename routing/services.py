@@ -32,7 +32,7 @@ import logging
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,7 @@ from django.utils.translation import gettext as _
 
 from inbox.models import (
     END_STATUSES,
+    Channel,
     Conversation,
     ConversationEvent,
     Direction,
@@ -72,6 +73,7 @@ from routing.sla import (
     is_open_at,
     open_intervals,
 )
+from webcare.pg import fetch_instances
 
 log = logging.getLogger(__name__)
 
@@ -260,13 +262,16 @@ class _Timeline:
         return self._los[k] + (target - self._cum[k])
 
 
-class _Context:
-    """Active policies and calendar specs, loaded once per hook call (cached by calendar id)."""
+class SlaContext:
+    """Active policies and calendar specs, loaded once per hook call (cached by calendar id).
+
+    Callers that run several hooks for one batch (ingest) pass one context to all of them."""
 
     def __init__(self) -> None:
         self._specs: dict[int | None, CalendarSpec] = {None: calendar_spec(None)}
         self._json: dict[int | None, dict] = {}
         self._timelines: dict[int | None, _Timeline] = {}
+        self._chosen: dict[tuple, tuple[SlaPolicy | None, int | None]] = {}
 
     @cached_property
     def policies(self) -> list[SlaPolicy]:
@@ -293,6 +298,19 @@ class _Context:
 
     def choose(self, conversation: Conversation) -> tuple[SlaPolicy | None, int | None]:
         """The matching policy and the key (calendar id, None = 24/7) of its calendar."""
+        # A batch has thousands of conversations but a handful of distinct inputs.
+        inputs = (
+            conversation.channel.kind,
+            conversation.channel_id,
+            conversation.priority,
+            conversation.department_id,
+            conversation.flags,
+        )
+        if inputs not in self._chosen:
+            self._chosen[inputs] = self._choose(conversation)
+        return self._chosen[inputs]
+
+    def _choose(self, conversation: Conversation) -> tuple[SlaPolicy | None, int | None]:
         policy = choose_policy(conversation, self.policies)
         if policy is None:
             return None, None
@@ -350,12 +368,46 @@ def _running(conversation_ids: Iterable[int]) -> Running:
     return out
 
 
+# What the hooks read of a running clock they stop or sync but never recompute (not paused).
+_LIGHT_CLOCK_FIELDS = (
+    "id",
+    "conversation_id",
+    "kind",
+    "started_at",
+    "warn_at",
+    "due_at",
+    "stopped_at",
+)
+
+
+def _running_light(conversation_ids: Iterable[int]) -> Running:
+    """_running with only _LIGHT_CLOCK_FIELDS loaded: ingest reads thousands per batch, and the
+    calendar and pauses (JSON) cost more to load than everything else."""
+    out: Running = {pk: {} for pk in conversation_ids}
+    if not out:
+        return out
+    if connection.vendor == "postgresql":
+        clocks = fetch_instances(
+            SlaClock,
+            _LIGHT_CLOCK_FIELDS,
+            "conversation_id = ANY(%s) AND stopped_at IS NULL",  # Uses index: slaclock_running_idx
+            [list(out)],
+        )
+    else:
+        clocks = SlaClock.objects.filter(
+            conversation_id__in=out.keys(), stopped_at__isnull=True
+        ).only(*_LIGHT_CLOCK_FIELDS)
+    for clock in clocks:
+        out[clock.conversation_id][clock.kind] = clock
+    return out
+
+
 def _new_clock(
     conversation: Conversation,
     kind: str,
     *,
     policy: SlaPolicy,
-    ctx: _Context,
+    ctx: SlaContext,
     key: int | None,
     at: datetime,
 ) -> SlaClock | None:
@@ -378,7 +430,7 @@ def _new_clock(
 
 
 def _ensure_clocks(
-    ctx: _Context,
+    ctx: SlaContext,
     running: Running,
     wanted: Iterable[tuple[Conversation, Sequence[str], datetime]],
     *,
@@ -644,27 +696,73 @@ def _plain(value):
     return str(value) if isinstance(value, str) else value
 
 
+# What the policy choice and the clock rules read of a conversation (see with_sla_fields).
+SLA_READ_FIELDS = (
+    "id",
+    "channel",
+    "department",
+    "previous",
+    "status",
+    "priority",
+    "flags",
+    "assignee_id",
+    "received_at",
+    "last_inbound_at",
+    "channel__kind",
+    "department__calendar_id",
+    "previous__first_response_at",
+    *SLA_FIELDS,
+)
+
+
+def with_sla_fields(queryset, *extra: str):
+    """queryset loading what the SLA rules read (plus `extra` fields), related rows joined."""
+    return queryset.select_related("channel", "department", "previous").only(
+        *SLA_READ_FIELDS, *extra
+    )
+
+
+# with_sla_fields() by column, for fetch_with_sla_fields.
+_SLA_READ_ATTNAMES = (
+    "id",
+    "channel_id",
+    "department_id",
+    "previous_id",
+    "status",
+    "priority",
+    "flags",
+    "assignee_id",
+    "received_at",
+    "last_inbound_at",
+    *SLA_FIELDS,
+)
+
+
+def fetch_with_sla_fields(where: str, params: Sequence, *extra: str) -> list[Conversation]:
+    """with_sla_fields() for PostgreSQL hot paths (ingest): conversations matching the SQL
+    `where` read in binary (webcare.pg.fetch_instances), their channel, team and previous
+    conversation attached from one small query each instead of a join per row."""
+    convs = fetch_instances(Conversation, (*_SLA_READ_ATTNAMES, *extra), where, params)
+    channels = Channel.objects.only("id", "kind").in_bulk({c.channel_id for c in convs})
+    departments = Department.objects.only("id", "calendar_id").in_bulk(
+        {c.department_id for c in convs if c.department_id}
+    )
+    previous = Conversation.objects.only("id", "first_response_at").in_bulk(
+        {c.previous_id for c in convs if c.previous_id}
+    )
+    for conv in convs:
+        conv.channel = channels[conv.channel_id]
+        if conv.department_id:
+            conv.department = departments[conv.department_id]
+        if conv.previous_id:
+            conv.previous = previous[conv.previous_id]
+    return convs
+
+
 def _load(conversation_ids: Iterable[int], **filters) -> list[Conversation]:
     """The conversations with what the policy choice and the clock rules read (one query)."""
     return list(
-        Conversation.objects.filter(pk__in=list(conversation_ids), **filters)
-        .select_related("channel", "department", "previous")
-        .only(
-            "id",
-            "channel",
-            "department",
-            "previous",
-            "status",
-            "priority",
-            "flags",
-            "assignee_id",
-            "received_at",
-            "last_inbound_at",
-            "channel__kind",
-            "department__calendar_id",
-            "previous__first_response_at",
-            *SLA_FIELDS,
-        )
+        with_sla_fields(Conversation.objects.filter(pk__in=list(conversation_ids), **filters))
     )
 
 
@@ -759,7 +857,7 @@ def on_conversations_opened(*, conversation_ids: Sequence[int]) -> None:
     """
     if not conversation_ids:
         return
-    ctx = _Context()
+    ctx = SlaContext()
     if not ctx.policies:
         return  # nothing can start; a new conversation has no clock to sync
     convs = _load(conversation_ids)
@@ -769,12 +867,12 @@ def on_conversations_opened(*, conversation_ids: Sequence[int]) -> None:
 def _opened(
     convs: Sequence[Conversation],
     at: dict[int, datetime],
-    ctx: _Context | None = None,
+    ctx: SlaContext | None = None,
     *,
     bulk: bool = False,
 ) -> None:
     before = _snapshot(convs) if bulk else None
-    ctx = ctx or _Context()
+    ctx = ctx or SlaContext()
     running = _running(at)
     _ensure_clocks(ctx, running, [(c, _opening_kinds(c), at[c.pk]) for c in convs])
     _sync(convs, running, at, before=before)
@@ -800,7 +898,7 @@ def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
     """
     if not conversation_ids:
         return
-    ctx = _Context()
+    ctx = SlaContext()
     filters = {} if ctx.policies else {"sla_paused_at__isnull": False}
     convs = [c for c in _load(conversation_ids, **filters) if c.last_inbound_at is not None]
     if convs:
@@ -810,12 +908,12 @@ def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
 def _customer_wrote(
     convs: Sequence[Conversation],
     at: dict[int, datetime],
-    ctx: _Context | None = None,
+    ctx: SlaContext | None = None,
     *,
     bulk: bool = False,
 ) -> None:
     before = _snapshot(convs) if bulk else None
-    ctx = ctx or _Context()
+    ctx = ctx or SlaContext()
     running = _running(at)
     _resume(convs, running, at)
     last = _last_responses(at)
@@ -894,11 +992,11 @@ def on_ingested(
     Why: a batch mostly opens conversations that our own account answers in the same batch.
     Called one by one, the hooks load those conversations three times, insert clocks, read them
     back, stop them, and write each conversation twice. Here the conversations and their
-    running clocks are loaded once, the rules run in memory in the same order, clocks started
-    and answered within the batch are inserted already stopped, and every changed
-    conversation is written once.
+    running clocks are loaded once, the rules run in memory in the same order (plan_ingested),
+    clocks started and answered within the batch are inserted already stopped, and every
+    changed conversation is written once.
     """
-    ctx = _Context()
+    ctx = SlaContext()
     if not ctx.policies:
         # No clock can start: only pauses end and responses are recorded (cheap paths).
         on_customer_messages(conversation_ids=customer)
@@ -908,13 +1006,57 @@ def on_ingested(
     if not ids:
         return
     convs = {c.pk: c for c in _load(ids)}
+    plan = plan_ingested(
+        conversations=convs, opened=opened, customer=customer, responded=responded, ctx=ctx
+    )
+    save_clocks_of_new(plan)
+    _update_rows(Conversation, plan.changed, list(SLA_FIELDS))
+
+
+@dataclass
+class PendingClocks:
+    """Clocks decided in memory, not written yet (see plan_ingested, start_clocks_of_new)."""
+
+    clocks: list[SlaClock]
+    stops: list[tuple[SlaClock, Conversation, datetime]]
+    # Conversations whose SLA_FIELDS changed (set on the objects; the caller writes them).
+    changed: list[Conversation] = field(default_factory=list)
+
+
+def plan_ingested(
+    *,
+    conversations: dict[int, Conversation],
+    opened: Sequence[int],
+    customer: Sequence[int],
+    responded: dict[int, datetime],
+    ctx: SlaContext | None = None,
+) -> PendingClocks:
+    """on_ingested without its writes, for ingest, which writes the conversations itself.
+
+    conversations: pk -> conversation loaded with with_sla_fields() (and locked), already
+    showing what this batch changes (status after a reopen, last_inbound_at, flags,
+    received_at); it must hold every pk of opened, customer and responded. Reads the running
+    clocks and the last responses (two queries); sets the SLA fields on the objects. Write the
+    returned clocks with save_clocks_of_new and the `changed` conversations' SLA_FIELDS.
+    """
+    ctx = ctx or SlaContext()
+    if not ctx.policies:
+        # As on_ingested's cheap paths: nothing opens, of the customers only pauses end.
+        opened = []
+        customer = [pk for pk in customer if conversations[pk].sla_paused_at is not None]
+    ids = set(opened) | set(customer) | set(responded)
+    if not ids:
+        return PendingClocks([], [])
+    convs = {pk: conversations[pk] for pk in ids}
     before = _snapshot(convs.values())
-    running = _running(convs)
+    # Only a paused conversation's clocks are recomputed (_resume): the rest load light.
+    paused = {pk for pk, conv in convs.items() if conv.sla_paused_at is not None}
+    running = _running(paused)
+    running.update(_running_light(pk for pk in convs if pk not in paused))
     new: list[SlaClock] = []
-    changed: dict[int, Conversation] = {}
 
     # 1. Opened: clocks from each conversation's first message.
-    group = [convs[pk] for pk in opened if pk in convs]
+    group = [convs[pk] for pk in opened]
     at = {c.pk: c.received_at or timezone.now() for c in group}
     new += _ensure_clocks(
         ctx, running, [(c, _opening_kinds(c), at[c.pk]) for c in group], save=False
@@ -922,10 +1064,10 @@ def on_ingested(
     _sync_in_memory(group, running, at)
 
     # 2. Customers wrote again (existing conversations): end pauses, next response, resolution.
-    group = [convs[pk] for pk in customer if pk in convs and convs[pk].last_inbound_at is not None]
+    group = [convs[pk] for pk in customer if convs[pk].last_inbound_at is not None]
     if group:
         at = {c.pk: c.last_inbound_at for c in group}
-        _resume(group, running, at)
+        _resume(group, running, at)  # writes the few resumed clocks itself
         last = _last_responses(at)
         new += _ensure_clocks(
             ctx,
@@ -936,7 +1078,7 @@ def on_ingested(
         _sync_in_memory(group, running, at)
 
     # 3. Our own account answered: stop the response clocks it answers.
-    group = [convs[pk] for pk in sorted(responded) if pk in convs]
+    group = [convs[pk] for pk in sorted(responded)]
     stops = []
     for conv in group:
         clock = _answered_clock(conv, running[conv.pk], responded[conv.pk])
@@ -945,24 +1087,19 @@ def on_ingested(
             stops.append((clock, conv, responded[conv.pk]))
     _sync_in_memory(group, running, responded)
 
-    _insert_clocks(new)
-    _stop_clocks(stops, inserted=frozenset(c.pk for c in new))
-    for conv in convs.values():
-        if before[conv.pk] != tuple(getattr(conv, f) for f in SLA_FIELDS):
-            changed[conv.pk] = conv
-    _update_rows(Conversation, list(changed.values()), list(SLA_FIELDS))
-
-
-@dataclass
-class PendingClocks:
-    """Clocks of conversations not inserted yet (see start_clocks_of_new)."""
-
-    clocks: list[SlaClock]
-    stops: list[tuple[SlaClock, Conversation, datetime]]
+    changed = [
+        conv
+        for conv in convs.values()
+        if before[conv.pk] != tuple(getattr(conv, f) for f in SLA_FIELDS)
+    ]
+    return PendingClocks(new, stops, changed)
 
 
 def start_clocks_of_new(
-    *, conversations: Sequence[Conversation], responded: dict[int, datetime]
+    *,
+    conversations: Sequence[Conversation],
+    responded: dict[int, datetime],
+    ctx: SlaContext | None = None,
 ) -> PendingClocks:
     """on_conversations_opened then on_own_responses for conversations ingest is ABOUT to insert.
 
@@ -978,7 +1115,7 @@ def start_clocks_of_new(
     """
     if not conversations:
         return PendingClocks([], [])
-    ctx = _Context()
+    ctx = ctx or SlaContext()
     by_pk = {c.pk: c for c in conversations}
     previous_ids = {c.previous_id for c in conversations if c.previous_id}
     if previous_ids:
@@ -1004,7 +1141,7 @@ def start_clocks_of_new(
 
 
 def save_clocks_of_new(pending: PendingClocks) -> None:
-    """Write the clocks of start_clocks_of_new, after their conversations got their real pks."""
+    """Write pending clocks (start_clocks_of_new: after the conversations got their real pks)."""
     for clock in pending.clocks:
         clock.conversation_id = clock.conversation.pk
     _insert_clocks(pending.clocks)
@@ -1035,7 +1172,9 @@ def on_status_changed(
     elif old == Status.WAITING and conversation.sla_paused_at is not None:
         _resume([conversation], running, {pk: at})
     if old in END_STATUSES and new not in END_STATUSES:
-        _ensure_clocks(_Context(), running, [(conversation, _customer_kinds(conversation, at), at)])
+        _ensure_clocks(
+            SlaContext(), running, [(conversation, _customer_kinds(conversation, at), at)]
+        )
     _sync([conversation], running, {pk: at})
 
 
@@ -1053,7 +1192,7 @@ def on_priority_or_department_changed(
     pk = conversation.pk
     running = _running([pk])
     clocks = running[pk]
-    ctx = _Context()
+    ctx = SlaContext()
     policy, key = ctx.choose(conversation)
     paused = conversation.sla_paused_at is not None
     for kind, clock in list(clocks.items()):

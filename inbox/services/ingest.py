@@ -19,12 +19,13 @@ threading decisions; the unique constraints stay the last line of defence.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,11 +51,15 @@ from inbox.models import (
 )
 from routing.services import (
     SLA_FIELDS,
+    SlaContext,
     apply_routing,
-    on_ingested,
+    fetch_with_sla_fields,
+    plan_ingested,
     save_clocks_of_new,
     start_clocks_of_new,
+    with_sla_fields,
 )
+from webcare.pg import pg_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +126,12 @@ def ingest_messages(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-enrich") as pool:
         pending = pool.submit(_enrich_messages, _not_stored(channel.pk, chunks[0]), own)
         for index, chunk in enumerate(chunks):
-            enriched = pending.result()
+            enriched = pending
             last = index == len(chunks) - 1
             if not last:
                 upcoming = _not_stored(channel.pk, chunks[index + 1])
                 pending = pool.submit(_enrich_messages, upcoming, own)
+            # The batch waits for its enrichment only once its reads are done.
             result.merge(
                 _ingest_batch(channel.pk, chunk, cursor if last else None, enriched=enriched)
             )
@@ -193,6 +199,8 @@ class _Conv:
     reopened: bool = False
     adopted: bool = False  # first inbound message in a conversation our own post opened
     messages: list[_Row] = field(default_factory=list)
+    # The stored row (with what the SLA rules read); None for a conversation not created yet.
+    obj: Conversation | None = None
 
 
 @dataclass
@@ -213,7 +221,7 @@ def _ingest_batch(
     batch: list[IncomingMessage],
     cursor: dict[str, Any] | None,
     *,
-    enriched: dict[str, tuple[str, str, int]] | None,
+    enriched: Future[dict[str, tuple[str, str, int]]] | None,
 ) -> IngestResult:
     result = IngestResult()
     with transaction.atomic():
@@ -227,7 +235,7 @@ def _ingest_batch(
         new = [m for m in batch if _clip(m.external_id, 255) not in existing]
         result.duplicates = len(batch) - len(new)
         if new:
-            _store(channel, new, result, enriched or {})
+            _store(channel, new, result, enriched)
         _save_channel(channel, cursor, result.created)
     return result
 
@@ -236,10 +244,12 @@ def _store(
     channel: Channel,
     new: list[IncomingMessage],
     result: IngestResult,
-    enriched: dict[str, tuple[str, str, int]],
+    pending: Future[dict[str, tuple[str, str, int]]] | None,
 ) -> None:
+    """pending: the enrichment of (most of) these messages, running in another thread."""
     now = timezone.now()
     contacts, contact_flags, result.contacts_created = _upsert_contacts(channel, new, now)
+    enriched = pending.result() if pending is not None else {}
 
     rows = []
     for m in new:
@@ -361,7 +371,7 @@ def _existing_external_ids(channel_id: int, external_ids: list[str]) -> set[str]
     if not external_ids:
         return set()
     if _is_postgres():
-        with _pg_cursor() as cur:
+        with pg_cursor() as cur:
             cur.execute(
                 "SELECT external_id FROM inbox_message"
                 " WHERE channel_id = %s AND external_id = ANY(%b::varchar[])",
@@ -392,29 +402,45 @@ def _thread_keys_of_messages(channel_id: int, external_ids: set[str]) -> dict[st
 
 
 def _load_conversations(channel_id: int, keys: set[str]) -> dict[str, _Conv]:
-    """Per thread key: the open conversation, else the most recent finished one."""
+    """Per thread key: the open conversation, else the most recent finished one.
+
+    Loaded with what the SLA rules read, so the batch's clock decisions need no second read.
+    """
     out: dict[str, _Conv] = {}
-    fields = ("id", "thread_key", "status", "closed_at", "contact_id", "last_inbound_at")
     for part in _chunks(sorted(keys), 2000):
-        qs = Conversation.objects.filter(channel_id=channel_id, thread_key__in=part)
         if _is_postgres():
             # Lock what we will update so a concurrent close cannot interleave;
             # id order keeps two lockers from deadlocking.
-            qs = qs.select_for_update(no_key=True).order_by("id")
-        for cid, key, status, closed_at, contact_id, last_inbound in qs.values_list(*fields):
+            found = fetch_with_sla_fields(
+                "channel_id = %s AND thread_key = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                [channel_id, part],
+                "thread_key",
+                "closed_at",
+                "contact_id",
+            )
+        else:
+            found = with_sla_fields(
+                Conversation.objects.filter(channel_id=channel_id, thread_key__in=part),
+                "thread_key",
+                "closed_at",
+                "contact",
+            )
+        for obj in found:
+            key = obj.thread_key
             known = out.get(key)
             # The open one wins (at most one: a DB constraint); else the newest finished one.
             if known is not None and (
-                known.status in _OPEN or (status not in _OPEN and known.id > cid)
+                known.status in _OPEN or (obj.status not in _OPEN and known.id > obj.pk)
             ):
                 continue
             out[key] = _Conv(
                 key=key,
-                id=cid,
-                status=status,
-                closed_at=closed_at,
-                contact_id=contact_id,
-                has_inbound=last_inbound is not None,
+                id=obj.pk,
+                status=obj.status,
+                closed_at=obj.closed_at,
+                contact_id=obj.contact_id,
+                has_inbound=obj.last_inbound_at is not None,
+                obj=obj,
             )
     return out
 
@@ -555,14 +581,16 @@ def _write(
     responded: dict[int, datetime] = {}
     # The SLA fields of new conversations are decided before their INSERT (see
     # start_clocks_of_new); the rows carry them, the clocks follow once ids exist.
-    sla_rows = [_sla_row(channel, c, -index) for index, c in enumerate(fresh, start=1)]
+    fresh_aggs = [_aggregate(c) for c in fresh]
+    sla_rows = _sla_rows(channel, fresh, fresh_aggs)
     for obj, conv in zip(sla_rows, fresh, strict=True):
         own = [r.created_at for r in conv.messages if r.own]
         if own:
             responded[obj.pk] = max(own)
-    pending = start_clocks_of_new(conversations=sla_rows, responded=responded)
+    sla = SlaContext()
+    pending = start_clocks_of_new(conversations=sla_rows, responded=responded, ctx=sla)
     if fresh:
-        _insert_conversations(channel_id, fresh, sla_rows, now)
+        _insert_conversations(channel_id, fresh, fresh_aggs, sla_rows, now)
         for obj, conv in zip(sla_rows, fresh, strict=True):
             obj.pk = conv.id
 
@@ -599,8 +627,10 @@ def _write(
         result.duplicates += len(rows) - len(inserted)
 
     existing = [c for c in touched if not c.is_new and c.messages]
+    aggs = [_aggregate(c) for c in existing]
+    plan = _plan_sla_of_existing(existing, aggs, sla)
     if existing:
-        _update_conversations(existing, now)
+        _update_conversations(existing, aggs, now, sla={c.pk for c in plan.changed})
 
     events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
     events += [(c.id, "reopened", {}) for c in existing if c.reopened]
@@ -618,13 +648,40 @@ def _write(
     result.new_conversation_ids = sorted(c.id for c in fresh)
     result.reopened_ids = sorted(c.id for c in existing if c.reopened)
     save_clocks_of_new(pending)
+    save_clocks_of_new(plan)
+
+
+def _plan_sla_of_existing(existing: list[_Conv], aggs: list[dict[str, Any]], ctx: SlaContext):
+    """The SLA hooks for stored conversations, decided in memory before their one UPDATE.
+
+    The loaded rows are brought to what _update_conversations will write (the fields the
+    rules read), then routing decides; the changed SLA fields go into the same UPDATE.
+    (New conversations got theirs from start_clocks_of_new.)
+    """
+    for conv, agg in zip(existing, aggs, strict=True):
+        obj = conv.obj
+        if conv.reopened or conv.adopted:
+            obj.status = Status.NEW
+        if conv.reopened:
+            obj.closed_at = None
+        if agg["last_inbound_at"] is not None:
+            obj.last_inbound_at = max(filter(None, [obj.last_inbound_at, agg["last_inbound_at"]]))
+        obj.flags |= agg["flags"]
+        if conv.adopted:
+            obj.received_at = _adopt(conv, agg, "received_at")
     responded = {}
     for conv in existing:
         own = [r.created_at for r in conv.messages if r.own]
         if own:
             responded[conv.id] = max(own)
     customer = sorted({c.id for c in existing for r in c.messages if not r.own})
-    _sla_hooks(customer=customer, responded=responded)
+    return plan_ingested(
+        conversations={c.id: c.obj for c in existing},
+        opened=[],
+        customer=customer,
+        responded=responded,
+        ctx=ctx,
+    )
 
 
 def _aggregate(conv: _Conv) -> dict[str, Any]:
@@ -644,9 +701,12 @@ def _aggregate(conv: _Conv) -> dict[str, Any]:
 
 
 def _insert_conversations(
-    channel_id: int, fresh: list[_Conv], sla_rows: list[Conversation], now: datetime
+    channel_id: int,
+    fresh: list[_Conv],
+    aggs: list[dict[str, Any]],
+    sla_rows: list[Conversation],
+    now: datetime,
 ) -> None:
-    aggs = [_aggregate(c) for c in fresh]
     values = {
         "channel_id": [channel_id] * len(fresh),
         "contact_id": [c.contact_id for c in fresh],
@@ -670,9 +730,13 @@ def _insert_conversations(
         conv.id = ids[conv.key]
 
 
-def _update_conversations(convs: list[_Conv], now: datetime) -> None:
-    """Add this batch's messages to stored conversations (relative updates on PostgreSQL)."""
-    aggs = [_aggregate(c) for c in convs]
+def _update_conversations(
+    convs: list[_Conv], aggs: list[dict[str, Any]], now: datetime, *, sla: set[int]
+) -> None:
+    """Add this batch's messages to stored conversations (relative updates on PostgreSQL).
+
+    sla: ids whose SLA_FIELDS (decided in memory, see _plan_sla_of_existing) are written too.
+    """
     if _is_postgres():
         # Relative (count + n, GREATEST, OR) so concurrent writers of other
         # fields keep their changes; status only changes on reopen or adoption.
@@ -691,7 +755,16 @@ def _update_conversations(convs: list[_Conv], now: datetime) -> None:
             ([_adopt(c, a, "snippet") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([_adopt(c, a, "language") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([_adopt(c, a, "sentiment") for c, a in zip(convs, aggs, strict=True)], "text"),
+            ([c.id in sla for c in convs], "boolean"),
+            *(
+                ([_plain(getattr(c.obj, name)) for c in convs], _SLA_TYPES[name])
+                for name in SLA_FIELDS
+            ),
         ]
+        # The row lock taken in _load_conversations keeps the SLA fields as they were read.
+        sla_sets = ",\n".join(
+            f"{name} = CASE WHEN u.sla THEN u.{name} ELSE c.{name} END" for name in SLA_FIELDS
+        )
         sql = f"""
             UPDATE inbox_conversation AS c SET
                 message_count = c.message_count + u.n,
@@ -708,13 +781,14 @@ def _update_conversations(convs: list[_Conv], now: datetime) -> None:
                 snippet = COALESCE(u.snippet, c.snippet),
                 language = COALESCE(u.language, c.language),
                 sentiment = COALESCE(u.sentiment, c.sentiment),
+                {sla_sets},
                 updated_at = %s
             FROM unnest({", ".join(f"%b::{t}[]" for _, t in arrays)})
                 AS u(id, n, last_at, last_in, flags, reopen, contact_id, received_at,
-                     snippet, language, sentiment)
+                     snippet, language, sentiment, sla, {", ".join(SLA_FIELDS)})
             WHERE c.id = u.id
         """
-        with _pg_cursor() as cur:
+        with pg_cursor() as cur:
             cur.execute(sql, [now] + [values for values, _ in arrays])
         return
 
@@ -759,6 +833,9 @@ def _update_conversations(convs: list[_Conv], now: datetime) -> None:
         ],
         batch_size=500,
     )
+    changed = [c.obj for c in convs if c.id in sla]
+    if changed:
+        Conversation.objects.bulk_update(changed, list(SLA_FIELDS), batch_size=500)
 
 
 def _adopt(conv: _Conv, agg: dict[str, Any], what: str) -> Any:
@@ -791,31 +868,30 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 
 
 # --------------------------------------------------------------------------
-# SLA hooks (routing owns the logic; ingest only says what happened, in bulk)
+# SLA (routing owns the logic; ingest only says what happened, in bulk)
 # --------------------------------------------------------------------------
 
-
-def _sla_hooks(*, customer: list[int], responded: dict[int, datetime]) -> None:
-    """For stored conversations, inside the batch's transaction, once per batch (never per message).
-
-    (New conversations got theirs from start_clocks_of_new / save_clocks_of_new.)
-    responded: conversation id -> time of our latest own message in the batch.
-    """
-    on_ingested(opened=[], customer=customer, responded=responded)
+_SLA_TYPES = {name: "text" if name == "sla_state" else "timestamptz" for name in SLA_FIELDS}
 
 
-def _sla_row(channel: Channel, conv: _Conv, temporary_pk: int) -> Conversation:
-    """An unsaved Conversation with what the SLA rules read, for start_clocks_of_new."""
-    agg = _aggregate(conv)
-    return Conversation(
-        pk=temporary_pk,
-        channel=channel,
-        status=conv.status,
-        flags=agg["flags"],
-        received_at=agg["first"].created_at,
-        last_inbound_at=agg["last_inbound_at"],
-        previous_id=conv.previous_id,
-    )
+def _sla_rows(
+    channel: Channel, fresh: list[_Conv], aggs: list[dict[str, Any]]
+) -> list[Conversation]:
+    """Unsaved Conversations (temporary negative pks) with what the SLA rules read, for
+    start_clocks_of_new."""
+    # Copies of one blank row: Model.__init__ with keywords costs three times as much.
+    blank = Conversation(channel=channel)
+    rows = []
+    for index, (conv, agg) in enumerate(zip(fresh, aggs, strict=True), start=1):
+        row = copy.copy(blank)
+        row.pk = -index
+        row.status = conv.status
+        row.flags = agg["flags"]
+        row.received_at = agg["first"].created_at
+        row.last_inbound_at = agg["last_inbound_at"]
+        row.previous_id = conv.previous_id
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------
@@ -921,7 +997,7 @@ def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]
         sql += " RETURNING " + ", ".join(
             connection.ops.quote_name(meta.get_field(r).column) for r in returning
         )
-    with _pg_cursor() as cur:
+    with pg_cursor() as cur:
         cur.execute(sql, scalar_params + [col for col, _ in arrays])
         return cur.fetchall() if returning else []
 
@@ -929,19 +1005,6 @@ def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-
-
-def _pg_cursor():
-    """A server-side-binding psycopg cursor on Django's connection (same transaction).
-
-    Django's own cursor binds client-side: it quotes every element of a
-    5,000-element array into the SQL text in Python, which costs more than the
-    INSERT itself. Here the arrays travel as parameters.
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def _is_postgres() -> bool:

@@ -378,3 +378,72 @@ def test_ingest_of_new_conversations_equals_the_hooks_after_the_insert(policies,
     services.on_conversations_opened(conversation_ids=ids)
     services.on_own_responses(conversation_ids=ids)
     assert {pk: state(Conversation.objects.get(pk=pk)) for pk in ids} == by_ingest
+
+
+def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
+    policies, team_a, staff_a, monkeypatch
+):
+    """Ingest decides the SLA of stored conversations in memory and writes them in its own
+    UPDATE (plan_ingested); that equals updating first and running on_ingested on the rows."""
+    from inbox.services import ingest as ingest_module
+    from tests.factories import ChannelFactory
+
+    def history(channel):
+        ingest_messages(
+            channel=channel,
+            messages=[im(f"m{i}", 10 * i) for i in range(6)]
+            + [im("r0", 5, parent="m0", own=True), im("r2", 25, parent="m2", own=True)],
+        )
+        by_key = {c.thread_key: c for c in Conversation.objects.filter(channel=channel)}
+        waiting = by_key["m2"]  # answered, then waiting on the customer: clocks paused
+        services.on_status_changed(waiting, Status.ASSIGNED, Status.WAITING, FRIDAY_1645)
+        Conversation.objects.filter(pk=waiting.pk).update(status=Status.WAITING)
+        closed = by_key["m3"]  # closed, the customer writes within the reopen window
+        closed.status, closed.closed_at = Status.CLOSED, FRIDAY_1645 + timedelta(minutes=40)
+        closed.save(update_fields=["status", "closed_at"])
+        services.on_status_changed(closed, Status.NEW, Status.CLOSED, closed.closed_at)
+        team = by_key["m4"]  # forwarded to a team with office hours
+        Conversation.objects.filter(pk=team.pk).update(department=team_a, status=Status.TRIAGED)
+        team.refresh_from_db()
+        services.on_priority_or_department_changed(team, at=FRIDAY_1645 + timedelta(minutes=45))
+        return [
+            im("c0", 60 * 66, parent="r0"),  # a next response, after the weekend
+            im("c1", 61, parent="m1"),
+            im("c2", 60 * 67, parent="r2"),  # ends the pause
+            im("c3", 60 * 68, parent="m3"),  # reopens
+            im("c4", 50, parent="m4"),
+            im("r5", 60 * 70, parent="m5", own=True),  # late: a breach
+            im("r1", 62, parent="c1", own=True),
+        ]
+
+    def channel_with_history():
+        channel = ChannelFactory(own_handles=["brand"])
+        return channel, history(channel)
+
+    in_ingest, later = channel_with_history()
+    ingest_messages(channel=in_ingest, messages=later)
+
+    reference, later = channel_with_history()
+    monkeypatch.setattr(
+        ingest_module, "plan_ingested", lambda **kwargs: services.PendingClocks([], [])
+    )
+    ingest_messages(channel=reference, messages=later)
+    convs = {c.thread_key: c.pk for c in Conversation.objects.filter(channel=reference)}
+    key_of = {"c0": "m0", "c1": "m1", "c2": "m2", "c3": "m3", "c4": "m4", "r5": "m5", "r1": "m1"}
+    customer = sorted({convs[key_of[m.external_id]] for m in later if not m.is_own})
+    responded = {convs[key_of[m.external_id]]: m.created_at for m in later if m.is_own}
+    services.on_ingested(opened=[], customer=customer, responded=responded)
+
+    compared = 0
+    for conv in Conversation.objects.filter(channel=in_ingest):
+        other = Conversation.objects.get(channel=reference, thread_key=conv.thread_key)
+        ours, theirs = state(conv), state(other)
+        assert ours == theirs, conv.thread_key
+        compared += 1
+    assert compared == 6
+    # The scenarios do exercise the rules: a pause ended, a reopen, a breach, a next response.
+    assert SlaBreach.objects.filter(conversation__channel=in_ingest).exists()
+    reopened = Conversation.objects.get(channel=in_ingest, thread_key="m3")
+    assert reopened.status == Status.NEW and reopened.resolution_due_at is not None
+    paused = Conversation.objects.get(channel=in_ingest, thread_key="m2")
+    assert paused.sla_paused_at is None and paused.next_response_due_at is not None
