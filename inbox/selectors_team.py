@@ -34,12 +34,22 @@ def teams_of(user) -> QuerySet[Department]:
     return Department.objects.filter(memberships__user=user)
 
 
+def team_ids_of(user) -> frozenset[int]:
+    """Ids of user's teams, read once per user object, that is once per request: a reply
+    asks "may this user act here?" four or five times on its way through view and services."""
+    ids = getattr(user, "_team_ids", None)
+    if ids is None:
+        ids = frozenset(user.memberships.values_list("department_id", flat=True))
+        user._team_ids = ids
+    return ids
+
+
 def may_see_team(user, department_id: int | None) -> bool:
     if user.is_coordinator or user.is_manager:
         return True
     if department_id is None:
         return False
-    return user.memberships.filter(department_id=department_id).exists()
+    return department_id in team_ids_of(user)
 
 
 def team_conversations(user, *, department: Department | None = None) -> QuerySet[Conversation]:
@@ -88,8 +98,11 @@ def team_queue_page(
                 | Q(sla_due_at__isnull=True)
                 | (Q(sla_due_at=due) & later_same_due)
             )
+    # The queue rows show the contact, team and assignee; the channel (with its cursor and
+    # config JSON) is not shown, so it is not joined: this page is loaded on every step of a
+    # staff member's day.
     rows = list(
-        qs.select_related("channel", "contact", "department", "assignee").order_by(
+        qs.select_related("contact", "department", "assignee").order_by(
             F("sla_due_at").asc(nulls_last=True), "received_at", "id"
         )[: size + 1]
     )
@@ -116,7 +129,7 @@ def may_act_on(user, conversation: Conversation) -> bool:
         return True
     if conversation.department_id is None:
         return False
-    return user.memberships.filter(department_id=conversation.department_id).exists()
+    return conversation.department_id in team_ids_of(user)
 
 
 def team_members(department: Department) -> QuerySet:
@@ -127,11 +140,30 @@ def team_members(department: Department) -> QuerySet:
     )
 
 
-def replies_for(conversation: Conversation) -> list[Reply]:
-    return list(
-        conversation.replies.select_related("author", "reviewer")
-        .prefetch_related("versions__editor", "attempts")
+# The workspace shows this many of the latest replies; the rest behind a link. A long-running
+# conversation must not make every look at it (and every save, which re-renders it) slower.
+RECENT_REPLIES = 10
+
+
+def replies_for(
+    conversation: Conversation, *, latest: int | None = None
+) -> tuple[list[Reply], bool]:
+    """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
+    qs = conversation.replies.select_related("author", "reviewer").prefetch_related(
+        "versions__editor", "attempts"
+    )
+    if latest is None:
+        return list(qs.order_by("created_at", "id")), False
+    rows = list(qs.order_by("-created_at", "-id")[: latest + 1])
+    return rows[:latest][::-1], len(rows) > latest
+
+
+def draft_of(conversation: Conversation, user) -> Reply | None:
+    """The user's own draft on this conversation (the oldest, should there be two)."""
+    return (
+        conversation.replies.filter(state=ReplyState.DRAFT, author=user)
         .order_by("created_at", "id")
+        .first()
     )
 
 

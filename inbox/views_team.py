@@ -142,10 +142,15 @@ def _conversation(request: AuthedRequest, pk: int) -> Conversation:
 
 def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> dict:
     user = request.user
-    replies = selectors_team.replies_for(conv)
+    all_replies = request.GET.get("replies") == "all"
+    replies, earlier_replies = selectors_team.replies_for(
+        conv, latest=None if all_replies else selectors_team.RECENT_REPLIES
+    )
     draft = next(
         (r for r in replies if r.state == ReplyState.DRAFT and r.author_id == user.pk), None
     )
+    if draft is None and earlier_replies:
+        draft = selectors_team.draft_of(conv, user)
     composed = reply_services.compose_reply(
         conversation=conv, user=user, text=draft.text if draft else ""
     )
@@ -156,6 +161,7 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "can_private": reply_services.can_reply_privately(conv),
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,
+        "earlier_replies": earlier_replies,
         "draft": draft,
         "composed": composed,
         "signature": reply_services.signature_for(conversation=conv, user=user),
@@ -170,7 +176,8 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
 def _respond(request: AuthedRequest, conv: Conversation, error: str = ""):
     """htmx: the re-rendered workspace; a plain POST: back to the page (flash on error)."""
     if request.htmx:
-        conv.refresh_from_db()
+        # Read again (the action changed it) with its relations in one query.
+        conv = _conversation(request, conv.pk)
         return render(
             request, "inbox/team_workspace.html", _workspace_context(request, conv, error=error)
         )

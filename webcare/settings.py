@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -197,6 +198,15 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+# Polls have a queue of their own. A worker started without -Q consumes both (the embedded
+# default, a small install); a busy install gives ingest its own worker (-Q ingest) so a
+# burst of reply sends or sweeps never holds up the next poll (docker-compose.yml).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+    Queue("ingest", Exchange("ingest"), routing_key="ingest"),
+)
+CELERY_TASK_ROUTES = {"inbox.tasks.poll_channel": {"queue": "ingest"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -107,7 +107,15 @@ def may_reply_from_channel(*, conversation: Conversation, user) -> bool:
     """Channel.reply_teams: when set, only those teams (and coordinators) post from the account."""
     if user.is_coordinator:
         return True
-    allowed = set(conversation.channel.reply_teams.values_list("pk", flat=True))
+    # Kept on the user object (one request): view, services and template each ask.
+    memo = getattr(user, "_reply_teams", None)
+    if memo is None:
+        memo = user._reply_teams = {}
+    allowed = memo.get(conversation.channel_id)
+    if allowed is None:
+        allowed = memo[conversation.channel_id] = frozenset(
+            conversation.channel.reply_teams.values_list("pk", flat=True)
+        )
     return not allowed or conversation.department_id in allowed
 
 
@@ -129,8 +137,11 @@ def _check_actor(user, conversation: Conversation) -> None:
         raise PermissionDenied(_("Your team may not reply from this account."))
 
 
-def _add_version(reply: Reply, *, editor, reason: str, comment: str = "") -> ReplyVersion:
-    number = (reply.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+def _add_version(
+    reply: Reply, *, editor, reason: str, comment: str = "", number: int | None = None
+) -> ReplyVersion:
+    if number is None:  # a reply created in this transaction passes 1 and skips the read
+        number = (reply.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     return ReplyVersion.objects.create(
         reply=reply, number=number, text=reply.text, editor=editor, reason=reason, comment=comment
     )
@@ -164,7 +175,9 @@ def save_draft(
         raise ActionRefused(_("The reply is empty."))
     if private and not can_reply_privately(conversation):
         raise ActionRefused(_("This platform does not allow private messages."))
+    number = None
     if reply is None:
+        number = 1
         reply = Reply.objects.create(
             conversation=conversation,
             author=acting_user,
@@ -186,7 +199,7 @@ def save_draft(
             return reply
         reply.text, reply.private, reply.after_send = text, private, after_send
         reply.save(update_fields=["text", "private", "after_send", "updated_at"])
-    _add_version(reply, editor=acting_user, reason="draft")
+    _add_version(reply, editor=acting_user, reason="draft", number=number)
     return reply
 
 
@@ -286,7 +299,12 @@ def _approve(reply: Reply, *, acting_user, kind: str) -> Reply:
         conversation=reply.conversation, actor=acting_user, kind=kind, data={"reply": reply.pk}
     )
     to_send = [reply.pk]
-    notice = Reply.objects.filter(notice_for=reply, state=ReplyState.DRAFT).first()
+    # Public notices are only ever made for private replies (submit_reply).
+    notice = (
+        Reply.objects.filter(notice_for=reply, state=ReplyState.DRAFT).first()
+        if reply.private
+        else None
+    )
     if notice is not None:
         notice.state = ReplyState.APPROVED
         notice.approved_at = now

@@ -187,3 +187,60 @@ def inbox_row(context, c, oob=False):
             sla_template=_sla_template(),
         )
     )
+
+
+def _team_row_html(c, *, labels: dict, statuses: dict) -> str:
+    """One team queue row, built like _row_html (50 rows through the template engine cost
+    ~0.3 ms each, on a page every staff member loads at each step). The same markup as the
+    template it replaced; every piece of text escaped."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+    from django.utils.timesince import timesince
+
+    _e = escape
+    pk = c.pk
+    if c.sla_due_at:
+        due = (
+            f'<time datetime="{_e(c.sla_due_at.isoformat())}" class="badge badge-{_e(c.sla_state)}">'
+            f"{_e(date_format(timezone.localtime(c.sla_due_at), 'SHORT_DATETIME_FORMAT'))}</time>"
+        )
+    else:
+        due = "—"
+    snippet = c.snippet if len(c.snippet) <= 120 else c.snippet[:119] + "…"
+    return (
+        f'<tr id="team-conversation-{pk}" class="conv-row status-{_e(c.status)}">\n'
+        f'  <td data-label="{labels["due"]}">{due}</td>\n'
+        f'  <td data-label="{labels["author"]}">{_e(str(c.contact))}</td>\n'
+        f'  <td data-label="{labels["message"]}"><a href="/team/conversations/{pk}/">'
+        f"{_e(snippet)}</a></td>\n"
+        f'  <td data-label="{labels["team"]}">{_e(str(c.department or ""))}</td>\n'
+        f'  <td data-label="{labels["status"]}">{_e(statuses.get(c.status, c.status))}</td>\n'
+        f'  <td data-label="{labels["assignee"]}">{_e(str(c.assignee)) if c.assignee else "—"}</td>\n'
+        f'  <td data-label="{labels["received"]}"><time datetime="{_e(c.received_at.isoformat())}">'
+        f"{_e(timesince(c.received_at))}</time></td>\n"
+        "</tr>"
+    )
+
+
+@register.simple_tag
+def team_rows(conversations):
+    from django.utils.translation import gettext
+
+    from inbox.models import Status
+
+    labels = {
+        key: escape(gettext(word))
+        for key, word in (
+            ("due", "Due"),
+            ("author", "Author"),
+            ("message", "Message"),
+            ("team", "Team"),
+            ("status", "Status"),
+            ("assignee", "Assignee"),
+            ("received", "Received"),
+        )
+    }
+    statuses = {value: str(label) for value, label in Status.choices}
+    return mark_safe(  # every value in a row is escaped by _team_row_html
+        "\n".join(_team_row_html(c, labels=labels, statuses=statuses) for c in conversations)
+    )

@@ -155,3 +155,32 @@ def test_auto_close_after_days_without_customer_reply(conv):
     fresh.refresh_from_db()
     assert (conv.status, fresh.status) == ("closed", "answered")
     assert conv.events.get().kind == "auto_closed"
+
+
+def test_workspace_shows_the_latest_replies_and_finds_an_older_draft(
+    conv, staff_a, client, django_assert_max_num_queries
+):
+    """A long conversation shows its latest RECENT_REPLIES replies behind an "earlier" link, and
+    the user's own draft still reaches the composer when it is older than those."""
+    from inbox.models import Reply
+
+    draft = svc.save_draft(conversation=conv, text="Mijn oude concept", acting_user=staff_a)
+    shown = selectors_team.RECENT_REPLIES
+    for i in range(shown + 2):
+        Reply.objects.create(conversation=conv, author=staff_a, text=f"antwoord {i}", state="sent")
+    client.force_login(staff_a)
+    url = f"/team/conversations/{conv.pk}/"
+    page = client.get(url).content.decode()
+    assert f"antwoord {shown + 1}" in page and "antwoord 1<" not in page
+    assert "?replies=all#replies-h" in page
+    assert f'name="reply" value="{draft.pk}"' in page  # the composer edits the old draft
+    everything = client.get(url + "?replies=all").content.decode()
+    assert "antwoord 0<" in everything and "?replies=all#replies-h" not in everything
+    # Its cost does not grow with the conversation: as many queries with 10 more replies.
+    with django_assert_max_num_queries(20) as captured:
+        client.get(url)
+    before = len(captured)
+    for i in range(10):
+        Reply.objects.create(conversation=conv, author=staff_a, text=f"nog {i}", state="sent")
+    with django_assert_max_num_queries(before):
+        client.get(url)

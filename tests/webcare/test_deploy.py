@@ -58,11 +58,20 @@ def test_compose_commands_exist_in_the_project():
     assert (ROOT / (module.replace(".", "/") + ".py")).exists()
     assert attr == "application"
 
-    for name in ("worker", "beat"):
+    for name in ("worker", "worker-ingest", "beat"):
         cmd = services[name]["command"]
         assert cmd[:3] == ["celery", "-A", "webcare"], cmd
         assert cmd[3] in ("worker", "beat")
     from webcare.celery import app
+
+    # Every queue a task can be routed to has a worker consuming it (polls go to "ingest").
+    consumed = set()
+    for service in services.values():
+        cmd = service.get("command") or []
+        if cmd[:4] == ["celery", "-A", "webcare", "worker"]:
+            consumed |= set(cmd[cmd.index("-Q") + 1].split(",")) if "-Q" in cmd else {"*"}
+    assert {q.name for q in app.conf.task_queues} <= consumed, consumed
+    assert app.amqp.router.route({}, "inbox.tasks.poll_channel")["queue"].name == "ingest"
 
     for entry in app.conf.beat_schedule.values():
         app.loader.import_default_modules()
