@@ -73,7 +73,7 @@ from routing.sla import (
     is_open_at,
     open_intervals,
 )
-from webcare.pg import fetch_instances
+from webcare.pg import fetch_instances, pg_cursor
 
 log = logging.getLogger(__name__)
 
@@ -472,8 +472,6 @@ def _insert_clocks(clocks: list[SlaClock]) -> None:
         return
     import json
 
-    import psycopg
-
     # A batch's clocks share a few calendar snapshots: each is sent once and the rows point
     # at it by position (sending one JSON text per row cost more than the INSERT itself).
     specs: dict[int, int] = {}
@@ -508,8 +506,7 @@ def _insert_clocks(clocks: list[SlaClock]) -> None:
         [c.due_at for c in clocks],
         [c.stopped_at for c in clocks],
     ]
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:
+    with pg_cursor() as cur:
         cur.execute(sql, params)
         # INSERT ... SELECT FROM unnest returns the rows in input order (as bulk_create relies on).
         for clock, (pk,) in zip(clocks, cur.fetchall(), strict=True):
@@ -671,8 +668,6 @@ def _update_rows(model, objs: Sequence, fields: list[str]) -> None:
     if connection.vendor != "postgresql" or None in types:
         model.objects.bulk_update(objs, fields, batch_size=500)
         return
-    import psycopg
-
     columns = [meta.get_field(f).column for f in fields]
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(c)} = u.{qn(c)}" for c in columns)
@@ -684,10 +679,8 @@ def _update_rows(model, objs: Sequence, fields: list[str]) -> None:
     params = [[o.pk for o in objs]]
     for f in fields:
         params.append([_plain(getattr(o, f)) for o in objs])
-    # A psycopg cursor sends the arrays as parameters (Django's binds client-side,
-    # quoting every element into the SQL text); same connection and transaction.
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:
+    # Arrays as parameters (webcare.pg): Django's cursor would quote every element in Python.
+    with pg_cursor() as cur:
         cur.execute(sql, params)
 
 
@@ -803,6 +796,16 @@ def _customer_kinds(
 
 def _last_responses(conversation_ids: Iterable[int]) -> dict[int, datetime]:
     """When each conversation's latest first/next-response clock stopped (one query)."""
+    if connection.vendor == "postgresql":  # ingest's path: thousands of ids per batch
+        with pg_cursor() as cur:
+            cur.execute(
+                "SELECT conversation_id, max(stopped_at) FROM routing_slaclock"
+                " WHERE conversation_id = ANY(%s) AND kind = ANY(%s) AND stopped_at IS NOT NULL"
+                " GROUP BY conversation_id",
+                [list(conversation_ids), [str(k) for k in RESPONSE_KINDS]],
+                binary=True,
+            )
+            return dict(cur.fetchall())
     return dict(
         SlaClock.objects.filter(
             conversation_id__in=list(conversation_ids),

@@ -392,6 +392,16 @@ def _thread_keys_of_messages(channel_id: int, external_ids: set[str]) -> dict[st
     """external id of an already stored message -> its conversation's thread key."""
     if not external_ids:
         return {}
+    if _is_postgres():
+        with pg_cursor() as cur:
+            cur.execute(
+                "SELECT m.external_id, c.thread_key FROM inbox_message m"
+                " JOIN inbox_conversation c ON c.id = m.conversation_id"
+                " WHERE m.channel_id = %s AND m.external_id = ANY(%b::varchar[])",
+                [channel_id, list(external_ids)],
+                binary=True,
+            )
+            return dict(cur.fetchall())
     out: dict[str, str] = {}
     for part in _chunks(sorted(external_ids), 2000):
         qs = Message.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
@@ -523,20 +533,45 @@ def _load_contacts(
     channel_id: int, external_ids: list[str]
 ) -> dict[str, tuple[int, int, tuple[str, str], bool]]:
     """external id -> (id, flags it lends its conversations, (handle, name), anonymised)."""
+    if _is_postgres():
+        with pg_cursor() as cur:
+            cur.execute(
+                "SELECT id, external_id, handle, name, tags ? %s, tags ? %s, is_fake,"
+                " anonymised_at IS NOT NULL FROM inbox_contact"
+                " WHERE channel_id = %s AND external_id = ANY(%b::varchar[])",
+                [str(ContactTag.VIP), str(ContactTag.PRESS), channel_id, external_ids],
+                binary=True,
+            )
+            rows = cur.fetchall()
+    else:
+        rows = []
+        for part in _chunks(external_ids, 2000):
+            qs = Contact.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
+                "id", "external_id", "handle", "name", "tags", "is_fake", "anonymised_at"
+            )
+            rows += [
+                (
+                    cid,
+                    ext,
+                    handle,
+                    name,
+                    ContactTag.VIP in tags,
+                    ContactTag.PRESS in tags,
+                    fake,
+                    anon,
+                )
+                for cid, ext, handle, name, tags, fake, anon in qs
+            ]
     out = {}
-    for part in _chunks(external_ids, 2000):
-        qs = Contact.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
-            "id", "external_id", "handle", "name", "tags", "is_fake", "anonymised_at"
-        )
-        for cid, ext, handle, name, tags, is_fake, anonymised_at in qs:
-            bits = 0
-            if is_fake:
-                bits |= Flag.FAKE_ACCOUNT
-            if tags and ContactTag.VIP in tags:
-                bits |= Flag.VIP
-            if tags and ContactTag.PRESS in tags:
-                bits |= Flag.PRESS
-            out[ext] = (cid, int(bits), (handle, name), anonymised_at is not None)
+    for cid, ext, handle, name, vip, press, is_fake, anonymised in rows:
+        bits = 0
+        if is_fake:
+            bits |= Flag.FAKE_ACCOUNT
+        if vip:
+            bits |= Flag.VIP
+        if press:
+            bits |= Flag.PRESS
+        out[ext] = (cid, int(bits), (handle, name), bool(anonymised))
     return out
 
 
@@ -1037,12 +1072,15 @@ def _without_surrogates(message: IncomingMessage) -> IncomingMessage:
     Neither UTF-8, PostgreSQL nor the enrichers accept them; left in, one such
     message failed its whole batch on every poll (found by tests/fuzz).
     """
+    values = [getattr(message, name) or "" for name in _TEXT_FIELDS]
+    if not _SURROGATE.search("".join(values)):  # nearly always: one search, not ten
+        return message
     dirty = {
-        name: _SURROGATE.sub("\ufffd", getattr(message, name))
-        for name in _TEXT_FIELDS
-        if _SURROGATE.search(getattr(message, name) or "")
+        name: _SURROGATE.sub("\ufffd", value)
+        for name, value in zip(_TEXT_FIELDS, values, strict=True)
+        if _SURROGATE.search(value)
     }
-    return dataclasses.replace(message, **dirty) if dirty else message
+    return dataclasses.replace(message, **dirty)
 
 
 def _clip(value: str | None, length: int) -> str:
