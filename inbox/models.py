@@ -799,3 +799,32 @@ class ContactNote(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class RetentionCursor(models.Model):
+    """How far the retention policy has got on one channel (inbox.services.privacy).
+
+    Retention walks a channel's messages in (created_at, id) order; the position is
+    saved with each batch, so a run that dies half-way continues where it stopped and
+    the next run does not rescan what is anonymised already.
+    """
+
+    channel = models.OneToOneField(
+        Channel, on_delete=models.CASCADE, primary_key=True, related_name="retention_cursor"
+    )
+    # Every message up to (message_created_at, message_id) is past the retention.
+    message_created_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.BigIntegerField(default=0)
+    # Contacts without a conversation, walked by id.
+    contact_id = models.BigIntegerField(default=0)
+    # Start of the current pass: a pass from the start now and then catches messages
+    # that arrived with a platform time already behind the cursor (a late backfill).
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("retention progress")
+        verbose_name_plural = _("retention progress")
+
+    def __str__(self) -> str:
+        return f"retention of channel {self.channel_id}"

@@ -76,6 +76,11 @@ app.conf.beat_schedule = {
     },
     # Proves beat, broker and a worker are alive; /health/ calls the worker stale without it.
     "worker-heartbeat": {"task": "webcare.health.worker_heartbeat", "schedule": 30.0},
-    # Anonymises what is older than each channel's retention_months (idempotent, batched).
-    "apply-retention": {"task": "inbox.tasks_privacy.apply_retention_task", "schedule": 3600.0},
+    # Anonymises what is older than each channel's retention_months: one task per channel,
+    # each continuing from its saved cursor (idempotent, batched). Retention is counted in
+    # months, so once a night (UTC) is enough; a backlog chains itself to further tasks.
+    "apply-retention": {
+        "task": "inbox.tasks_privacy.apply_retention_task",
+        "schedule": crontab(minute=30, hour=2),
+    },
 }

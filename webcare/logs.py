@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,13 @@ def mask(text: str) -> str:
 
 
 def _mask_arg(arg: Any) -> Any:
+    # A dict or list argument is a payload (a tweet, a status, an item the parser refused):
+    # its shape helps the operator, its values are the author's. Short payloads would
+    # otherwise slip under LONG_ARG with a name or a text in them.
+    if isinstance(arg, Mapping):
+        return f"[{type(arg).__name__} with keys: {', '.join(sorted(map(str, arg)))}]"
+    if isinstance(arg, list | tuple | set | frozenset):
+        return f"[{type(arg).__name__} of {len(arg)}]"
     if isinstance(arg, str):
         if len(arg) > LONG_ARG:
             return f"[text: {len(arg)} chars]"
@@ -61,8 +69,11 @@ class PersonalDataFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
             args = record.args
-            if isinstance(args, dict):
+            if isinstance(args, dict) and "%(" in str(record.msg):
                 record.args = {k: _mask_arg(v) for k, v in args.items()}
+            elif isinstance(args, dict):
+                # logging unpacks a lone dict argument into args: here it is a payload for %s/%r.
+                record.args = (_mask_arg(args),)
             else:
                 record.args = tuple(_mask_arg(a) for a in args)
         if isinstance(record.msg, str):

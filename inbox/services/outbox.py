@@ -159,6 +159,10 @@ def deliver_reply(*, reply_id: int) -> Outcome:
     reply = Reply.objects.select_related(
         "conversation__channel", "conversation__contact", "author"
     ).get(pk=reply_id)
+    if not reply.parts:
+        # Emptied by a privacy erasure or retention while queued: nothing may go out.
+        _release(reply, state=ReplyState.FAILED, error="")
+        return Outcome("failed", error="no text to send")
     channel = reply.conversation.channel
     connector = get_connector(channel.kind)
     config = channel_config(channel)

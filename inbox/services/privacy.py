@@ -6,19 +6,25 @@ times stay right. What it removes: who wrote it (handle, name, avatar,
 profile URL, platform id) and what was written (message text, raw payload,
 URL, conversation snippet).
 
+Around a conversation the texts are not only in its messages: replies and their
+versions (drafts, review edits, comments), notes, notifications quoting the
+snippet or a note, platform error texts, a free-text status reason, contact
+notes. Erasure and retention empty all of them through one function
+(_scrub_conversations), so the two cannot drift apart.
+
 The audit log (ConversationEvent) is append-only at the database level. Its rows
 record who did what, but their data can carry personal data too (a note, a
-reviewer's comment, a discarded reply, the threat evidence's author and text). An
-erasure scrubs those values in the events of the contact's conversations, through
-the one narrow UPDATE the trigger allows (migration 0011): only the data column,
-only while this service says so. Kind, actor and time stay, and so does the audit
-event of the erasure itself.
+reviewer's comment, a discarded reply, the threat evidence's author and text).
+Erasure and retention scrub those values in the events of the conversations they
+anonymise, through the one narrow UPDATE the trigger allows (migration 0011): only
+the data column, only while this service says so. Kind, actor and time stay, and
+so does the audit event of the erasure itself.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -30,11 +36,19 @@ from django.utils import timezone
 from inbox.models import (
     Channel,
     Contact,
+    ContactNote,
     Conversation,
     ConversationEvent,
+    HouseRule,
     Message,
+    NoReplyReason,
+    Note,
+    Notification,
     Reply,
+    ReplyAttempt,
+    ReplyState,
     ReplyVersion,
+    RetentionCursor,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +61,8 @@ EVENT_TEXT_KEYS = frozenset(
     {"text", "note", "comment", "reason", "error", "url"}
     | {"author_handle", "author_name", "author_profile_url"}
 )
+# How often the retention walk starts over from the beginning (see apply_retention).
+FULL_PASS = timedelta(days=30)
 # Shorter strings (an initial, a one-letter handle) would match inside any word.
 MIN_PERSONAL_LENGTH = 2
 
@@ -82,6 +98,8 @@ def _anonymise_contacts(ids: list[int], now: datetime) -> int:
             tags=[],
             anonymised_at=now,
         )
+    # What the team wrote about the person goes with them.
+    ContactNote.objects.filter(contact_id__in=ids).exclude(text=ERASED).update(text=ERASED)
     return count
 
 
@@ -93,55 +111,165 @@ def _has_content() -> Q:
     return ~Q(text=ERASED) | ~Q(raw={}) | ~Q(url=ERASED)
 
 
+def _kept_reasons() -> set[str]:
+    """status_reason values that are configured labels, not free text: statistics, kept."""
+    return (
+        set(NoReplyReason.objects.values_list("label", flat=True))
+        | set(HouseRule.objects.values_list("title", flat=True))
+        | {"auto-close"}
+    )
+
+
+def _scrub_conversations(conversation_ids: list[int], personal: set[str]) -> dict[str, int]:
+    """Empty every text in and about these conversations, inside the caller's transaction.
+
+    Shared by erasure and retention. Messages are the callers' (erasure takes the
+    contact's messages elsewhere too, retention goes by age). What stays: rows,
+    states, timestamps, counts, SLA fields, platform ids, so statistics are unchanged.
+    """
+    if not conversation_ids:
+        return {"conversations": 0, "replies": 0, "events": 0}
+    conversations = Conversation.objects.filter(pk__in=conversation_ids)
+    changed = conversations.exclude(snippet=ERASED).update(snippet=ERASED)
+    # A hand-back or close reason can be free text naming the customer; a configured label cannot.
+    conversations.exclude(status_reason=ERASED).exclude(status_reason__in=_kept_reasons()).update(
+        status_reason=ERASED
+    )
+    Note.objects.filter(conversation_id__in=conversation_ids).exclude(text=ERASED).update(
+        text=ERASED
+    )
+    replies = Reply.objects.filter(conversation_id__in=conversation_ids)
+    # A reply not out yet never goes out to an erased person: it fails, without text to retry.
+    replies.exclude(state=ReplyState.SENT).update(state=ReplyState.FAILED, lease_until=None)
+    reply_count = replies.filter(
+        ~Q(text=ERASED) | ~Q(review_comment=ERASED) | ~Q(parts=[]) | ~Q(last_error=ERASED)
+    ).update(text=ERASED, review_comment=ERASED, parts=[], last_error=ERASED)
+    ReplyVersion.objects.filter(reply__conversation_id__in=conversation_ids).filter(
+        ~Q(text=ERASED) | ~Q(comment=ERASED)
+    ).update(text=ERASED, comment=ERASED)
+    # A platform's error message can quote the post it refused.
+    ReplyAttempt.objects.filter(reply__conversation_id__in=conversation_ids).exclude(
+        error=ERASED
+    ).update(error=ERASED)
+    # Notifications quote snippets, notes and review comments: their text goes, the link stays.
+    Notification.objects.filter(conversation_id__in=conversation_ids).exclude(text=ERASED).update(
+        text=ERASED
+    )
+    events = _scrub_events(conversation_ids, personal)
+    return {"conversations": changed, "replies": reply_count, "events": events}
+
+
+def _cursor_after(created_at: datetime | None, pk: int) -> Q:
+    if created_at is None:
+        return Q()
+    return Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=pk)
+
+
+def _retention_message_batch(channel: Channel, cutoff: datetime, done: dict[str, int]) -> bool:
+    """One batch of the message walk, in one transaction with the cursor; False when done."""
+    with transaction.atomic():
+        # Locking the cursor serialises two runs on one channel: neither redoes the other's batch.
+        cursor = RetentionCursor.objects.select_for_update().get(channel=channel)
+        # Uses index: msg_channel_created_idx (channel, created_at), from the cursor on.
+        rows = list(
+            Message.objects.filter(channel=channel, created_at__lt=cutoff)
+            .filter(_cursor_after(cursor.message_created_at, cursor.message_id))
+            .order_by("created_at", "id")
+            .values_list("id", "created_at", "conversation_id")[:BATCH_SIZE]
+        )
+        if not rows:
+            return False
+        ids = [row[0] for row in rows]
+        # A conversation is past the retention once no message of it is newer than the cutoff.
+        later = Message.objects.filter(conversation=OuterRef("pk"), created_at__gte=cutoff)
+        finished = list(
+            Conversation.objects.filter(pk__in={row[2] for row in rows})
+            .exclude(Exists(later))
+            .values_list("pk", "contact_id")
+        )
+        finished_ids = [pk for pk, _ in finished]
+        contact_ids = sorted({contact_id for _, contact_id in finished})
+        personal = _personal_strings(
+            Contact.objects.filter(pk__in=contact_ids), finished_ids, everything_they_wrote=False
+        )
+        done["messages"] += _scrub_messages(
+            Message.objects.filter(id__in=ids).filter(_has_content())
+        )
+        for key, value in _scrub_conversations(finished_ids, personal).items():
+            done[key] += value
+        # Their contacts go too, unless they wrote recently in another conversation.
+        recent = Conversation.objects.filter(contact=OuterRef("pk"), last_message_at__gte=cutoff)
+        idle = list(
+            Contact.objects.filter(pk__in=contact_ids, anonymised_at__isnull=True)
+            .exclude(Exists(recent))
+            .values_list("pk", flat=True)
+        )
+        done["contacts"] += _anonymise_contacts(idle, timezone.now())
+        cursor.message_created_at, cursor.message_id = rows[-1][1], rows[-1][0]
+        cursor.save(update_fields=["message_created_at", "message_id", "updated_at"])
+    return True
+
+
+def _retention_contact_batch(channel: Channel, cutoff: datetime, done: dict[str, int]) -> bool:
+    """Contacts without any conversation, walked by id (ids grow with created_at)."""
+    with transaction.atomic():
+        cursor = RetentionCursor.objects.select_for_update().get(channel=channel)
+        rows = list(
+            Contact.objects.filter(channel=channel, id__gt=cursor.contact_id)
+            .order_by("id")
+            .values_list("id", "created_at")[:BATCH_SIZE]
+        )
+        # Stop at the first contact younger than the cutoff; the next run goes on from there.
+        old = []
+        for pk, created_at in rows:
+            if created_at >= cutoff:
+                break
+            old.append(pk)
+        if not old:
+            return False
+        has_conversation = Conversation.objects.filter(contact=OuterRef("pk"))
+        lonely = list(
+            Contact.objects.filter(pk__in=old, anonymised_at__isnull=True)
+            .exclude(Exists(has_conversation))
+            .values_list("pk", flat=True)
+        )
+        done["contacts"] += _anonymise_contacts(lonely, timezone.now())
+        cursor.contact_id = old[-1]
+        cursor.save(update_fields=["contact_id", "updated_at"])
+    return len(old) == len(rows)
+
+
 def apply_retention(*, channel: Channel, now: datetime, max_batches: int = 100) -> dict[str, int]:
     """Anonymise what is older than the channel's retention, in batches; idempotent.
 
-    Each batch is its own short transaction (no long locks on a busy table) and
-    touches only rows that still carry personal data, so a second run finds
-    nothing to do. Returns counts and whether work is left ("more": 1).
+    Walks the channel's messages in (created_at, id) order from a saved cursor
+    (RetentionCursor), each batch its own short transaction that also moves the
+    cursor: a run that dies half-way continues where it stopped, and a daily run
+    reads only what aged past the cutoff since the last one. Messages past the
+    cutoff are emptied; a conversation whose messages all are gets the same scrub
+    as an erasure (snippet, notes, replies, notifications, audit events), and its
+    contact is anonymised unless they wrote recently. Every FULL_PASS_DAYS the walk
+    starts over once, to catch messages that arrived with a platform time already
+    behind the cursor. Returns counts and whether work is left ("more": 1).
     """
     months = retention_months(channel)
-    done = {"messages": 0, "conversations": 0, "contacts": 0, "more": 0}
+    done = {"messages": 0, "conversations": 0, "contacts": 0, "replies": 0, "events": 0}
+    done["more"] = 0
     if months is None:
         return done
     cutoff = now - relativedelta(months=months)
-    for _ in range(max_batches):
-        # Uses index: msg_channel_created_idx (channel, created_at) for the range.
-        ids = list(
-            Message.objects.filter(channel=channel, created_at__lt=cutoff)
-            .filter(_has_content())
-            .order_by("created_at")
-            .values_list("id", flat=True)[:BATCH_SIZE]
+    cursor, _ = RetentionCursor.objects.get_or_create(channel=channel)
+    if cursor.pass_started_at is None or cursor.pass_started_at <= now - FULL_PASS:
+        RetentionCursor.objects.filter(pk=cursor.pk).update(
+            message_created_at=None, message_id=0, contact_id=0, pass_started_at=now
         )
-        if not ids:
-            break
-        with transaction.atomic():
-            done["messages"] += _scrub_messages(Message.objects.filter(id__in=ids))
-    else:
-        done["more"] = 1
-        return done
-    # Conversations whose last message is past the cutoff lose their snippet.
-    while True:
-        ids = list(
-            Conversation.objects.filter(channel=channel, last_message_at__lt=cutoff)
-            .exclude(snippet=ERASED)
-            .values_list("id", flat=True)[:BATCH_SIZE]
-        )
-        if not ids:
-            break
-        done["conversations"] += Conversation.objects.filter(id__in=ids).update(snippet=ERASED)
-    # Contacts with no conversation newer than the cutoff.
-    while True:
-        recent = Conversation.objects.filter(contact=OuterRef("pk"), last_message_at__gte=cutoff)
-        ids = list(
-            Contact.objects.filter(channel=channel, anonymised_at__isnull=True)
-            .exclude(Exists(recent))
-            .values_list("id", flat=True)[:BATCH_SIZE]
-        )
-        if not ids:
-            break
-        with transaction.atomic():
-            done["contacts"] += _anonymise_contacts(ids, now)
+    batches = 0  # batches that found work; finding none is one cheap index probe
+    for step in (_retention_message_batch, _retention_contact_batch):
+        while step(channel, cutoff, done):
+            batches += 1
+            if batches >= max_batches:
+                done["more"] = 1
+                return done
     if any(done.values()):
         logger.info(
             "Retention on channel %s: %s messages, %s conversations, %s contacts anonymised",
@@ -214,33 +342,54 @@ def export_contact_data(*, contact: Contact, acting_user) -> dict[str, Any]:
 def erase_contact(*, contact: Contact, acting_user) -> dict[str, int]:
     """Erase one contact's personal data on request: the person, and the texts of their threads.
 
-    Replies in their conversations are emptied too, because replies quote and name
-    the customer. Rows and timestamps stay, so statistics are unchanged.
+    Replies, review edits, notes, notifications and audit events of their
+    conversations are emptied too, because they quote and name the customer; a
+    reply not sent yet will not be sent. Rows, states and timestamps stay, so
+    statistics are unchanged.
     """
     _require_admin(acting_user)
     now = timezone.now()
     with transaction.atomic():
         conversations = list(Conversation.objects.filter(contact=contact).select_for_update())
-        personal = _personal_strings(contact, [c.pk for c in conversations])
+        conversation_ids = [c.pk for c in conversations]
+        personal = _personal_strings(Contact.objects.filter(pk=contact.pk), conversation_ids)
         messages = _scrub_messages(
             Message.objects.filter(Q(contact=contact) | Q(conversation__contact=contact))
         )
-        Conversation.objects.filter(contact=contact).update(snippet=ERASED)
-        events = _scrub_events([c.pk for c in conversations], personal)
+        scrubbed = _scrub_conversations(conversation_ids, personal)
         _anonymise_contacts([contact.pk], now)
         _audit(
-            contact, conversations, acting_user, "privacy_erasure", messages=messages, events=events
+            contact,
+            conversations,
+            acting_user,
+            "privacy_erasure",
+            messages=messages,
+            replies=scrubbed["replies"],
+            events=scrubbed["events"],
         )
     logger.info("Contact %s erased on request by user %s", contact.pk, acting_user.pk)
     return {"messages": messages, "conversations": len(conversations)}
 
 
-def _personal_strings(contact: Contact, conversation_ids: list[int]) -> set[str]:
-    """What identifies the person or was written in their threads, casefolded."""
-    values = [contact.handle, contact.name, contact.external_id, contact.profile_url]
-    values += Message.objects.filter(
-        Q(contact=contact) | Q(conversation_id__in=conversation_ids)
-    ).values_list("text", flat=True)
+def _personal_strings(
+    contacts, conversation_ids: list[int], *, everything_they_wrote: bool = True
+) -> set[str]:
+    """What identifies the people or was written in their threads, casefolded.
+
+    Retention passes everything_they_wrote=False: the texts of these conversations
+    only, not every message the contacts ever wrote (their newer ones stay anyway).
+    """
+    values: list[str] = []
+    for row in contacts.values_list("handle", "name", "external_id", "profile_url"):
+        values += row
+    values += ContactNote.objects.filter(contact__in=contacts).values_list("text", flat=True)
+    written = Q(conversation_id__in=conversation_ids)
+    if everything_they_wrote:
+        written |= Q(contact__in=contacts)
+    values += Message.objects.filter(written).values_list("text", flat=True)
+    values += Note.objects.filter(conversation_id__in=conversation_ids).values_list(
+        "text", flat=True
+    )
     values += Reply.objects.filter(conversation_id__in=conversation_ids).values_list(
         "text", flat=True
     )

@@ -396,6 +396,9 @@ def retry_reply(*, reply: Reply, acting_user) -> Reply:
     reply = _lock(reply)
     if not may_act_on(acting_user, reply.conversation):
         raise PermissionDenied
+    if not reply.parts:
+        # Its text was erased on a privacy request (or by retention): nothing left to send.
+        raise ActionRefused(_("This reply's text was erased; it cannot be sent."))
     updated = Reply.objects.filter(
         pk=reply.pk, state__in=[ReplyState.FAILED, ReplyState.UNKNOWN]
     ).update(state=ReplyState.APPROVED, last_error="", lease_until=None)

@@ -68,3 +68,36 @@ def test_the_request_id_is_on_the_line():
 def test_configured_handlers_mask(caplog, settings):
     handler_filters = settings.LOGGING["handlers"]["console"]["filters"]
     assert "mask_personal_data" in handler_filters and "context" in handler_filters
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        # What the connectors log for a payload they skip (x.py, mastodon.py, bluesky.py):
+        # short enough to pass the long-text rule, with a name in it.
+        ("X: tweet without id or author skipped: %r", {"text": "Jan de Vries boos", "id": ""}),
+        ("Mastodon: skipping malformed status %r", {"account": {"display_name": "Jan de Vries"}}),
+        ("Bluesky: skipping malformed item %r", ["Jan de Vries", "x"]),
+    ],
+)
+def test_payloads_passed_as_arguments_are_logged_by_shape_only(call):
+    msg, payload = call
+    entry = _emit(msg, payload)
+    assert "Jan de Vries" not in entry["message"]
+    if isinstance(payload, dict):
+        assert ", ".join(sorted(payload)) in entry["message"]  # the keys stay: they are the shape
+
+
+def test_connector_skip_log_lines_go_through_the_masking(caplog):
+    """The real call site: X's parser logs a tweet without id or author."""
+    from inbox.channels import x
+
+    logger = logging.getLogger(x.__name__)
+    record_filter = PersonalDataFilter()
+    logger.addFilter(record_filter)
+    try:
+        with caplog.at_level(logging.WARNING, logger=x.__name__):
+            logger.warning("X: tweet without id or author skipped: %r", {"text": "Jan de Vries"})
+    finally:
+        logger.removeFilter(record_filter)
+    assert "Jan de Vries" not in caplog.text and "text" in caplog.text

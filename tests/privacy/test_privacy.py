@@ -56,12 +56,8 @@ def test_retention_anonymises_old_data_keeps_statistics_and_is_idempotent():
     assert all(m.text for m in Message.objects.filter(conversation=new_conv))
     assert all(m.text for m in Message.objects.filter(conversation=kept_conv))
 
-    assert apply_retention(channel=channel, now=now) == {
-        "messages": 0,
-        "conversations": 0,
-        "contacts": 0,
-        "more": 0,
-    }
+    again = apply_retention(channel=channel, now=now)
+    assert not any(again.values()), again
 
 
 def test_retention_works_in_batches(monkeypatch):
