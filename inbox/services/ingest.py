@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 
 from inbox.channels.base import IncomingMessage
@@ -54,6 +54,8 @@ from routing.services import (
     SlaContext,
     apply_routing,
     fetch_with_sla_fields,
+    on_customer_message,
+    on_status_changed,
     plan_ingested,
     save_clocks_of_new,
     start_clocks_of_new,
@@ -684,6 +686,83 @@ def _write(
     result.reopened_ids = sorted(c.id for c in existing if c.reopened)
     save_clocks_of_new(pending)
     save_clocks_of_new(plan)
+    _merge_orphans(channel_id, rows, now)
+
+
+def _merge_orphans(channel_id: int, rows: list[_Row], now: datetime) -> None:
+    """Replies that came before their parent opened a conversation keyed by that parent's id
+    (see _thread). Now the parent is here and belongs to another conversation (its own parent's,
+    or the platform's thread): those orphans are merged into it, so one thread stays one
+    conversation whatever order the platform delivered it in. One query when there is none.
+    """
+    targets = {
+        r.external_id: r.conv for r in rows if r.conv is not None and r.conv.key != r.external_id
+    }
+    if not targets:
+        return
+    own = sorted({c.id for c in targets.values()})
+    if _is_postgres():  # every batch with a reply asks: the cheap way
+        with pg_cursor() as cur:
+            cur.execute(
+                "SELECT id FROM inbox_conversation WHERE channel_id = %s"
+                " AND thread_key = ANY(%b::varchar[]) AND status = ANY(%s)"
+                " AND NOT (id = ANY(%s))",
+                [channel_id, list(targets), sorted(_OPEN), own],
+            )
+            ids = [pk for (pk,) in cur.fetchall()]
+    else:
+        ids = list(
+            Conversation.objects.filter(
+                channel_id=channel_id, thread_key__in=list(targets), status__in=OPEN_STATUSES
+            )
+            .exclude(pk__in=own)
+            .values_list("id", flat=True)
+        )
+    if not ids:
+        return
+    orphans = Conversation.objects.filter(pk__in=ids).select_for_update(no_key=True)
+    for orphan in orphans.order_by("id"):
+        target = targets[orphan.thread_key]
+        moved = Message.objects.filter(conversation_id=orphan.pk).update(conversation_id=target.id)
+        old_status = orphan.status
+        orphan.status, orphan.closed_at, orphan.merged_into_id = Status.CLOSED, now, target.id
+        Conversation.objects.filter(pk=orphan.pk).update(
+            status=Status.CLOSED,
+            closed_at=now,
+            merged_into_id=target.id,
+            version=F("version") + 1,
+            updated_at=now,
+        )
+        on_status_changed(orphan, old_status, Status.CLOSED, now)  # its clocks stop
+        merged = Conversation.objects.get(pk=target.id)
+        merged.message_count += moved
+        merged.flags |= orphan.flags
+        merged.received_at = min(merged.received_at, orphan.received_at)
+        merged.last_message_at = max(merged.last_message_at, orphan.last_message_at)
+        if orphan.last_inbound_at is not None:
+            merged.last_inbound_at = max(
+                filter(None, [merged.last_inbound_at, orphan.last_inbound_at])
+            )
+        merged.version += 1
+        merged.updated_at = now
+        merged.save(
+            update_fields=[
+                "message_count",
+                "flags",
+                "received_at",
+                "last_message_at",
+                "last_inbound_at",
+                "version",
+                "updated_at",
+            ]
+        )
+        if orphan.last_inbound_at is not None:
+            on_customer_message(merged, orphan.last_inbound_at)
+        ConversationEvent.objects.create(
+            conversation_id=target.id,
+            kind="merged",
+            data={"by": "ingest", "source_id": orphan.pk, "moved_messages": moved},
+        )
 
 
 def _plan_sla_of_existing(existing: list[_Conv], aggs: list[dict[str, Any]], ctx: SlaContext):

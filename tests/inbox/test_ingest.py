@@ -113,6 +113,39 @@ def test_an_orphan_reply_and_its_late_parent_share_a_conversation(channel):
 
 
 @pytest.mark.django_db
+def test_a_reply_whose_parent_reply_comes_later_is_merged_into_the_thread(channel):
+    """root <- r1 <- r2, delivered root, r2, r1 (no platform thread id, as Mastodon)."""
+    from routing.models import SlaClock, SlaPolicy
+
+    SlaPolicy.objects.create(name="24/7", first_response_minutes=30, resolution_minutes=480)
+
+    ingest_messages(channel=channel, messages=[msg("root", minutes=0)])
+    ingest_messages(channel=channel, messages=[msg("r2", author="cust-3", parent="r1", minutes=9)])
+    orphan = Conversation.objects.get(thread_key="r1")  # opened, waiting for its parent
+    assert SlaClock.objects.filter(conversation=orphan, stopped_at__isnull=True).exists()
+
+    ingest_messages(
+        channel=channel, messages=[msg("r1", author="cust-2", parent="root", minutes=5)]
+    )
+
+    root = Conversation.objects.get(thread_key="root")
+    assert sorted(root.messages.values_list("external_id", flat=True)) == ["r1", "r2", "root"]
+    assert root.message_count == 3
+    assert root.last_inbound_at == T0 + timedelta(minutes=9)
+    orphan.refresh_from_db()
+    assert orphan.status == "closed" and orphan.merged_into_id == root.pk
+    assert not orphan.messages.exists()
+    assert not SlaClock.objects.filter(conversation=orphan, stopped_at__isnull=True).exists()
+    event = root.events.get(kind="merged")
+    assert event.data == {"by": "ingest", "source_id": orphan.pk, "moved_messages": 1}
+    # Replaying the whole thread changes nothing.
+    ingest_messages(
+        channel=channel, messages=[msg("root"), msg("r1", parent="root"), msg("r2", parent="r1")]
+    )
+    assert Conversation.objects.filter(status="new").count() == 1
+
+
+@pytest.mark.django_db
 def test_a_customer_writing_again_within_the_window_reopens(channel, settings):
     settings.REOPEN_WINDOW_DAYS = 7
     ingest_messages(channel=channel, messages=[msg("1")])
