@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -1191,9 +1192,24 @@ def _plain(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
+    try:
+        text = json.dumps(value or {}, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # Python's JSON reads NaN and Infinity, jsonb does not: kept as text (found by
+        # tests/fuzz; one such payload failed its whole batch).
+        text = json.dumps(_finite(value or {}), default=str, ensure_ascii=False)
     # jsonb rejects \u0000 as well.
-    text = json.dumps(value or {}, default=str, ensure_ascii=False).replace("\\u0000", "")
-    return _SURROGATE.sub("\ufffd", text)
+    return _SURROGATE.sub("\ufffd", text.replace("\\u0000", ""))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _aware(value: datetime) -> datetime:

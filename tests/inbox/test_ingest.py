@@ -347,3 +347,13 @@ def test_new_conversations_go_through_the_routing_rules(channel, team_a):
     assert (routed.suggested_department, routed.priority) == (team_a, 3)
     assert other.suggested_department is None
     assert routed.events.filter(kind="routed").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_payload_with_nan_or_infinity_is_stored(channel):
+    """Python's JSON parser accepts NaN and -Infinity; jsonb does not (found by tests/fuzz)."""
+    weird = {"score": float("-inf"), "nested": [float("nan"), {"x": float("inf")}], "ok": 1.5}
+    result = ingest_messages(channel=channel, messages=[msg("1", raw=weird)])
+    assert result.created == 1
+    raw = Message.objects.get().raw
+    assert raw["ok"] == 1.5 and raw["score"] == "-inf" and raw["nested"][1]["x"] == "inf"
