@@ -187,7 +187,7 @@ def due_times(
 # --- Clocks ------------------------------------------------------------------
 #
 # Everything below works on lists of conversations: the single-conversation
-# hooks pass a list of one, the bulk hooks (ingest) a whole batch, so each rule
+# hooks pass a list of one, the bulk hooks (ingest, bulk triage) a whole batch, so each rule
 # is written once and a batch costs a fixed number of queries.
 
 SLA_FIELDS = (
@@ -1161,24 +1161,75 @@ def on_status_changed(
     an end status (reopen) starts a next-response and a resolution clock.
     """
     at = at or timezone.now()
-    pk = conversation.pk
-    running = _running([pk])
-    if new in END_STATUSES:
-        conversation.sla_paused_at = None
-        _stop_clocks([(clock, conversation, at) for clock in running[pk].values()])
-        running[pk] = {}
-    elif new == Status.WAITING and conversation.sla_paused_at is None:
-        conversation.sla_paused_at = at
-        for clock in running[pk].values():
-            _compute(clock, paused=True)
-        SlaClock.objects.bulk_update(running[pk].values(), ["warn_at", "due_at"])
-    elif old == Status.WAITING and conversation.sla_paused_at is not None:
-        _resume([conversation], running, {pk: at})
-    if old in END_STATUSES and new not in END_STATUSES:
+    _statuses_changed([conversation], {conversation.pk: old}, new, {conversation.pk: at})
+
+
+def on_statuses_changed(
+    *,
+    conversations: Sequence[Conversation],
+    old: dict[int, str],
+    new: str,
+    at: datetime | None = None,
+) -> None:
+    """Bulk on_status_changed (bulk triage): the same rules, a fixed number of queries.
+
+    conversations: loaded with with_sla_fields() (and locked), already in status `new`;
+    old: conversation id -> status before the change. Inside the caller's transaction.
+    """
+    if not conversations:
+        return
+    at = at or timezone.now()
+    _statuses_changed(
+        conversations, old, new, dict.fromkeys((c.pk for c in conversations), at), bulk=True
+    )
+
+
+def _statuses_changed(
+    convs: Sequence[Conversation],
+    old: dict[int, str],
+    new: str,
+    at: dict[int, datetime],
+    *,
+    bulk: bool = False,
+) -> None:
+    # Only a change into or out of an end status or "waiting" touches the clocks (new -> triaged
+    # -> assigned does not): the others are left as they are, at no cost.
+    convs = [
+        c
+        for c in convs
+        if new in END_STATUSES
+        or new == Status.WAITING
+        or old[c.pk] == Status.WAITING
+        or old[c.pk] in END_STATUSES
+    ]
+    if not convs:
+        return
+    before = _snapshot(convs) if bulk else None
+    running = _running(c.pk for c in convs)
+    stops, paused, resumed, reopened = [], [], [], []
+    for conv in convs:
+        pk = conv.pk
+        if new in END_STATUSES:
+            conv.sla_paused_at = None
+            stops += [(clock, conv, at[pk]) for clock in running[pk].values()]
+            running[pk] = {}
+        elif new == Status.WAITING and conv.sla_paused_at is None:
+            conv.sla_paused_at = at[pk]
+            for clock in running[pk].values():
+                _compute(clock, paused=True)
+                paused.append(clock)
+        elif old[pk] == Status.WAITING and conv.sla_paused_at is not None:
+            resumed.append(conv)
+        if old[pk] in END_STATUSES and new not in END_STATUSES:
+            reopened.append(conv)
+    _stop_clocks(stops)
+    _update_rows(SlaClock, paused, ["warn_at", "due_at"])
+    _resume(resumed, running, at)
+    if reopened:
         _ensure_clocks(
-            SlaContext(), running, [(conversation, _customer_kinds(conversation, at), at)]
+            SlaContext(), running, [(c, _customer_kinds(c, at[c.pk]), at[c.pk]) for c in reopened]
         )
-    _sync([conversation], running, {pk: at})
+    _sync(convs, running, at, before=before)
 
 
 def on_priority_or_department_changed(
@@ -1192,36 +1243,86 @@ def on_priority_or_department_changed(
     moment it would have started (received_at, or now for a next response).
     """
     at = at or timezone.now()
-    pk = conversation.pk
-    running = _running([pk])
-    clocks = running[pk]
+    _recomputed([conversation], {conversation.pk: at})
+
+
+def on_priorities_or_departments_changed(
+    *, conversations: Sequence[Conversation], at: datetime | None = None
+) -> None:
+    """Bulk on_priority_or_department_changed (bulk forward, flag, priority): a fixed number
+    of queries whatever the batch size.
+
+    conversations: loaded with with_sla_fields() (and locked), already showing the new
+    priority, flags or team (with its calendar_id). Inside the caller's transaction.
+    """
+    if not conversations:
+        return
+    at = at or timezone.now()
+    _recomputed(conversations, dict.fromkeys((c.pk for c in conversations), at), bulk=True)
+
+
+# What a recompute changes on a running clock.
+_RECOMPUTED_CLOCK_FIELDS = [
+    "policy",
+    "target_minutes",
+    "warn_percent",
+    "calendar_spec",
+    "warn_at",
+    "due_at",
+]
+
+
+def _recomputed(
+    convs: Sequence[Conversation], at: dict[int, datetime], *, bulk: bool = False
+) -> None:
+    before = _snapshot(convs) if bulk else None
+    running = _running(at)
     ctx = SlaContext()
-    policy, key = ctx.choose(conversation)
-    paused = conversation.sla_paused_at is not None
-    for kind, clock in list(clocks.items()):
-        minutes = policy.target_minutes(kind) if policy else None
-        if not minutes:
-            # No target any more: the clock ends without a verdict (no breach).
-            clock.stopped_at = at
-            clock.save(update_fields=["stopped_at"])
-            del clocks[kind]
-            continue
-        clock.policy = policy
-        clock.target_minutes = minutes
-        clock.warn_percent = policy.warn_percent
-        clock.calendar_spec = ctx.spec_json(key)
-        _compute(clock, paused=paused)
-        clock.save()
-    if policy is not None and conversation.status not in END_STATUSES:
-        kinds = []
-        if conversation.first_response_at is None:
-            kinds.append(SlaTarget.FIRST_RESPONSE)
-        if not SlaClock.objects.filter(
-            conversation=conversation, kind=SlaTarget.RESOLUTION
-        ).exists():
-            kinds.append(SlaTarget.RESOLUTION)
-        _ensure_clocks(ctx, running, [(conversation, kinds, conversation.received_at)])
-    _sync([conversation], running, {pk: at})
+    ctx.load_team_calendars(convs)
+    ended, recomputed, wanting = [], [], []
+    for conv in convs:
+        clocks = running[conv.pk]
+        policy, key = ctx.choose(conv)
+        paused = conv.sla_paused_at is not None
+        for kind, clock in list(clocks.items()):
+            minutes = policy.target_minutes(kind) if policy else None
+            if not minutes:
+                # No target any more: the clock ends without a verdict (no breach).
+                clock.stopped_at = at[conv.pk]
+                ended.append(clock)
+                del clocks[kind]
+                continue
+            clock.policy = policy
+            clock.target_minutes = minutes
+            clock.warn_percent = policy.warn_percent
+            clock.calendar_spec = ctx.spec_json(key)
+            _compute(clock, paused=paused)
+            recomputed.append(clock)
+        if policy is not None and conv.status not in END_STATUSES:
+            wanting.append(conv)
+    _update_rows(SlaClock, ended, ["stopped_at"])
+    if recomputed:
+        # One statement on PostgreSQL whatever the number of rows (no batch_size).
+        SlaClock.objects.bulk_update(recomputed, _RECOMPUTED_CLOCK_FIELDS)
+    if wanting:
+        # A resolution clock that ever ran (stopped or not) is not started again.
+        had_resolution = set(
+            SlaClock.objects.filter(
+                conversation_id__in=[c.pk for c in wanting], kind=SlaTarget.RESOLUTION
+            )
+            .values_list("conversation_id", flat=True)
+            .distinct()
+        )
+        wanted = []
+        for conv in wanting:
+            kinds = []
+            if conv.first_response_at is None:
+                kinds.append(SlaTarget.FIRST_RESPONSE)
+            if conv.pk not in had_resolution:
+                kinds.append(SlaTarget.RESOLUTION)
+            wanted.append((conv, kinds, conv.received_at))
+        _ensure_clocks(ctx, running, wanted)
+    _sync(convs, running, at, before=before)
 
 
 # --- The sweep -----------------------------------------------------------------

@@ -5,6 +5,11 @@ version check folded into one conditional UPDATE (the action carries the version
 a mismatch raises ConflictError and changes nothing), exactly one ConversationEvent, side effects
 after commit, version bumped. Bulk actions do the same for a whole selection with set-based
 statements: one UPDATE and one bulk INSERT of events, never one round trip per row.
+
+Every action that changes the status, team, priority or flags calls the matching SLA hook of
+routing.services inside its transaction, after the change (docs/sla.md): an end status stops the
+clocks, leaving one restarts them, a team or priority change recomputes the due times. The bulk
+path calls the bulk hooks, so a selection of any size costs the same number of queries.
 """
 
 from __future__ import annotations
@@ -30,6 +35,15 @@ from inbox.models import (
     NoReplyReason,
     Priority,
     Status,
+)
+from routing.services import (
+    SLA_FIELDS,
+    on_conversation_opened,
+    on_priorities_or_departments_changed,
+    on_priority_or_department_changed,
+    on_status_changed,
+    on_statuses_changed,
+    with_sla_fields,
 )
 
 # Flags a coordinator sets by hand (the enrichment sets the others).
@@ -109,12 +123,39 @@ def _apply(
     return conversation
 
 
+def _sla_after(
+    conversation: Conversation,
+    *,
+    old_status: str | None = None,
+    recompute: bool = False,
+) -> None:
+    """Run the SLA hooks after an action changed the status (old_status given) and/or the team,
+    priority or flags (recompute), inside the action's transaction.
+
+    The hooks read the conversation as it is now (re-read: the caller's object may lack the
+    SLA fields); the new SLA fields are copied onto the caller's object for the response.
+    """
+    if old_status is None and not recompute:
+        return
+    fresh = with_sla_fields(Conversation.objects.filter(pk=conversation.pk)).get()
+    now = timezone.now()
+    if old_status is not None and old_status != fresh.status:
+        on_status_changed(fresh, old_status, fresh.status, now)
+    if recompute:
+        on_priority_or_department_changed(fresh, at=now)
+    for name in SLA_FIELDS:
+        setattr(conversation, name, getattr(fresh, name))
+
+
 def forward_conversation(
     *, conversation: Conversation, department, acting_user, version: int, note: str = ""
 ) -> Conversation:
-    """Forward to a department team: it leaves the shared queue and shows in the team's queue."""
+    """Forward to a department team: it leaves the shared queue and shows in the team's queue.
+
+    The SLA clocks keep running from their start, recomputed in the new team's calendar."""
+    old_status, old_department = conversation.status, conversation.department_id
     with transaction.atomic():
-        return _apply(
+        conv = _apply(
             conversation=conversation,
             acting_user=acting_user,
             version=version,
@@ -122,13 +163,16 @@ def forward_conversation(
             updates={"department": department, "status": Status.TRIAGED, "assignee": None},
             data={"department_id": department.pk, "department": department.name, "note": note},
         )
+        _sla_after(conv, old_status=old_status, recompute=old_department != department.pk)
+    return conv
 
 
 def assign_conversation(
     *, conversation: Conversation, assignee, acting_user, version: int
 ) -> Conversation:
+    old_status = conversation.status
     with transaction.atomic():
-        return _apply(
+        conv = _apply(
             conversation=conversation,
             acting_user=acting_user,
             version=version,
@@ -136,13 +180,16 @@ def assign_conversation(
             updates={"assignee": assignee, "status": Status.ASSIGNED},
             data={"assignee_id": assignee.pk, "assignee": str(assignee)},
         )
+        _sla_after(conv, old_status=old_status)
+    return conv
 
 
 def mark_no_reply_needed(
     *, conversation: Conversation, reason: NoReplyReason, acting_user, version: int, note: str = ""
 ) -> Conversation:
+    old_status = conversation.status
     with transaction.atomic():
-        return _apply(
+        conv = _apply(
             conversation=conversation,
             acting_user=acting_user,
             version=version,
@@ -154,6 +201,8 @@ def mark_no_reply_needed(
             },
             data={"reason_id": reason.pk, "reason": reason.label, "note": note},
         )
+        _sla_after(conv, old_status=old_status)  # every clock stops
+    return conv
 
 
 def _schedule_platform_hide(conversation_ids: list[int], hidden: bool) -> None:
@@ -168,6 +217,7 @@ def hide_conversation(
     *, conversation: Conversation, rule: HouseRule, acting_user, version: int
 ) -> Conversation:
     """Hide under a house rule (quoted in the audit trail); hidden on the platform too, after commit."""
+    old_status = conversation.status
     with transaction.atomic():
         conv = _apply(
             conversation=conversation,
@@ -181,6 +231,7 @@ def hide_conversation(
             },
             data={"rule_id": rule.pk, "rule": rule.title, "rule_text": rule.text},
         )
+        _sla_after(conv, old_status=old_status)  # every clock stops
         _schedule_platform_hide([conv.pk], True)
     return conv
 
@@ -197,6 +248,8 @@ def unhide_conversation(*, conversation: Conversation, acting_user, version: int
             data={"status": back_to},
             extra_filter={"status": Status.HIDDEN},
         )
+        # The extra filter guarantees it was hidden: the clocks restart as on a reopen.
+        _sla_after(conv, old_status=Status.HIDDEN)
         _schedule_platform_hide([conv.pk], False)
     return conv
 
@@ -295,6 +348,8 @@ def flag_conversation(
             data=data,
         )
         conv.flags = (conv.flags | int(flag)) if on else (conv.flags & ~int(flag))
+        # Flags (and a threat's priority) take part in choosing the SLA policy.
+        _sla_after(conv, recompute=True)
         if on and flag == Flag.THREAT:
             _notify_threat(conv, acting_user)
     return conv
@@ -304,15 +359,18 @@ def set_priority(
     *, conversation: Conversation, priority: int, acting_user, version: int
 ) -> Conversation:
     priority = Priority(priority)
+    old_priority = conversation.priority
     with transaction.atomic():
-        return _apply(
+        conv = _apply(
             conversation=conversation,
             acting_user=acting_user,
             version=version,
             kind="priority",
             updates={"priority": priority},
-            data={"priority": int(priority), "from": conversation.priority},
+            data={"priority": int(priority), "from": old_priority},
         )
+        _sla_after(conv, recompute=old_priority != priority)
+    return conv
 
 
 def merge_conversations(
@@ -337,6 +395,8 @@ def merge_conversations(
         )
         if n != 1:
             raise ConflictError(source.pk, _who_changed(source.pk))
+        # The merged-away source is closed: its clocks stop (the target keeps its own).
+        _sla_after(source, old_status=source.status)
         moved = Message.objects.filter(conversation_id=source.pk).update(conversation=target)
         stats = Message.objects.filter(conversation_id=target.pk).aggregate(last=Max("created_at"))
         conv = _apply(
@@ -387,6 +447,8 @@ def split_conversation(
             previous=conversation,
         )
         Message.objects.filter(id__in=[m.pk for m in messages]).update(conversation=new)
+        # The new conversation gets its clocks as ingest's opening would give them.
+        on_conversation_opened(with_sla_fields(Conversation.objects.filter(pk=new.pk)).get())
         conv = _apply(
             conversation=conversation,
             acting_user=acting_user,
@@ -465,12 +527,17 @@ def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params:
     result = BulkResult()
     with transaction.atomic():
         # One locking read of the whole selection; the versions decide who is still untouched.
-        current = dict(
-            Conversation.objects.select_for_update(no_key=True)
-            .filter(pk__in=list(items), **extra_filter)
-            .values_list("id", "version")
-        )
-        ok = [pk for pk, seen in items.items() if current.get(pk) == seen]
+        # It also loads what the SLA hooks read, so they need no second read of the rows.
+        current = {
+            c.pk: c
+            for c in with_sla_fields(
+                Conversation.objects.select_for_update(no_key=True, of=("self",)).filter(
+                    pk__in=list(items), **extra_filter
+                ),
+                "version",
+            )
+        }
+        ok = [pk for pk, seen in items.items() if pk in current and current[pk].version == seen]
         result.skipped = sorted(set(items) - set(ok))
         if ok:
             Conversation.objects.filter(pk__in=ok).update(
@@ -483,10 +550,52 @@ def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params:
                 ],
                 batch_size=500,
             )
+            _bulk_sla_after(action, [current[pk] for pk in sorted(ok)], params, now)
             if action == "hide":
                 _schedule_platform_hide(sorted(ok), True)
         result.done = sorted(ok)
     return result
+
+
+def _bulk_sla_after(
+    action: str, conversations: list[Conversation], params: Mapping[str, Any], now
+) -> None:
+    """The bulk SLA hooks for a bulk action (a fixed number of queries whatever the selection).
+
+    conversations: as read before the UPDATE; the change is applied to them in memory first.
+    """
+    old_status = {c.pk: c.status for c in conversations}
+    recompute: list[Conversation] = []
+    if action == "forward":
+        department = params["department"]
+        recompute = [c for c in conversations if c.department_id != department.pk]
+        for conv in conversations:
+            conv.department = department
+            conv.status = Status.TRIAGED
+            conv.assignee_id = None
+    elif action == "assign":
+        for conv in conversations:
+            conv.status = Status.ASSIGNED
+            conv.assignee_id = params["assignee"].pk
+    elif action in ("no_reply", "hide"):
+        status = Status.NO_REPLY_NEEDED if action == "no_reply" else Status.HIDDEN
+        for conv in conversations:
+            conv.status = status
+    elif action == "flag":
+        flag = int(params["flag"])
+        recompute = [c for c in conversations if not c.flags & flag]
+        for conv in recompute:
+            conv.flags |= flag
+    else:
+        priority = Priority(int(params["priority"]))
+        recompute = [c for c in conversations if c.priority != priority]
+        for conv in recompute:
+            conv.priority = priority
+    if action in ("forward", "assign", "no_reply", "hide"):
+        new = conversations[0].status if conversations else ""
+        changed = [c for c in conversations if old_status[c.pk] != new]
+        on_statuses_changed(conversations=changed, old=old_status, new=new, at=now)
+    on_priorities_or_departments_changed(conversations=recompute, at=now)
 
 
 def add_contact_note(*, contact, author, text: str):

@@ -447,3 +447,221 @@ def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
     assert reopened.status == Status.NEW and reopened.resolution_due_at is not None
     paused = Conversation.objects.get(channel=in_ingest, thread_key="m2")
     assert paused.sla_paused_at is None and paused.next_response_due_at is not None
+
+
+# --- The bulk hooks of bulk triage: status changes, team/priority recomputes --------------------
+
+EARLY = FRIDAY_1645 + timedelta(minutes=10)  # before any due time
+LATE = FRIDAY_1645 + timedelta(minutes=60 * 66)  # Monday 10:45: past the first response due
+
+# (name, conversation attributes, steps before the change, status before, status after).
+# A step ("own", m) is our reply m minutes after received_at; ("status", m, old, new) a status
+# change by the single hook. Both twins get the steps; the change itself is single vs bulk.
+STATUS_SCENARIOS = [
+    ("hide a new item", {}, [], Status.NEW, Status.HIDDEN),
+    ("no reply needed", {}, [], Status.NEW, Status.NO_REPLY_NEEDED),
+    ("hide an urgent 24/7 item", {"priority": Priority.URGENT}, [], Status.NEW, Status.HIDDEN),
+    ("hide, no team: 24/7", {"team": False}, [], Status.NEW, Status.HIDDEN),
+    ("close after a reply", {}, [("own", 5)], Status.ANSWERED, Status.CLOSED),
+    ("wait on the customer", {}, [("own", 5)], Status.ANSWERED, Status.WAITING),
+    (
+        "assign a waiting item",
+        {},
+        [("own", 5), ("status", 6, Status.ANSWERED, Status.WAITING)],
+        Status.WAITING,
+        Status.ASSIGNED,
+    ),
+    ("unhide", {}, [("status", 3, Status.NEW, Status.HIDDEN)], Status.HIDDEN, Status.NEW),
+    (
+        "reopen an answered, closed item",
+        {},
+        [("own", 5), ("status", 7, Status.ANSWERED, Status.CLOSED)],
+        Status.CLOSED,
+        Status.TRIAGED,
+    ),
+    ("forward a new item: the clocks run on", {}, [], Status.NEW, Status.TRIAGED),
+]
+
+
+def _pre_steps(convs, steps, received_at, staff):
+    for step in steps:
+        at = received_at + timedelta(minutes=step[1])
+        for conv in convs:
+            conv.refresh_from_db()
+            if step[0] == "own":
+                services.on_agent_reply(conv, at, staff)
+            else:
+                conv.status = step[3]
+                conv.save(update_fields=["status"])
+                services.on_status_changed(conv, step[2], step[3], at)
+
+
+def _twins(channel, team, staff, attrs, steps):
+    pair = [make(channel, team, staff, {"at": FRIDAY_1645, **attrs}) for _ in range(2)]
+    services.on_conversations_opened(conversation_ids=[c.pk for c in pair])
+    _pre_steps(pair, steps, FRIDAY_1645, staff)
+    return pair
+
+
+@pytest.mark.parametrize("at", [EARLY, LATE], ids=["early", "late"])
+def test_bulk_status_hook_equals_the_single_hook(policies, channel, team_a, staff_a, at):
+    pairs = [
+        (_twins(channel, team_a, staff_a, attrs, steps), old, new)
+        for _name, attrs, steps, old, new in STATUS_SCENARIOS
+    ]
+    for (single, _bulk), old, new in pairs:
+        single.refresh_from_db()
+        single.status = new
+        single.save(update_fields=["status"])
+        services.on_status_changed(single, old, new, at)
+    for new in {new for *_r, new in pairs}:
+        group = {bulk.pk: old for (_s, bulk), old, n in pairs if n == new}
+        Conversation.objects.filter(pk__in=group).update(status=new)
+        services.on_statuses_changed(conversations=services._load(group), old=group, new=new, at=at)
+    for (name, *_r), ((single, bulk), _old, _new) in zip(STATUS_SCENARIOS, pairs, strict=True):
+        assert state(bulk) == state(single), name
+    # The scenarios exercise the rules.
+    by_name = {name: p[0][1] for (name, *_r), p in zip(STATUS_SCENARIOS, pairs, strict=True)}
+    hidden = by_name["hide a new item"]
+    assert hidden.sla_due_at is None
+    assert not SlaClock.objects.filter(conversation=hidden, stopped_at__isnull=True).exists()
+    assert SlaBreach.objects.filter(conversation=hidden).exists() == (at == LATE)
+    assert by_name["wait on the customer"].sla_paused_at == at
+    assert by_name["assign a waiting item"].sla_paused_at is None
+    assert by_name["unhide"].resolution_due_at is not None
+    reopened = by_name["reopen an answered, closed item"]
+    assert reopened.next_response_due_at is not None and reopened.first_response_due_at is None
+
+
+# (name, conversation attributes, steps before, the change: field -> value).
+RECOMPUTE_SCENARIOS = [
+    ("forward to the office team", {"team": False}, [], {"department": "a"}),
+    ("forward to a team without first response", {}, [], {"department": "b"}),
+    ("forward to a 24/7 team", {}, [], {"department": "c"}),
+    ("urgent", {}, [], {"priority": Priority.URGENT}),
+    ("back from urgent", {"priority": Priority.URGENT}, [], {"priority": 0}),
+    (
+        "urgent while waiting",
+        {},
+        [("own", 5), ("status", 6, Status.ANSWERED, Status.WAITING)],
+        {"priority": Priority.URGENT},
+    ),
+    ("urgent after the first response", {}, [("own", 5)], {"priority": Priority.URGENT}),
+    (
+        "urgent, closed",
+        {},
+        [("status", 7, Status.NEW, Status.CLOSED)],
+        {"priority": Priority.URGENT},
+    ),
+]
+
+
+@pytest.mark.parametrize("at", [EARLY, LATE], ids=["early", "late"])
+def test_bulk_recompute_hook_equals_the_single_hook(policies, channel, team_a, team_b, staff_a, at):
+    # Team B's own policy has no first-response target; team C has no calendar (24/7).
+    SlaPolicy.objects.create(
+        name="Alleen oplossing", order=50, department=team_b, resolution_minutes=600
+    )
+    from tests.factories import DepartmentFactory
+
+    teams = {"a": team_a, "b": team_b, "c": DepartmentFactory(name="Altijd", slug="altijd")}
+    pairs = [
+        (_twins(channel, team_a, staff_a, attrs, steps), change)
+        for _name, attrs, steps, change in RECOMPUTE_SCENARIOS
+    ]
+
+    def values(change):
+        return {
+            ("department_id" if k == "department" else k): (teams[v].pk if k == "department" else v)
+            for k, v in change.items()
+        }
+
+    for (single, _bulk), change in pairs:
+        Conversation.objects.filter(pk=single.pk).update(**values(change))
+        single.refresh_from_db()
+        services.on_priority_or_department_changed(single, at=at)
+    for (_single, bulk), change in pairs:
+        Conversation.objects.filter(pk=bulk.pk).update(**values(change))
+    services.on_priorities_or_departments_changed(
+        conversations=services._load(b.pk for (_s, b), _c in pairs), at=at
+    )
+    for (name, *_r), ((single, bulk), _c) in zip(RECOMPUTE_SCENARIOS, pairs, strict=True):
+        assert state(bulk) == state(single), name
+    by_name = {name: p[0][1] for (name, *_r), p in zip(RECOMPUTE_SCENARIOS, pairs, strict=True)}
+    assert by_name["forward to the office team"].first_response_due_at == datetime(
+        2026, 3, 16, 9, 15, tzinfo=AMS
+    )
+    no_first = by_name["forward to a team without first response"]
+    assert no_first.first_response_due_at is None and no_first.resolution_due_at is not None
+    assert not SlaBreach.objects.filter(conversation=no_first).exists()  # ended, no verdict
+    assert by_name["forward to a 24/7 team"].first_response_due_at == FRIDAY_1645 + timedelta(
+        minutes=30
+    )
+    assert by_name["urgent"].first_response_due_at == FRIDAY_1645 + timedelta(minutes=15)
+    assert by_name["back from urgent"].first_response_due_at == datetime(
+        2026, 3, 16, 9, 15, tzinfo=AMS
+    )
+    assert by_name["urgent while waiting"].sla_due_at is None  # paused: recomputed, still paused
+    after_first = by_name["urgent after the first response"]
+    assert after_first.first_response_due_at is None
+    assert after_first.resolution_due_at == FRIDAY_1645 + timedelta(hours=4)
+    assert by_name["urgent, closed"].sla_due_at is None
+
+
+def _status_queries(n, channel, team, staff, steps, old, new, at) -> int:
+    convs = [make(channel, team, staff, {"at": FRIDAY_1645}) for _ in range(n)]
+    services.on_conversations_opened(conversation_ids=[c.pk for c in convs])
+    _pre_steps(convs, steps, FRIDAY_1645, staff)
+    ids = [c.pk for c in convs]
+    Conversation.objects.filter(pk__in=ids).update(status=new)
+    loaded = services._load(ids)
+    with CaptureQueriesContext(connection) as ctx:
+        services.on_statuses_changed(
+            conversations=loaded, old=dict.fromkeys(ids, old), new=new, at=at
+        )
+    return len(ctx)
+
+
+@pytest.mark.parametrize(
+    ("steps", "old", "new"),
+    [
+        ([], Status.NEW, Status.HIDDEN),
+        ([("own", 5)], Status.ANSWERED, Status.WAITING),
+        (
+            [("own", 5), ("status", 6, Status.ANSWERED, Status.WAITING)],
+            Status.WAITING,
+            Status.ASSIGNED,
+        ),
+        ([("own", 5), ("status", 7, Status.ANSWERED, Status.CLOSED)], Status.CLOSED, Status.NEW),
+    ],
+    ids=["stop", "pause", "resume", "reopen"],
+)
+def test_bulk_status_hook_query_count_does_not_grow(
+    policies, channel, team_a, staff_a, steps, old, new
+):
+    small = _status_queries(3, channel, team_a, staff_a, steps, old, new, LATE)
+    big = _status_queries(40, channel, team_a, staff_a, steps, old, new, LATE)
+    assert big == small
+    assert small <= 12
+
+
+@pytest.mark.parametrize(
+    "change", [{"priority": Priority.URGENT}, {"department_id": None}], ids=["priority", "team"]
+)
+def test_bulk_recompute_hook_query_count_does_not_grow(policies, channel, team_a, staff_a, change):
+    def queries(n):
+        convs = [
+            make(channel, team_a, staff_a, {"at": FRIDAY_1645, "team": i % 2 == 0})
+            for i in range(n)
+        ]
+        ids = [c.pk for c in convs]
+        services.on_conversations_opened(conversation_ids=ids)
+        Conversation.objects.filter(pk__in=ids).update(**change)
+        loaded = services._load(ids)
+        with CaptureQueriesContext(connection) as ctx:
+            services.on_priorities_or_departments_changed(conversations=loaded, at=LATE)
+        return len(ctx)
+
+    small, big = queries(3), queries(40)
+    assert big == small
+    assert small <= 14
