@@ -66,6 +66,23 @@ def team_conversations(user, *, department: Department | None = None) -> QuerySe
     return qs.filter(department__in=Department.objects.filter(memberships__user=user).values("pk"))
 
 
+# What a team queue row shows (inbox_tags._team_row_html) and the page key needs.
+TEAM_ROW_FIELDS = (
+    "id",
+    "status",
+    "snippet",
+    "received_at",
+    "sla_due_at",
+    "sla_state",
+    "contact__name",
+    "contact__handle",
+    "contact__external_id",
+    "department__name",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+)
+
 # (sla_due_at or None, received_at, id) of the last row shown.
 QueueKey = tuple[datetime | None, datetime, int]
 
@@ -103,9 +120,10 @@ def team_queue_page(
     # config JSON) is not shown, so it is not joined: this page is loaded on every step of a
     # staff member's day.
     rows = list(
-        qs.select_related("contact", "department", "assignee").order_by(
-            F("sla_due_at").asc(nulls_last=True), "received_at", "id"
-        )[: size + 1]
+        qs.select_related("contact", "department", "assignee")
+        # Only the columns a row shows (inbox_tags._team_row_html): no raw JSON, no password.
+        .only(*TEAM_ROW_FIELDS)
+        .order_by(F("sla_due_at").asc(nulls_last=True), "received_at", "id")[: size + 1]
     )
     next_key = None
     if len(rows) > size:
@@ -152,9 +170,7 @@ def replies_for(
     """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
     # Versions with their editor in one query, not two (every look at the workspace pays it).
     versions = Prefetch("versions", queryset=ReplyVersion.objects.select_related("editor"))
-    qs = conversation.replies.select_related("author", "reviewer").prefetch_related(
-        versions, "attempts"
-    )
+    qs = conversation.replies.select_related("author", "reviewer").prefetch_related(versions)
     if latest is None:
         return list(qs.order_by("created_at", "id")), False
     rows = list(qs.order_by("-created_at", "-id")[: latest + 1])
