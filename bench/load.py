@@ -371,10 +371,10 @@ def main() -> int:
         gunicorn_log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115
         worker_log = open(workdir / "worker.log", "w")  # noqa: SIM115
         # As docker-compose.yml deploys it: the app logs every request itself (with its id),
-        # so gunicorn keeps no second access log.
+        # so gunicorn keeps no second access log; --preload imports the app once.
         gunicorn = subprocess.Popen(
             [str(venv / "gunicorn"), "webcare.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", str(args.gunicorn_workers)],
+             "-w", str(args.gunicorn_workers), "--preload"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=gunicorn_log,
         )  # fmt: skip
         procs.append(gunicorn)
