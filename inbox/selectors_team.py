@@ -164,13 +164,50 @@ def team_members(department: Department) -> QuerySet:
 RECENT_REPLIES = 10
 
 
+# What the workspace shows of a reply (inbox_tags._reply_html, reply_item.html, composer.html),
+# of its versions, and of a user (str(user): the full name, else the username).
+_REPLY_FIELDS = (
+    "id",
+    "conversation_id",
+    "author_id",
+    "reviewer_id",
+    "state",
+    "text",
+    "private",
+    "notice_for_id",
+    "after_send",
+    "review_comment",
+    "parts",
+    "external_id",
+    "external_url",
+    "last_error",
+    "created_at",
+)
+_VERSION_FIELDS = ("id", "reply_id", "number", "text", "editor_id", "reason", "comment")
+_NAME_FIELDS = ("first_name", "last_name", "username")
+
+
 def replies_for(
     conversation: Conversation, *, latest: int | None = None
 ) -> tuple[list[Reply], bool]:
     """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
-    # Versions with their editor in one query, not two (every look at the workspace pays it).
-    versions = Prefetch("versions", queryset=ReplyVersion.objects.select_related("editor"))
-    qs = conversation.replies.select_related("author", "reviewer").prefetch_related(versions)
+    # Versions with their editor in one query, not two (every look at the workspace pays it),
+    # and only the columns the workspace shows: no send bookkeeping, no password hashes.
+    versions = Prefetch(
+        "versions",
+        queryset=ReplyVersion.objects.select_related("editor").only(
+            *_VERSION_FIELDS, *(f"editor__{f}" for f in _NAME_FIELDS)
+        ),
+    )
+    qs = (
+        conversation.replies.select_related("author", "reviewer")
+        .only(
+            *_REPLY_FIELDS,
+            *(f"author__{f}" for f in _NAME_FIELDS),
+            *(f"reviewer__{f}" for f in _NAME_FIELDS),
+        )
+        .prefetch_related(versions)
+    )
     if latest is None:
         return list(qs.order_by("created_at", "id")), False
     rows = list(qs.order_by("-created_at", "-id")[: latest + 1])
