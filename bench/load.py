@@ -340,6 +340,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=300, help="seconds of load (default 300)")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-threads", type=int, default=1, help="gthread when > 1")
     parser.add_argument("--worker-concurrency", type=int, default=1, help="default queue")
     parser.add_argument("--ingest-concurrency", type=int, default=1, help="ingest queue")
     parser.add_argument("--warmup", type=int, default=10, help="seconds before lag counts")
@@ -374,7 +375,8 @@ def main() -> int:
         # so gunicorn keeps no second access log; --preload imports the app once.
         gunicorn = subprocess.Popen(
             [str(venv / "gunicorn"), "webcare.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", str(args.gunicorn_workers), "--preload"],
+             "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
+             "--preload"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=gunicorn_log,
         )  # fmt: skip
         procs.append(gunicorn)
