@@ -11,4 +11,4 @@ RUN SECRET_KEY=build-only DEBUG=false python manage.py collectstatic --noinput -
     && python manage.py compilemessages -v0 && chown -R webcare /app
 USER webcare
 EXPOSE 8000
-CMD ["gunicorn", "webcare.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "webcare.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--preload"]

@@ -17,6 +17,9 @@ the ingest lag (now - the newest stored message's created_at) every two seconds.
 requests/s, p50/p95/p99 per endpoint, errors and the ingest lag; the last line is
 `RESULT rps=<n> p95_ms=<n> errors=<n> ingest_lag_s=<n>`. Target: errors 0, p95 < 200, lag < 5.
 
+The users are locust's FastHttpUser (geventhttpclient): the load generator shares the two
+cores with what it measures, and python-requests would cost it several times the CPU.
+
 This same file is the locustfile: locust imports it as a module (not __main__), and only then
 are the user classes defined, so the orchestrator never runs under gevent's monkey patching.
 """
@@ -55,7 +58,8 @@ PANEL_NAMES = ("volume", "response", "department", "backlog", "sentiment")
 # ----------------------------------------------------------------------------- locust side
 
 if __name__ != "__main__":
-    from locust import HttpUser, between, task
+    from locust import FastHttpUser, between, task
+    from requests.cookies import create_cookie
 
     _next_index: dict[str, itertools.count] = {}
 
@@ -67,9 +71,10 @@ if __name__ != "__main__":
         # would measure PBKDF2, not the app (and starve two shared cores for a minute).
         sessions = json.loads(Path(os.environ["LOAD_SESSIONS"]).read_text())
         domain = urlsplit(user.host).hostname
-        user.client.cookies.set("sessionid", sessions[username], domain=domain, path="/")
+        jar = user.client.cookiejar
+        jar.set_cookie(create_cookie("sessionid", sessions[username], domain=domain, path="/"))
         # Django accepts an unmasked 32-character secret when cookie and header agree.
-        user.client.cookies.set("csrftoken", CSRF_SECRET, domain=domain, path="/")
+        jar.set_cookie(create_cookie("csrftoken", CSRF_SECRET, domain=domain, path="/"))
 
     def _post(user, path: str, data: dict, name: str):
         token = CSRF_SECRET
@@ -80,7 +85,7 @@ if __name__ != "__main__":
             name=name,
         )
 
-    class Coordinator(HttpUser):
+    class Coordinator(FastHttpUser):
         weight = COORDINATORS
         wait_time = between(1, 3)
 
@@ -124,7 +129,7 @@ if __name__ != "__main__":
                     "/conversations/<pk>/assign/",
                 )
 
-    class Staff(HttpUser):
+    class Staff(FastHttpUser):
         weight = STAFF
         wait_time = between(2, 6)
 
@@ -149,7 +154,7 @@ if __name__ != "__main__":
                 "/team/conversations/<pk>/replies/",
             )
 
-    class Manager(HttpUser):
+    class Manager(FastHttpUser):
         weight = MANAGERS
         wait_time = between(3, 8)
 
@@ -335,6 +340,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=300, help="seconds of load (default 300)")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-threads", type=int, default=1, help="gthread when > 1")
     parser.add_argument("--worker-concurrency", type=int, default=1, help="default queue")
     parser.add_argument("--ingest-concurrency", type=int, default=1, help="ingest queue")
     parser.add_argument("--warmup", type=int, default=10, help="seconds before lag counts")
@@ -366,10 +372,11 @@ def main() -> int:
         gunicorn_log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115
         worker_log = open(workdir / "worker.log", "w")  # noqa: SIM115
         # As docker-compose.yml deploys it: the app logs every request itself (with its id),
-        # so gunicorn keeps no second access log.
+        # so gunicorn keeps no second access log; --preload imports the app once.
         gunicorn = subprocess.Popen(
             [str(venv / "gunicorn"), "webcare.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", str(args.gunicorn_workers)],
+             "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
+             "--preload"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=gunicorn_log,
         )  # fmt: skip
         procs.append(gunicorn)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from inbox.models import (
     OPEN_STATUSES,
@@ -21,6 +21,7 @@ from inbox.models import (
     Note,
     Reply,
     ReplyState,
+    ReplyVersion,
 )
 from routing.models import Department
 
@@ -65,6 +66,23 @@ def team_conversations(user, *, department: Department | None = None) -> QuerySe
     return qs.filter(department__in=Department.objects.filter(memberships__user=user).values("pk"))
 
 
+# What a team queue row shows (inbox_tags._team_row_html) and the page key needs.
+TEAM_ROW_FIELDS = (
+    "id",
+    "status",
+    "snippet",
+    "received_at",
+    "sla_due_at",
+    "sla_state",
+    "contact__name",
+    "contact__handle",
+    "contact__external_id",
+    "department__name",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+)
+
 # (sla_due_at or None, received_at, id) of the last row shown.
 QueueKey = tuple[datetime | None, datetime, int]
 
@@ -102,9 +120,10 @@ def team_queue_page(
     # config JSON) is not shown, so it is not joined: this page is loaded on every step of a
     # staff member's day.
     rows = list(
-        qs.select_related("contact", "department", "assignee").order_by(
-            F("sla_due_at").asc(nulls_last=True), "received_at", "id"
-        )[: size + 1]
+        qs.select_related("contact", "department", "assignee")
+        # Only the columns a row shows (inbox_tags._team_row_html): no raw JSON, no password.
+        .only(*TEAM_ROW_FIELDS)
+        .order_by(F("sla_due_at").asc(nulls_last=True), "received_at", "id")[: size + 1]
     )
     next_key = None
     if len(rows) > size:
@@ -145,12 +164,49 @@ def team_members(department: Department) -> QuerySet:
 RECENT_REPLIES = 10
 
 
+# What the workspace shows of a reply (inbox_tags._reply_html, reply_item.html, composer.html),
+# of its versions, and of a user (str(user): the full name, else the username).
+_REPLY_FIELDS = (
+    "id",
+    "conversation_id",
+    "author_id",
+    "reviewer_id",
+    "state",
+    "text",
+    "private",
+    "notice_for_id",
+    "after_send",
+    "review_comment",
+    "parts",
+    "external_id",
+    "external_url",
+    "last_error",
+    "created_at",
+)
+_VERSION_FIELDS = ("id", "reply_id", "number", "text", "editor_id", "reason", "comment")
+_NAME_FIELDS = ("first_name", "last_name", "username")
+
+
 def replies_for(
     conversation: Conversation, *, latest: int | None = None
 ) -> tuple[list[Reply], bool]:
     """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
-    qs = conversation.replies.select_related("author", "reviewer").prefetch_related(
-        "versions__editor", "attempts"
+    # Versions with their editor in one query, not two (every look at the workspace pays it),
+    # and only the columns the workspace shows: no send bookkeeping, no password hashes.
+    versions = Prefetch(
+        "versions",
+        queryset=ReplyVersion.objects.select_related("editor").only(
+            *_VERSION_FIELDS, *(f"editor__{f}" for f in _NAME_FIELDS)
+        ),
+    )
+    qs = (
+        conversation.replies.select_related("author", "reviewer")
+        .only(
+            *_REPLY_FIELDS,
+            *(f"author__{f}" for f in _NAME_FIELDS),
+            *(f"reviewer__{f}" for f in _NAME_FIELDS),
+        )
+        .prefetch_related(versions)
     )
     if latest is None:
         return list(qs.order_by("created_at", "id")), False

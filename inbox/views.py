@@ -234,7 +234,10 @@ def _get_conversation(request, pk: int) -> Conversation:
 
 
 def _panel_context(request, conv: Conversation) -> dict:
-    thread = list(conv.messages.select_related("contact", "sent_by").order_by("created_at", "id"))
+    # Not the platform's raw payload (kilobytes per message on real channels): never shown.
+    thread = list(
+        conv.messages.select_related("contact", "sent_by").defer("raw").order_by("created_at", "id")
+    )
     events = list(conv.events.select_related("actor").order_by("-created_at", "-id")[:100])
     presence.touch(conv.pk, request.user)
     context = {

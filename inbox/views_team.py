@@ -173,11 +173,11 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
     }
 
 
-def _respond(request: AuthedRequest, conv: Conversation, error: str = ""):
+def _respond(request: AuthedRequest, conv: Conversation, error: str = "", *, reread: bool = True):
     """htmx: the re-rendered workspace; a plain POST: back to the page (flash on error)."""
     if request.htmx:
-        # Read again (the action changed it) with its relations in one query.
-        conv = _conversation(request, conv.pk)
+        if reread:  # the action changed it: read again, with its relations in one query
+            conv = _conversation(request, conv.pk)
         return render(
             request, "inbox/team_workspace.html", _workspace_context(request, conv, error=error)
         )
@@ -190,7 +190,10 @@ def _respond(request: AuthedRequest, conv: Conversation, error: str = ""):
 @any_user_required
 def team_conversation(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
-    thread = conv.messages.select_related("contact", "sent_by").order_by("created_at", "id")
+    # Not the platform's raw payload (kilobytes per message on real channels): never shown.
+    thread = (
+        conv.messages.select_related("contact", "sent_by").defer("raw").order_by("created_at", "id")
+    )
     context = _workspace_context(request, conv, thread=thread, active="team")
     return render(request, "inbox/team_conversation.html", context)
 
@@ -347,25 +350,27 @@ def reply_save(request: AuthedRequest, pk: int):
     after_send = request.POST.get("after_send", AfterSend.ANSWERED)
     if after_send not in AfterSend.values:
         after_send = AfterSend.ANSWERED
+    fields = {
+        "conversation": conv,
+        "text": request.POST.get("text", "")[:20000],
+        "acting_user": request.user,
+        "reply": draft,
+        "private": request.POST.get("private") == "on",
+        "after_send": after_send,
+    }
     try:
-        reply = reply_services.save_draft(
-            conversation=conv,
-            text=request.POST.get("text", "")[:20000],
-            acting_user=request.user,
-            reply=draft,
-            private=request.POST.get("private") == "on",
-            after_send=after_send,
-        )
         if request.POST.get("action") == "submit":
-            reply_services.submit_reply(
-                reply=reply,
-                acting_user=request.user,
+            reply_services.save_and_submit_reply(
+                **fields,
                 split=request.POST.get("split") == "on",
                 public_notice=request.POST.get("public_notice", "")[:1000],
             )
+        else:
+            reply_services.save_draft(**fields)
     except ActionRefused as exc:
         return _respond(request, conv, str(exc))
-    return _respond(request, conv)
+    # A reply changes no field of the conversation: no need to read it again.
+    return _respond(request, conv, reread=False)
 
 
 def _reply_action(request: AuthedRequest, reply_id: int, action):

@@ -1,6 +1,7 @@
 from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 # The bell counts at most this many unread notifications (a LIMIT, never a COUNT over everything).
@@ -33,10 +34,19 @@ def _header_facts(request: HttpRequest) -> tuple[bool, int]:
 
 
 def navigation(request: HttpRequest) -> dict:
-    """The main navigation, filtered by what the user's role may open."""
+    """The main navigation, filtered by what the user's role may open.
+
+    Lazy: only a full page shows the header; an htmx fragment (a poll, a panel, the workspace
+    after a reply) renders with the same context processors and must not pay its query.
+    """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    return {"nav_items": SimpleLazyObject(lambda: _nav_items(request))}
+
+
+def _nav_items(request: HttpRequest) -> list[tuple[str, str, str]]:
+    user = request.user
     items = []
     if user.is_coordinator:
         items.append(("inbox", _("Inbox"), reverse("inbox:inbox")))
@@ -45,13 +55,20 @@ def navigation(request: HttpRequest) -> dict:
     if user.is_manager or _header_facts(request)[0]:
         items.append(("dashboards", _("Dashboards"), reverse("dashboards")))
     items.append(("settings", _("Settings"), reverse("settings")))
-    return {"nav_items": items}
+    return items
 
 
 def notification_count(request: HttpRequest) -> dict:
-    """Unread notifications for the bell in the header (capped: no COUNT over everything)."""
+    """Unread notifications for the bell in the header (capped: no COUNT over everything).
+
+    Lazy, like the navigation: counted only when a template shows it.
+    """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    return {"unread_notifications": SimpleLazyObject(lambda: _unread_label(request))}
+
+
+def _unread_label(request: HttpRequest) -> int | str:
     unread = _header_facts(request)[1]
-    return {"unread_notifications": "99+" if unread > 99 else unread}
+    return "99+" if unread > 99 else unread

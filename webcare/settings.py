@@ -315,6 +315,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Sessions read from the cache (Redis), written through to the database: every request loads
+# its session, and this spares it a query. While Redis is down a read misses and falls back on
+# the database, so the UI keeps working (tests/faults/test_redis_down.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Content-Security-Policy (django-csp): no inline script, no inline event handlers, no eval.
 # tests/security/test_templates_csp.py holds every template to it.

@@ -169,6 +169,66 @@ def save_draft(
     after_send: str = AfterSend.ANSWERED,
 ) -> Reply:
     """Create or update the acting user's draft; every save keeps a ReplyVersion."""
+    return _save_draft(
+        conversation=conversation,
+        text=text,
+        acting_user=acting_user,
+        reply=reply,
+        private=private,
+        after_send=after_send,
+    )[0]
+
+
+@transaction.atomic
+def save_and_submit_reply(
+    *,
+    conversation: Conversation,
+    text: str,
+    acting_user,
+    reply: Reply | None = None,
+    private: bool = False,
+    after_send: str = AfterSend.ANSWERED,
+    split: bool = False,
+    public_notice: str = "",
+) -> Reply:
+    """save_draft, then submit_reply, in one transaction: the composer's "Send" button.
+
+    The draft is already locked (or new, so nobody else sees it) and its version number known,
+    so the submit reads neither again: the most frequent write of a staff member's day.
+    """
+    reply, number = _save_draft(
+        conversation=conversation,
+        text=text,
+        acting_user=acting_user,
+        reply=reply,
+        private=private,
+        after_send=after_send,
+    )
+    if number is None:  # an unchanged existing draft: submit it as submit_reply would
+        return _submit(
+            _lock(reply), acting_user=acting_user, split=split, public_notice=public_notice
+        )
+    # The locked/created row, with the caller's conversation (already read with its relations).
+    reply.conversation = conversation
+    return _submit(
+        reply,
+        acting_user=acting_user,
+        split=split,
+        public_notice=public_notice,
+        version_number=number + 1,
+    )
+
+
+def _save_draft(
+    *,
+    conversation: Conversation,
+    text: str,
+    acting_user,
+    reply: Reply | None,
+    private: bool,
+    after_send: str,
+) -> tuple[Reply, int | None]:
+    """The draft, and the number of the version this save wrote (None: nothing changed)."""
     _check_actor(acting_user, conversation)
     text = text.strip()
     if not text:
@@ -196,11 +256,11 @@ def save_draft(
         if reply.state != ReplyState.DRAFT or reply.author_id != acting_user.pk:
             raise ActionRefused(_("Only your own draft can be edited."))
         if reply.text == text and reply.private == private and reply.after_send == after_send:
-            return reply
+            return reply, None
         reply.text, reply.private, reply.after_send = text, private, after_send
         reply.save(update_fields=["text", "private", "after_send", "updated_at"])
-    _add_version(reply, editor=acting_user, reason="draft", number=number)
-    return reply
+    version = _add_version(reply, editor=acting_user, reason="draft", number=number)
+    return reply, version.number
 
 
 @transaction.atomic
@@ -208,7 +268,18 @@ def submit_reply(
     *, reply: Reply, acting_user, split: bool = False, public_notice: str = ""
 ) -> Reply:
     """Send a draft on: to review when the team's policy asks for it, else straight to the outbox."""
-    reply = _lock(reply)
+    return _submit(_lock(reply), acting_user=acting_user, split=split, public_notice=public_notice)
+
+
+def _submit(
+    reply: Reply,
+    *,
+    acting_user,
+    split: bool,
+    public_notice: str,
+    version_number: int | None = None,
+) -> Reply:
+    """submit_reply on a reply locked in this transaction (version_number: known, not read)."""
     conversation = reply.conversation
     _check_actor(acting_user, conversation)
     if reply.author_id != acting_user.pk or reply.state != ReplyState.DRAFT:
@@ -246,7 +317,7 @@ def submit_reply(
     if review_required(conversation=conversation, author=acting_user):
         reply.state = ReplyState.PENDING_REVIEW
         reply.save(update_fields=["state", "parts", "submitted_at", "updated_at"])
-        _add_version(reply, editor=acting_user, reason="submit")
+        _add_version(reply, editor=acting_user, reason="submit", number=version_number)
         ConversationEvent.objects.create(
             conversation=conversation,
             actor=acting_user,
@@ -255,7 +326,7 @@ def submit_reply(
         )
         _notify_reviewers(reply, acting_user)
         return reply
-    _add_version(reply, editor=acting_user, reason="submit")
+    _add_version(reply, editor=acting_user, reason="submit", number=version_number)
     return _approve(reply, acting_user=acting_user, kind="reply_queued")
 
 

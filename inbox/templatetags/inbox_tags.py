@@ -244,3 +244,84 @@ def team_rows(conversations):
     return mark_safe(  # every value in a row is escaped by _team_row_html
         "\n".join(_team_row_html(c, labels=labels, statuses=statuses) for c in conversations)
     )
+
+
+def _lines(text: str) -> str:
+    """linebreaksbr: escaped, newlines as <br>."""
+    return escape(text.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "<br>")
+
+
+def _reply_html(reply) -> str:
+    """One reply of the workspace without forms, the markup of inbox/reply_item.html.
+
+    The workspace shows up to ten replies and is rendered on every look at a conversation and
+    after every save: through the template engine each item costs about as much as the rest
+    of the page. Every piece of text is escaped.
+    """
+    from django.utils.translation import gettext
+
+    state = escape(reply.state)
+    meta = [escape(str(reply.author)), (
+        f'<span class="badge reply-state" data-state="{state}">'
+        f"{escape(str(reply.get_state_display()))}</span>"
+    )]  # fmt: skip
+    if reply.private:
+        meta.append(escape(gettext("private message")))
+    if reply.notice_for_id:
+        meta.append(escape(gettext("public notice")))
+    if reply.reviewer:
+        meta.append(escape(gettext("reviewed by %(name)s")) % {"name": escape(str(reply.reviewer))})
+    parts = [f'<li class="reply reply-{state}" id="reply-{reply.pk}">',
+             f'<p class="msg-author">{" · ".join(meta)}</p>']  # fmt: skip
+    if reply.parts:
+        parts.extend(f'<p class="msg-text reply-part">{_lines(p)}</p>' for p in reply.parts)
+    else:
+        parts.append(f'<p class="msg-text">{_lines(reply.text)}</p>')
+    if reply.external_url:
+        parts.append(
+            f'<p><a href="{escape(reply.external_url)}" rel="noopener noreferrer" '
+            f'target="_blank">{escape(gettext("View on platform"))}</a> '
+            f"({escape(reply.external_id)})</p>"
+        )
+    if reply.review_comment and reply.state == "draft":
+        parts.append(
+            f'<p class="review-comment"><strong>{escape(gettext("Review comment"))}:</strong> '
+            f"{escape(reply.review_comment)}</p>"
+        )
+    if reply.last_error and reply.state != "sent":
+        parts.append(f'<p class="error">{escape(reply.last_error)}</p>')
+    versions = reply.versions.all()
+    if len(versions) > 1:
+        items = "".join(
+            f"<li>v{v.number} · {escape(str(v.editor)) if v.editor else '—'} · "
+            f"{escape(v.reason)}{f' · “{escape(v.comment)}”' if v.comment else ''}"
+            f"<br>{_lines(v.text)}</li>"
+            for v in versions
+        )
+        parts.append(
+            f"<details><summary>{escape(gettext('Versions'))}</summary>"
+            f'<ol class="versions">{items}</ol></details>'
+        )
+    parts.append("</li>")
+    return "\n".join(parts)
+
+
+@register.simple_tag(takes_context=True)
+def reply_items(context, replies):
+    """The workspace's replies: built in Python (_reply_html), except the few with review or
+    retry forms for this user, which inbox/reply_item.html renders (with their CSRF tokens)."""
+    user, can_act = context.get("user"), context.get("can_act")
+    item_template = None
+    html = []
+    for reply in replies:
+        with_forms = can_act and (
+            reply.state == "failed"
+            or (reply.state == "pending_review" and reply.author_id != getattr(user, "pk", None))
+        )
+        if with_forms:
+            item_template = item_template or get_template("inbox/reply_item.html").template
+            with context.push(reply=reply):
+                html.append(item_template.render(context))
+        else:
+            html.append(_reply_html(reply))
+    return mark_safe("\n".join(html))  # escaped by _reply_html or by the template

@@ -45,3 +45,13 @@ def test_unread_count_is_capped(staff_a):
         Notification(user=staff_a, kind="x", text=str(i)) for i in range(101)
     )
     assert notification_count(_request(staff_a)) == {"unread_notifications": "99+"}
+
+
+def test_header_costs_nothing_until_a_template_shows_it(staff_a, django_assert_num_queries):
+    # An htmx fragment renders with the same context processors but shows no header.
+    request = _request(staff_a)
+    with django_assert_num_queries(0):
+        navigation(request)
+        notification_count(request)
+    with django_assert_num_queries(1):
+        assert "team" in _keys(navigation(request))
