@@ -97,6 +97,14 @@ class AssignForm(VersionedForm):
         queryset=User.objects.filter(is_active=True).order_by("first_name", "username"),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # Only shown (every coordinator panel): the columns of the option labels. A bound
+            # form keeps whole users, as the assign service reads more of the one chosen.
+            field = self.fields["assignee"]
+            field.queryset = field.queryset.only("pk", "first_name", "last_name", "username")
+
 
 class NoReplyForm(VersionedForm):
     reason = forms.ModelChoiceField(

@@ -112,6 +112,9 @@ ROOT_URLCONF = "webcare.urls"
 WSGI_APPLICATION = "webcare.wsgi.application"
 ASGI_APPLICATION = "webcare.asgi.application"
 
+# Django's widget templates, the hot ones built in Python (same HTML; see the module).
+FORM_RENDERER = "webcare.form_renderer.FastWidgetRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -242,10 +242,10 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
     from inbox.services.replies import _sla_hook
 
     now = timezone.now()
-    locked = Reply.objects.select_for_update().get(pk=reply.pk)
-    if locked.state != ReplyState.SENDING:  # lost the lease to another worker; it finishes
-        return
-    Reply.objects.filter(pk=reply.pk).update(
+    # The conditional UPDATE is the lock and the check in one: it waits for a concurrent
+    # holder's transaction and re-reads the state, so a worker that lost the lease (another
+    # one finishes the reply) updates nothing and stops here.
+    won = Reply.objects.filter(pk=reply.pk, state=ReplyState.SENDING).update(
         state=ReplyState.SENT,
         external_id=reply.posted_ids[0],
         external_url=url,
@@ -254,24 +254,32 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
         last_error="",
         updated_at=now,
     )
+    if not won:
+        return
     conversation = Conversation.objects.select_for_update(no_key=True).get(pk=reply.conversation_id)
-    for index, (external_id, text) in enumerate(zip(reply.posted_ids, reply.parts, strict=True)):
-        # The platform id is unique per channel: if ingest already stored our own post, keep it.
-        Message.objects.get_or_create(
-            channel_id=conversation.channel_id,
-            external_id=external_id,
-            defaults={
-                "conversation": conversation,
-                "parent_external_id": reply.posted_ids[index - 1] if index else "",
-                "direction": Direction.OUTBOUND,
-                "sent_by_id": reply.author_id,
-                "text": text,
-                "url": url if index == 0 else "",
-                "is_public": not reply.private,
-                "created_at": now,
-                "raw": {"reply": reply.pk},
-            },
-        )
+    # The platform id is unique per channel: if ingest already stored our own post, keep it
+    # (ON CONFLICT DO NOTHING: one statement, where get_or_create took a read and a savepoint).
+    Message.objects.bulk_create(
+        [
+            Message(
+                channel_id=conversation.channel_id,
+                external_id=external_id,
+                conversation=conversation,
+                parent_external_id=reply.posted_ids[index - 1] if index else "",
+                direction=Direction.OUTBOUND,
+                sent_by_id=reply.author_id,
+                text=text,
+                url=url if index == 0 else "",
+                is_public=not reply.private,
+                created_at=now,
+                raw={"reply": reply.pk},
+            )
+            for index, (external_id, text) in enumerate(
+                zip(reply.posted_ids, reply.parts, strict=True)
+            )
+        ],
+        ignore_conflicts=True,
+    )
     updates: dict = {
         "last_message_at": now,
         "message_count": F("message_count") + len(reply.posted_ids),
@@ -287,6 +295,12 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
         if reply.after_send == AfterSend.CLOSE:
             updates["closed_at"] = now
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    # The row is locked since the read above: the new values are known without reading it again.
+    old_status = conversation.status
+    updates["message_count"] = conversation.message_count + len(reply.posted_ids)
+    updates["version"] = conversation.version + 1
+    for field, value in updates.items():
+        setattr(conversation, field, value)
     ConversationEvent.objects.create(
         conversation=conversation,
         actor_id=reply.author_id,
@@ -301,8 +315,6 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
             first_response_at=now
         )
     else:
-        old_status = conversation.status
-        conversation.refresh_from_db()
         _sla_hook(
             "on_agent_reply", conversation=conversation, at=now, user=reply.author, automatic=False
         )
