@@ -689,33 +689,8 @@ def _plain(value):
     return str(value) if isinstance(value, str) else value
 
 
-# What the policy choice and the clock rules read of a conversation (see with_sla_fields).
-SLA_READ_FIELDS = (
-    "id",
-    "channel",
-    "department",
-    "previous",
-    "status",
-    "priority",
-    "flags",
-    "assignee_id",
-    "received_at",
-    "last_inbound_at",
-    "channel__kind",
-    "department__calendar_id",
-    "previous__first_response_at",
-    *SLA_FIELDS,
-)
-
-
-def with_sla_fields(queryset, *extra: str):
-    """queryset loading what the SLA rules read (plus `extra` fields), related rows joined."""
-    return queryset.select_related("channel", "department", "previous").only(
-        *SLA_READ_FIELDS, *extra
-    )
-
-
-# with_sla_fields() by column, for fetch_with_sla_fields.
+# What the policy choice and the clock rules read of a conversation, by column (the binary read
+# of fetch_with_sla_fields) and with the related rows' fields (with_sla_fields' join).
 _SLA_READ_ATTNAMES = (
     "id",
     "channel_id",
@@ -729,6 +704,19 @@ _SLA_READ_ATTNAMES = (
     "last_inbound_at",
     *SLA_FIELDS,
 )
+SLA_READ_FIELDS = (
+    *_SLA_READ_ATTNAMES,
+    "channel__kind",
+    "department__calendar_id",
+    "previous__first_response_at",
+)
+
+
+def with_sla_fields(queryset, *extra: str):
+    """queryset loading what the SLA rules read (plus `extra` fields), related rows joined."""
+    return queryset.select_related("channel", "department", "previous").only(
+        *SLA_READ_FIELDS, *extra
+    )
 
 
 def fetch_with_sla_fields(where: str, params: Sequence, *extra: str) -> list[Conversation]:

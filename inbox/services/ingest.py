@@ -436,7 +436,7 @@ def _load_conversations(channel_id: int, keys: set[str]) -> dict[str, _Conv]:
                 Conversation.objects.filter(channel_id=channel_id, thread_key__in=part),
                 "thread_key",
                 "closed_at",
-                "contact",
+                "contact_id",
             )
         for obj in found:
             key = obj.thread_key
@@ -910,6 +910,9 @@ def _update_conversations(
     stored = Conversation.objects.in_bulk([c.id for c in convs])
     for conv, agg in zip(convs, aggs, strict=True):
         obj = stored[conv.id]
+        if conv.id in sla:  # decided in memory on conv.obj (_plan_sla_of_existing)
+            for name in SLA_FIELDS:
+                setattr(obj, name, getattr(conv.obj, name))
         obj.message_count += agg["count"]
         obj.last_message_at = max(obj.last_message_at, agg["last_message_at"])
         if agg["last_inbound_at"] is not None:
@@ -945,12 +948,10 @@ def _update_conversations(
             "language",
             "sentiment",
             "updated_at",
+            *SLA_FIELDS,
         ],
         batch_size=500,
     )
-    changed = [c.obj for c in convs if c.id in sla]
-    if changed:
-        Conversation.objects.bulk_update(changed, list(SLA_FIELDS), batch_size=500)
 
 
 def _adopt(conv: _Conv, agg: dict[str, Any], what: str) -> Any:

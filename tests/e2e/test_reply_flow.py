@@ -30,16 +30,6 @@ POSTED_ID = "1917999999999999999"
 
 
 @pytest.fixture
-def eager_celery():
-    from webcare.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture
 def x_api():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(

@@ -113,11 +113,9 @@ def test_an_orphan_reply_and_its_late_parent_share_a_conversation(channel):
 
 
 @pytest.mark.django_db
-def test_a_reply_whose_parent_reply_comes_later_is_merged_into_the_thread(channel):
+def test_a_reply_whose_parent_reply_comes_later_is_merged_into_the_thread(channel, policy):
     """root <- r1 <- r2, delivered root, r2, r1 (no platform thread id, as Mastodon)."""
-    from routing.models import SlaClock, SlaPolicy
-
-    SlaPolicy.objects.create(name="24/7", first_response_minutes=30, resolution_minutes=480)
+    from routing.models import SlaClock
 
     ingest_messages(channel=channel, messages=[msg("root", minutes=0)])
     ingest_messages(channel=channel, messages=[msg("r2", author="cust-3", parent="r1", minutes=9)])

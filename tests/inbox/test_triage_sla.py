@@ -2,7 +2,7 @@
 sweep leaves the item alone; a forward or a priority/flag change recomputes the due times with
 the policy and calendar that match now; unhide restarts; split opens clocks; bulk does the same."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,10 +22,9 @@ from inbox.models import (
 )
 from inbox.services import triage
 from routing import services
-from routing.models import BusinessCalendar, BusinessWindow, SlaBreach, SlaClock, SlaPolicy
+from routing.models import BusinessCalendar, SlaBreach, SlaClock, SlaPolicy
 from routing.tasks import sweep_sla
 from tests.factories import ConversationFactory, MessageFactory
-from webcare.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -36,14 +35,10 @@ MONDAY_1000 = datetime(2026, 3, 16, 10, 0, tzinfo=AMS)
 
 
 @pytest.fixture
-def policies(db, team_a):
+def policies(team_a, office_calendar, policy):
     """Team A works office hours; the standard policy (30 min) runs in the team's calendar or
     24/7 without a team; urgent items (15 min) and press items (10 min) run 24/7."""
-    office = BusinessCalendar.objects.create(name="Kantoor", timezone="Europe/Amsterdam")
-    BusinessWindow.objects.bulk_create(
-        BusinessWindow(calendar=office, weekday=d, start=time(9), end=time(17)) for d in range(5)
-    )
-    team_a.calendar = office
+    team_a.calendar = office_calendar
     team_a.save()
     always = BusinessCalendar.objects.create(name="Altijd", is_24_7=True)
     SlaPolicy.objects.create(
@@ -64,21 +59,7 @@ def policies(db, team_a):
         resolution_minutes=240,
         calendar=always,
     )
-    return SlaPolicy.objects.create(
-        name="Standaard",
-        order=100,
-        first_response_minutes=30,
-        next_response_minutes=60,
-        resolution_minutes=480,
-    )
-
-
-@pytest.fixture
-def eager_celery():
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
+    return policy
 
 
 def opened(channel, **kwargs) -> Conversation:

@@ -74,11 +74,7 @@ def test_retention_works_in_batches(monkeypatch):
     assert not Message.objects.exclude(text="").exists()
 
 
-def test_the_beat_task_applies_every_policy(monkeypatch):
-    from webcare.celery import app as celery_app
-
-    # The app read its settings at first use: set the running app's flag, not the setting.
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+def test_the_beat_task_applies_every_policy(eager_celery):
     now = timezone.now()
     channel = ChannelFactory(config={"retention_months": 3})
     _thread(channel, ContactFactory(channel=channel), now - timedelta(days=200))
