@@ -17,17 +17,10 @@ from inbox.models import ConversationEvent
 from inbox.services import replies as reply_services
 from inbox.services.privacy import erase_contact
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.privacy.person import HANDLE, NAME, POSTGRES_ONLY, TEXT
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the audit trigger exists on PostgreSQL only"
-    ),
-]
+pytestmark = POSTGRES_ONLY
 
-HANDLE = "pietjansen_020"
-NAME = "Piet Jansen"
-TEXT = "Mijn adres is Dorpsstraat 12, de verwarming doet het weer niet"
 REPLY = "Beste Piet, we sturen morgen een monteur naar de Dorpsstraat."
 
 

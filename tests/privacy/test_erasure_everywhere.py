@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from inbox.models import (
@@ -32,17 +32,10 @@ from inbox.services.team import ActionRefused, hand_back_conversation
 from inbox.services.triage import flag_conversation
 from routing.models import ReviewPolicy
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.privacy.person import HANDLE, NAME, POSTGRES_ONLY, TEXT
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the audit trigger exists on PostgreSQL only"
-    ),
-]
+pytestmark = POSTGRES_ONLY
 
-HANDLE = "pietjansen_020"
-NAME = "Piet Jansen"
-TEXT = "Mijn adres is Dorpsstraat 12, de verwarming doet het weer niet"
 PERSONAL = (HANDLE, NAME, "piet", "dorpsstraat", "x-77")
 
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from inbox.models import (
@@ -32,13 +31,9 @@ from inbox.services import privacy
 from inbox.services import replies as reply_services
 from inbox.services.privacy import apply_retention
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.privacy.person import POSTGRES_ONLY
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the audit trigger exists on PostgreSQL only"
-    ),
-]
+pytestmark = POSTGRES_ONLY
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
