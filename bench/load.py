@@ -275,7 +275,6 @@ class Ingest(threading.Thread):
 
     def _run(self):
         from django.db import close_old_connections
-        from django.db.models import Max
         from django.utils import timezone
 
         from inbox.models import Message
@@ -285,25 +284,114 @@ class Ingest(threading.Thread):
         started = timezone.now()
         # The rate is taken over this thread's own polling window: the orchestrator's clock
         # also runs through locust's start-up and stop timeout, when nobody polls.
-        self.window = [(time.monotonic(), _inbound(self.channel_id))]
+        # Counted above the newest id at the start: a COUNT over the whole channel would cost
+        # PostgreSQL a second at the start and at the end of the run.
+        since_id = _newest_message_id()
+        self.window = [(time.monotonic(), 0)]
         tick = 0
         while time.monotonic() < self.until and tick < 100_000:
             poll_channel.delay(self.channel_id)
             if tick % 2 == 0:
                 close_old_connections()
-                newest = Message.objects.filter(
-                    conversation__channel_id=self.channel_id, direction="in"
-                ).aggregate(m=Max("created_at"))["m"]
+                # On (channel, created_at), newest first: a MAX over a join read the whole
+                # channel (a second of PostgreSQL per sample, and a snapshot held that long).
+                newest = (
+                    Message.objects.filter(channel_id=self.channel_id, direction="in")
+                    .order_by("-created_at")
+                    .values_list("created_at", flat=True)
+                    .first()
+                )
                 newest = max(newest, started) if newest else started
                 self.lags.append((timezone.now() - newest).total_seconds())
             tick += 1
             time.sleep(1)
         close_old_connections()
-        self.window.append((time.monotonic(), _inbound(self.channel_id)))
+        self.window.append((time.monotonic(), _inbound(self.channel_id, since_id)))
 
     def rate(self) -> float:
         (t0, n0), (t1, n1) = self.window[0], self.window[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+class CpuAccount(threading.Thread):
+    """CPU seconds per component over the middle of the run, read from /proc (Linux).
+
+    p95 on two shared cores swings with whatever else runs; CPU per request does not, so
+    this is what tells whether a change made the app cheaper.
+    """
+
+    def __init__(self, roots: dict[str, int], database: str, start: float, end: float):
+        super().__init__(daemon=True)
+        self.roots, self.database, self.start_at, self.end_at = roots, database, start, end
+        self.first: tuple[float, dict[int, tuple[str, float]], float] | None = None
+        self.last: tuple[float, dict[int, tuple[str, float]], float] | None = None
+
+    @staticmethod
+    def _machine_busy() -> float:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        """{pid: (component, cpu seconds)}: by pid, so a process that exits or starts between
+        two snapshots (a reconnecting database session) never counts negative."""
+        tick = os.sysconf("SC_CLK_TCK")
+        procs = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+            except OSError:
+                continue
+            rest = stat.rsplit(")", 1)[1].split()
+            procs[int(entry.name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick, cmdline)
+        found = {}
+        for pid, (_parent, cpu, cmdline) in procs.items():
+            name = None
+            if cmdline.startswith("postgres: ") and f" {self.database} " in cmdline:
+                name = "postgres"
+            elif "locust" in cmdline and "bench/load.py" in cmdline:
+                name = "locust"
+            else:
+                node, depth = pid, 0
+                while node and depth < 5 and name is None:
+                    name = next((n for n, root in self.roots.items() if root == node), None)
+                    node, depth = procs.get(node, (0,))[0], depth + 1
+            if name:
+                found[pid] = (name, cpu)
+        return found
+
+    def run(self):
+        time.sleep(max(0.0, self.start_at - time.monotonic()))
+        self.first = (time.monotonic(), self._snapshot(), self._machine_busy())
+        time.sleep(max(0.0, self.end_at - time.monotonic()))
+        self.last = (time.monotonic(), self._snapshot(), self._machine_busy())
+
+    def report(self, requests_per_second: float) -> list[str]:
+        if not (self.first and self.last):
+            return ["cpu: not measured"]
+        (t0, a, busy0), (t1, b, busy1) = self.first, self.last
+        seconds = t1 - t0
+        used: dict[str, float] = {}
+        for pid, (name, cpu) in b.items():
+            used[name] = used.get(name, 0.0) + cpu - a.get(pid, (name, 0.0))[1]
+        lines = []
+        for name, spent in sorted(used.items(), key=lambda item: -item[1]):
+            per_request = spent / seconds / requests_per_second * 1000 if requests_per_second else 0
+            lines.append(
+                f"cpu {name:14} {spent / seconds * 100:6.1f}% of a core "
+                f"({per_request:.1f} ms per request)"
+            )
+        measured = sum(used.values())
+        lines.append(
+            f"cpu machine busy {(busy1 - busy0) / seconds * 100:.0f}% of {os.cpu_count()} cores' "
+            f"{os.cpu_count() * 100}%, these components {measured / seconds * 100:.0f}%"
+        )
+        return lines
 
 
 def _wait_for_ingest_worker(channel_id: int, timeout: float = 90) -> None:
@@ -325,10 +413,16 @@ def _wait_for_ingest_worker(channel_id: int, timeout: float = 90) -> None:
     sys.exit(f"the ingest worker did not poll within {timeout:.0f} s")
 
 
-def _inbound(channel_id: int) -> int:
+def _inbound(channel_id: int, since_id: int = 0) -> int:
     from inbox.models import Message
 
-    return Message.objects.filter(conversation__channel_id=channel_id, direction="in").count()
+    return Message.objects.filter(channel_id=channel_id, direction="in", id__gt=since_id).count()
+
+
+def _newest_message_id() -> int:
+    from inbox.models import Message
+
+    return Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def _stats(prefix: str) -> list[dict]:
@@ -410,6 +504,14 @@ def main() -> int:
         start = time.monotonic()
         ingest = Ingest(ids["channel"], until=start + args.duration)
         ingest.start()
+        # After locust's ramp-up, until just before it stops.
+        cpu = CpuAccount(
+            {"gunicorn": gunicorn.pid, "celery-default": worker.pid,
+             "celery-ingest": ingest_worker.pid, "orchestrator": os.getpid()},
+            urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/"),
+            start=start + min(20, args.duration / 4), end=start + args.duration - 5,
+        )  # fmt: skip
+        cpu.start()
         prefix = str(workdir / "locust")
         users = COORDINATORS + STAFF + MANAGERS
         locust = subprocess.run(
@@ -459,6 +561,9 @@ def main() -> int:
     if ingest.error:
         print("ingest thread failed:", ingest.error)
     rps = float(total["Requests/s"])
+    cpu.join(timeout=1)
+    for line in cpu.report(rps):
+        print(line)
     print(
         f"RESULT rps={rps:.1f} p95_ms={total['95%']} errors={total['Failure Count']} "
         f"ingest_lag_s={max(lags):.2f}"

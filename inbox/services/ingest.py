@@ -228,9 +228,11 @@ def _ingest_batch(
 ) -> IngestResult:
     result = IngestResult()
     with transaction.atomic():
-        # Serialises ingest per channel: threading decisions below read then write.
+        # Serialises ingest per channel: threading decisions below read then write. NO KEY:
+        # a plain FOR UPDATE also blocks the foreign-key checks of every other transaction
+        # that stores a row of this channel (a reply send's message waited for whole batches).
         channel = (
-            Channel.objects.select_for_update()
+            Channel.objects.select_for_update(no_key=True)
             .only("id", "kind", "own_handles", "ingest_day", "ingest_day_count")
             .get(pk=channel_id)
         )
