@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Subquery
 
 from inbox.models import (
     OPEN_STATUSES,
@@ -116,14 +116,19 @@ def team_queue_page(
                 | Q(sla_due_at__isnull=True)
                 | (Q(sla_due_at=due) & later_same_due)
             )
+    order = (F("sla_due_at").asc(nulls_last=True), "received_at", "id")
+    # The page's ids first, then the joins for those rows only: joined before the LIMIT,
+    # PostgreSQL looked up contact, team and assignee for every open item of the team.
+    page_ids = qs.order_by(*order).values("id")[: size + 1]
     # The queue rows show the contact, team and assignee; the channel (with its cursor and
     # config JSON) is not shown, so it is not joined: this page is loaded on every step of a
     # staff member's day.
     rows = list(
-        qs.select_related("contact", "department", "assignee")
+        Conversation.objects.filter(pk__in=Subquery(page_ids))
+        .select_related("contact", "department", "assignee")
         # Only the columns a row shows (inbox_tags._team_row_html): no raw JSON, no password.
         .only(*TEAM_ROW_FIELDS)
-        .order_by(F("sla_due_at").asc(nulls_last=True), "received_at", "id")[: size + 1]
+        .order_by(*order)
     )
     next_key = None
     if len(rows) > size:
