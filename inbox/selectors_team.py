@@ -24,15 +24,23 @@ from inbox.models import (
     ReplyVersion,
 )
 from routing.models import Department
+from webcare import refcache
 
 PAGE_SIZE = 50
 
 
-def teams_of(user) -> QuerySet[Department]:
+def all_teams() -> list[Department]:
+    """Every department, by name (a per-process copy: webcare.refcache)."""
+    return refcache.cached("teams", lambda: list(Department.objects.order_by("name", "id")))
+
+
+def teams_of(user) -> list[Department]:
     """The teams whose queue user may open: their own, or all for coordinators and managers."""
     if user.is_coordinator or user.is_manager:
-        return Department.objects.all()
-    return Department.objects.filter(memberships__user=user)
+        return all_teams()
+    # Membership is read per request (team_ids_of), never from the copy: it is a permission.
+    mine = team_ids_of(user)
+    return [team for team in all_teams() if team.pk in mine]
 
 
 def team_ids_of(user) -> frozenset[int]:
@@ -164,6 +172,14 @@ def team_members(department: Department) -> QuerySet:
     )
 
 
+def team_member_list(department_id: int) -> list:
+    """team_members for display (the reassign list), from the per-process copy."""
+    return refcache.cached(
+        ("members", department_id),
+        lambda: list(team_members(Department(pk=department_id))),
+    )
+
+
 # The workspace shows this many of the latest replies; the rest behind a link. A long-running
 # conversation must not make every look at it (and every save, which re-renders it) slower.
 RECENT_REPLIES = 10
@@ -289,9 +305,14 @@ def canned_answers_for(
     return [CannedMatch(answer=a, text=render_variables(a.body, variables)) for a in rows]
 
 
-def faq_sets_for(conversation: Conversation) -> QuerySet[FaqSet]:
-    return (
-        FaqSet.objects.filter(is_active=True)
-        .filter(Q(department__isnull=True) | Q(department_id=conversation.department_id))
-        .prefetch_related("answers")
+def faq_sets_for(conversation: Conversation) -> list[FaqSet]:
+    """Active FAQ sets of the conversation's team and of all teams (per-process copy)."""
+    department_id = conversation.department_id
+    return refcache.cached(
+        ("faq_sets", department_id),
+        lambda: list(
+            FaqSet.objects.filter(is_active=True)
+            .filter(Q(department__isnull=True) | Q(department_id=department_id))
+            .prefetch_related("answers")
+        ),
     )

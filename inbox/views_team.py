@@ -165,7 +165,9 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "draft": draft,
         "composed": composed,
         "signature": reply_services.signature_for(conversation=conv, user=user),
-        "members": selectors_team.team_members(conv.department) if conv.department else [],
+        "members": selectors_team.team_member_list(conv.department_id)
+        if conv.department_id
+        else [],
         "notes": selectors_team.notes_for(conv),
         "faq_sets": selectors_team.faq_sets_for(conv),
         "after_send_choices": AfterSend.choices,

@@ -44,6 +44,16 @@ def english_by_default(settings):
     settings.LANGUAGE_CODE = "en"
 
 
+@pytest.fixture(autouse=True)
+def fresh_reference_cache():
+    """No test sees another test's teams or FAQ sets (webcare.refcache is per process)."""
+    from webcare import refcache
+
+    refcache.clear()
+    yield
+    refcache.clear()
+
+
 @pytest.fixture
 def team_a(db):
     return DepartmentFactory(name="Reparaties & Onderhoud", slug="reparaties")
