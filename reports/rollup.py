@@ -182,8 +182,9 @@ class Batch:
     def __init__(self) -> None:
         self._zone = local_zone()
         self._starts: dict[int, tuple[datetime, datetime, datetime]] = {}
-        self._counts: Counter[tuple] = Counter()
-        self._bins: Counter[tuple] = Counter()
+        # Plain dicts with get(): a Counter calls __missing__ (Python) for every new key.
+        self._counts: dict[tuple, int] = {}
+        self._bins: dict[tuple, int] = {}
         self._words: defaultdict[tuple[date, str], Counter[str]] = defaultdict(Counter)
 
     def starts(self, at: datetime) -> tuple[datetime, datetime, datetime]:
@@ -216,36 +217,47 @@ class Batch:
         return first == last and first.total_seconds() % BUCKET == 0
 
     def count(self, metric: str, at: datetime, dims: Iterable[tuple[str, str]], *, hourly=False):
-        self._counts[(metric, self.starts(at), tuple(dims), hourly)] += 1
+        key = (metric, self.starts(at), tuple(dims), hourly)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def duration(self, metric: str, at: datetime, seconds: float, dims: Iterable[tuple[str, str]]):
         b = sketch.bin_of(max(seconds, 0.0))
-        self._bins[(metric, self.starts(at), tuple(dims), b)] += 1
+        key = (metric, self.starts(at), tuple(dims), b)
+        self._bins[key] = self._bins.get(key, 0) + 1
 
     def keywords(self, at: datetime, dept: str, text: str) -> None:
-        """The keywords of an inbound message, under its department and the total ("")."""
+        """The keywords of an inbound message, under its department (the total is summed on
+        write)."""
         words = set(_WORD.findall(text.lower()))
         words.difference_update(STOPWORDS)
-        day = self.starts(at)[1].date()
-        self._words[(day, dept)].update(words)
-        self._words[(day, "")].update(words)
+        self._words[(self.starts(at)[1].date(), dept)].update(words)
 
-    def _rows(self) -> tuple[Counter[tuple], Counter[tuple], dict[tuple, int]]:
+    def _rows(self) -> tuple[dict[tuple, int], dict[tuple, int], dict[tuple, int]]:
         """What to add per table (counts, bins, keywords), keyed like its unique constraint."""
-        counts: Counter[tuple] = Counter()
+        counts: dict[tuple, int] = {}
+        get = counts.get
         for (metric, (hour, day, _month), dims, hourly), n in self._counts.items():
             for kind, dim in dims:
-                counts[(Granularity.DAY, day, metric, kind, dim)] += n
+                key = (Granularity.DAY, day, metric, kind, dim)
+                counts[key] = get(key, 0) + n
                 if hourly:
-                    counts[(Granularity.HOUR, hour, metric, kind, dim)] += n
-        bins: Counter[tuple] = Counter()
+                    key = (Granularity.HOUR, hour, metric, kind, dim)
+                    counts[key] = get(key, 0) + n
+        bins: dict[tuple, int] = {}
+        get = bins.get
         for (metric, (_hour, day, month), dims, b), n in self._bins.items():
             for kind, dim in dims:
-                bins[(Granularity.DAY, day, metric, kind, dim, b)] += n
-                bins[(Granularity.MONTH, month, metric, kind, dim, b)] += n
-        words = {
-            (day, dim, word): n for (day, dim), ws in self._words.items() for word, n in ws.items()
-        }
+                key = (Granularity.DAY, day, metric, kind, dim, b)
+                bins[key] = get(key, 0) + n
+                key = (Granularity.MONTH, month, metric, kind, dim, b)
+                bins[key] = get(key, 0) + n
+        words: dict[tuple, int] = {}
+        get = words.get
+        for (day, dept), counter in self._words.items():
+            for word, n in counter.items():
+                words[(day, dept, word)] = n
+                key = (day, "", word)  # the total: one row per word and day
+                words[key] = get(key, 0) + n
         return counts, bins, words
 
     def write(self) -> None:
