@@ -23,13 +23,15 @@ and under the conversation's department at the time they are counted.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Direction, Flag, Message
@@ -42,6 +44,7 @@ from reports.models import (
     Granularity,
     RollupWatermark,
 )
+from webcare.pg import pg_cursor
 
 BATCH_SIZE = 5000
 # Rows younger than this are left for the next run: an ingest transaction that took a lower id
@@ -164,64 +167,189 @@ def month_start(at: datetime) -> datetime:
 # Accumulators: everything a batch adds, written with one upsert per table
 # --------------------------------------------------------------------------
 
+# Real time-zone offsets, and the instants they change, fall on quarters of an hour: the
+# instants of one 15-minute bucket (of UTC time) share their hour, local day and local month.
+BUCKET = 900
+
 
 class Batch:
+    """Counters, duration bins and keywords of one batch.
+
+    Counts are kept per (metric, period starts, dimensions) and spread over the single
+    dimensions only on write: a batch has far fewer of those keys than messages.
+    """
+
     def __init__(self) -> None:
-        self.counts: Counter[tuple] = Counter()
-        self.bins: Counter[tuple] = Counter()
-        self.words: Counter[tuple] = Counter()
+        self._zone = local_zone()
+        self._starts: dict[int, tuple[datetime, datetime, datetime]] = {}
+        # Plain dicts with get(): a Counter calls __missing__ (Python) for every new key.
+        self._counts: dict[tuple, int] = {}
+        self._bins: dict[tuple, int] = {}
+        self._words: defaultdict[tuple[date, str], Counter[str]] = defaultdict(Counter)
+
+    def starts(self, at: datetime) -> tuple[datetime, datetime, datetime]:
+        """The hour, local day and local month at falls in.
+
+        Memoised per bucket (astimezone and replace cost more than the rest of a count), for
+        UTC times only (what the database gives): the hour of another offset starts elsewhere.
+        """
+        if at.utcoffset():
+            return self._starts_of(at)
+        bucket = int(at.timestamp() // BUCKET)
+        starts = self._starts.get(bucket)
+        if starts is None:
+            starts = self._starts_of(at)
+            if self._uniform(bucket):
+                self._starts[bucket] = starts
+        return starts
+
+    def _starts_of(self, at: datetime) -> tuple[datetime, datetime, datetime]:
+        day = at.astimezone(self._zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        return hour_start(at), day, day.replace(day=1)
+
+    def _uniform(self, bucket: int) -> bool:
+        """Whether the local zone keeps one quarter-hour offset all through the bucket (not so
+        in old local mean times): only then may the bucket share its starts."""
+        first, last = (
+            datetime.fromtimestamp(t, self._zone).utcoffset()
+            for t in (bucket * BUCKET, (bucket + 1) * BUCKET - 1)
+        )
+        return first == last and first.total_seconds() % BUCKET == 0
 
     def count(self, metric: str, at: datetime, dims: Iterable[tuple[str, str]], *, hourly=False):
-        day = day_start(at)
-        for kind, dim in dims:
-            self.counts[(Granularity.DAY, day, metric, kind, dim)] += 1
-            if hourly:
-                self.counts[(Granularity.HOUR, hour_start(at), metric, kind, dim)] += 1
+        key = (metric, self.starts(at), tuple(dims), hourly)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def duration(self, metric: str, at: datetime, seconds: float, dims: Iterable[tuple[str, str]]):
         b = sketch.bin_of(max(seconds, 0.0))
-        day, month = day_start(at), month_start(at)
-        for kind, dim in dims:
-            self.bins[(Granularity.DAY, day, metric, kind, dim, b)] += 1
-            self.bins[(Granularity.MONTH, month, metric, kind, dim, b)] += 1
+        key = (metric, self.starts(at), tuple(dims), b)
+        self._bins[key] = self._bins.get(key, 0) + 1
+
+    def keywords(self, at: datetime, dept: str, text: str) -> None:
+        """The keywords of an inbound message, under its department (the total is summed on
+        write)."""
+        words = set(_WORD.findall(text.lower()))
+        words.difference_update(STOPWORDS)
+        self._words[(self.starts(at)[1].date(), dept)].update(words)
+
+    def _rows(self) -> tuple[dict[tuple, int], dict[tuple, int], dict[tuple, int]]:
+        """What to add per table (counts, bins, keywords), keyed like its unique constraint."""
+        counts: dict[tuple, int] = {}
+        get = counts.get
+        for (metric, (hour, day, _month), dims, hourly), n in self._counts.items():
+            for kind, dim in dims:
+                key = (Granularity.DAY, day, metric, kind, dim)
+                counts[key] = get(key, 0) + n
+                if hourly:
+                    key = (Granularity.HOUR, hour, metric, kind, dim)
+                    counts[key] = get(key, 0) + n
+        bins: dict[tuple, int] = {}
+        get = bins.get
+        for (metric, (_hour, day, month), dims, b), n in self._bins.items():
+            for kind, dim in dims:
+                key = (Granularity.DAY, day, metric, kind, dim, b)
+                bins[key] = get(key, 0) + n
+                key = (Granularity.MONTH, month, metric, kind, dim, b)
+                bins[key] = get(key, 0) + n
+        words: dict[tuple, int] = {}
+        get = words.get
+        for (day, dept), counter in self._words.items():
+            for word, n in counter.items():
+                words[(day, dept, word)] = n
+                key = (day, "", word)  # the total: one row per word and day
+                words[key] = get(key, 0) + n
+        return counts, bins, words
 
     def write(self) -> None:
-        adapt = connection.ops.adapt_datetimefield_value
+        counts, bins, words = self._rows()
         today = day_start(timezone.now())
-        if any(
-            g == Granularity.DAY and start < today
-            for g, start, *_rest in (*self.bins, *self.counts)
-        ):
+        if any(g == Granularity.DAY and start < today for g, start, *_rest in (*bins, *counts)):
             # A late message changed a day the pre-merged windows already hold.
             RollupWatermark.objects.filter(name=WINDOWS).update(last_id=0)
-        with connection.cursor() as cur:
-            if self.counts:
-                cur.executemany(
-                    "INSERT INTO reports_countrollup"
-                    " (granularity, start, metric, dim_kind, dim, value) VALUES (%s,%s,%s,%s,%s,%s)"
-                    " ON CONFLICT (dim_kind, granularity, metric, start, dim)"
-                    " DO UPDATE SET value = reports_countrollup.value + excluded.value",
-                    [(g, adapt(s), m, k, d, n) for (g, s, m, k, d), n in self.counts.items()],
-                )
-            if self.bins:
-                cur.executemany(
-                    "INSERT INTO reports_durationbin"
-                    " (granularity, start, metric, dim_kind, dim, bin, count)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s)"
-                    " ON CONFLICT (dim_kind, granularity, start, metric, dim, bin)"
-                    " DO UPDATE SET count = reports_durationbin.count + excluded.count",
-                    [(g, adapt(s), m, k, d, b, n) for (g, s, m, k, d, b), n in self.bins.items()],
-                )
-            if self.words:
-                cur.executemany(
-                    "INSERT INTO reports_keywordcount (day, dim, word, count) VALUES (%s,%s,%s,%s)"
-                    " ON CONFLICT (day, dim, word)"
-                    " DO UPDATE SET count = reports_keywordcount.count + excluded.count",
-                    [
-                        (connection.ops.adapt_datefield_value(day), dim, word, n)
-                        for (day, dim, word), n in self.words.items()
-                    ],
-                )
+        _insert(
+            "reports_countrollup",
+            COUNT_COLUMNS,
+            [(*key, n) for key, n in counts.items()],
+            "ON CONFLICT (dim_kind, granularity, metric, start, dim)"
+            " DO UPDATE SET value = reports_countrollup.value + excluded.value",
+        )
+        _insert(
+            "reports_durationbin",
+            BIN_COLUMNS,
+            [(*key, n) for key, n in bins.items()],
+            "ON CONFLICT (dim_kind, granularity, start, metric, dim, bin)"
+            " DO UPDATE SET count = reports_durationbin.count + excluded.count",
+        )
+        _insert(
+            "reports_keywordcount",
+            WORD_COLUMNS,
+            [(*key, n) for key, n in words.items()],
+            "ON CONFLICT (day, dim, word)"
+            " DO UPDATE SET count = reports_keywordcount.count + excluded.count",
+        )
+
+
+# Column -> PostgreSQL type, for _insert's scratch tables.
+COUNT_COLUMNS = {
+    "granularity": "text",
+    "start": "timestamptz",
+    "metric": "text",
+    "dim_kind": "text",
+    "dim": "text",
+    "value": "bigint",
+}
+BIN_COLUMNS = {
+    "granularity": "text",
+    "start": "timestamptz",
+    "metric": "text",
+    "dim_kind": "text",
+    "dim": "text",
+    "bin": "integer",
+    "count": "bigint",
+}
+WORD_COLUMNS = {"day": "date", "dim": "text", "word": "text", "count": "bigint"}
+CLOCK_COLUMNS = {
+    "conversation_id": "bigint",
+    "first_inbound_at": "timestamptz",
+    "first_response_at": "timestamptz",
+    "awaiting_since": "timestamptz",
+    "responses": "integer",
+}
+
+
+def _insert(table: str, columns: dict[str, str], rows: list[tuple], conflict: str) -> None:
+    """INSERT rows (tuples in the order of columns) into table, then the ON CONFLICT clause.
+
+    Keys must be unique within rows (ON CONFLICT DO UPDATE touches a row once per statement).
+    """
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        # COPY into a scratch table and one INSERT ... SELECT: executemany sends an INSERT per
+        # row, and binary COPY rows cost the client a fraction of array parameters.
+        scratch = f"scratch_{table}"
+        with pg_cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE {scratch} ({', '.join(map(' '.join, columns.items()))})"
+            )
+            with cur.copy(f"COPY {scratch} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(columns.values()))
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} {conflict}")
+            cur.execute(f"DROP TABLE {scratch}")
+        return
+    adapt = {
+        "timestamptz": connection.ops.adapt_datetimefield_value,
+        "date": connection.ops.adapt_datefield_value,
+    }
+    adapters = [adapt.get(kind) for kind in columns.values()]
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) {conflict}",
+            [[f(v) if f else v for f, v in zip(adapters, row, strict=True)] for row in rows],
+        )
 
 
 # --------------------------------------------------------------------------
@@ -316,16 +444,76 @@ _MSG_FIELDS = (
     "conversation__first_response_due_at",
     "conversation__next_response_due_at",
 )
+# The same on PostgreSQL, read in binary (cheaper than Django's iterator); outbound texts are
+# never looked at, so they stay in the database.
+_MSG_SQL = (
+    "SELECT m.id, m.conversation_id, m.direction, m.is_automatic, m.sent_by_id, m.created_at,"
+    " m.ingested_at, m.language, m.sentiment, m.flags,"
+    " CASE WHEN m.direction = 'in' THEN m.text ELSE '' END,"
+    " c.channel_id, c.department_id, c.language, c.first_response_due_at, c.next_response_due_at"
+    " FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id"
+    " WHERE m.id > %s ORDER BY m.id LIMIT %s"
+)
+_FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag]
+
+
+class _Clock:
+    """A ConversationClock as the message batch reads and changes it (a model instance costs)."""
+
+    __slots__ = ("first_inbound_at", "first_response_at", "awaiting_since", "responses")
+
+    def __init__(self, first_inbound_at, first_response_at, awaiting_since, responses):
+        self.first_inbound_at = first_inbound_at
+        self.first_response_at = first_response_at
+        self.awaiting_since = awaiting_since
+        self.responses = responses
+
+
+@lru_cache(maxsize=4096)
+def _dims(channel_id: int, dept: str, language: str) -> tuple[tuple[str, str], ...]:
+    return (
+        (DimKind.ALL, ""),
+        (DimKind.CHANNEL, str(channel_id)),
+        (DimKind.DEPARTMENT, dept),
+        (DimKind.LANGUAGE, language),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _agent_dims(dims: tuple, sent_by: int | None) -> tuple[tuple[str, str], ...]:
+    return (*dims, (DimKind.AGENT, str(sent_by))) if sent_by else dims
+
+
+def _message_rows(after: int, batch_size: int) -> list[tuple]:
+    if connection.vendor == "postgresql":
+        with pg_cursor() as cur:
+            cur.execute(_MSG_SQL, [after, batch_size], binary=True)
+            return cur.fetchall()
+    return list(
+        Message.objects.filter(id__gt=after).order_by("id").values_list(*_MSG_FIELDS)[:batch_size]
+    )
+
+
+def _clocks(conv_ids: set[int]) -> dict[int, _Clock]:
+    fields = ["conversation_id", *_Clock.__slots__]
+    if connection.vendor == "postgresql":
+        with pg_cursor() as cur:
+            cur.execute(
+                f"SELECT {', '.join(fields)} FROM reports_conversationclock"
+                " WHERE conversation_id = ANY(%b::bigint[])",
+                [list(conv_ids)],
+                binary=True,
+            )
+            rows = cur.fetchall()
+    else:
+        rows = ConversationClock.objects.filter(conversation_id__in=conv_ids).values_list(*fields)
+    return {conv_id: _Clock(*values) for conv_id, *values in rows}
 
 
 def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
     with transaction.atomic():
         mark = _watermark(MESSAGES)
-        rows = list(
-            Message.objects.filter(id__gt=mark.last_id)
-            .order_by("id")
-            .values_list(*_MSG_FIELDS)[:batch_size]
-        )
+        rows = _message_rows(mark.last_id, batch_size)
         settled = []
         for row in rows:
             if row[6] > now - SETTLE:
@@ -333,9 +521,8 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             settled.append(row)
         if not settled:
             return 0
-        clocks = ConversationClock.objects.in_bulk({r[1] for r in settled})
-        new_clocks: dict[int, ConversationClock] = {}
-        changed: set[int] = set()
+        clocks = _clocks({row[1] for row in settled})
+        changed: set[int] = set()  # new clocks and changed ones
         batch = Batch()
         for (
             _id,
@@ -356,44 +543,31 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             next_due,
         ) in settled:
             dept = str(dept_id) if dept_id else NO_DEPARTMENT
-            language = msg_language or conv_language or "und"
-            dims = [
-                (DimKind.ALL, ""),
-                (DimKind.CHANNEL, str(channel_id)),
-                (DimKind.DEPARTMENT, dept),
-                (DimKind.LANGUAGE, language),
-            ]
-            clock = clocks.get(conv_id) or new_clocks.get(conv_id)
+            dims = _dims(channel_id, dept, msg_language or conv_language or "und")
+            clock = clocks.get(conv_id)
             if direction == Direction.INBOUND:
                 batch.count("inbound", at, dims, hourly=True)
                 batch.count(f"sentiment_{sentiment}", at, dims[:3])
-                for flag in Flag:
-                    if flags & flag:
-                        batch.count(f"flag_{flag.name.lower()}", at, dims[:3])
-                day = day_start(at).date()
-                for word in set(_WORD.findall(text.lower())):
-                    if word not in STOPWORDS:
-                        batch.words[(day, dept, word)] += 1
-                        batch.words[(day, "", word)] += 1  # the total: one row per word and day
+                if flags:
+                    for flag, metric in _FLAG_METRICS:
+                        if flags & flag:
+                            batch.count(metric, at, dims[:3])
+                batch.keywords(at, dept, text)
                 if clock is None:
-                    clock = ConversationClock(
-                        conversation_id=conv_id, first_inbound_at=at, awaiting_since=at
-                    )
-                    new_clocks[conv_id] = clock
+                    clocks[conv_id] = _Clock(at, None, at, 0)
+                    changed.add(conv_id)
                     batch.count("conversations", at, dims)
                 elif clock.awaiting_since is None:
                     clock.awaiting_since = at
-                    if conv_id in clocks:
-                        changed.add(conv_id)
+                    changed.add(conv_id)
                 continue
             if automatic:
                 continue  # acknowledgements are no response (SLA issue, dashboards)
-            agent_dims = dims + ([(DimKind.AGENT, str(sent_by))] if sent_by else [])
+            agent_dims = _agent_dims(dims, sent_by)
             batch.count("responses", at, agent_dims, hourly=True)
             if clock is None or clock.awaiting_since is None:
                 continue  # our own post, or a second answer to the same customer message
-            if conv_id in clocks:
-                changed.add(conv_id)
+            changed.add(conv_id)
             waited = (at - clock.awaiting_since).total_seconds()
             if clock.first_response_at is None:
                 clock.first_response_at = at
@@ -413,12 +587,19 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             clock.awaiting_since = None
             clock.responses += 1
         batch.write()
-        ConversationClock.objects.bulk_create(new_clocks.values())
-        if changed:
-            ConversationClock.objects.bulk_update(
-                [clocks[c] for c in changed],
-                ["first_response_at", "awaiting_since", "responses"],
-            )
+        _insert(
+            "reports_conversationclock",
+            CLOCK_COLUMNS,
+            [
+                (c, k.first_inbound_at, k.first_response_at, k.awaiting_since, k.responses)
+                for c in changed
+                for k in (clocks[c],)
+            ],
+            # first_inbound_at and resolved_at of a known clock stay as they are.
+            "ON CONFLICT (conversation_id) DO UPDATE SET"
+            " first_response_at = excluded.first_response_at,"
+            " awaiting_since = excluded.awaiting_since, responses = excluded.responses",
+        )
         mark.last_id = settled[-1][0]
         mark.save(update_fields=["last_id", "updated_at"])
     return len(rows) if len(settled) == len(rows) else 0
@@ -428,32 +609,42 @@ def _event_batch(batch_size: int) -> int:
     """Resolution times: any audit event makes the task look whether its conversation closed."""
     with transaction.atomic():
         mark = _watermark(EVENTS)
-        events = list(
+        got = (
             ConversationEvent.objects.filter(id__gt=mark.last_id)
-            .order_by("id")
-            .values_list("id", "conversation_id")[:batch_size]
+            .order_by("id")[:batch_size]
+            .aggregate(last=Max("id"), n=Count("id"))
         )
-        if not events:
+        if not got["n"]:
             return 0
-        conv_ids = {c for _, c in events}
-        clocks = ConversationClock.objects.filter(
-            conversation_id__in=conv_ids, resolved_at=None
-        ).in_bulk()
-        closed = Conversation.objects.filter(
-            pk__in=list(clocks), status="closed", closed_at__isnull=False
+        # Only the few conversations that closed come back, with what the figures need.
+        in_batch = ConversationEvent.objects.filter(id__gt=mark.last_id, id__lte=got["last"])
+        closed = ConversationClock.objects.filter(
+            conversation_id__in=in_batch.values("conversation_id"),
+            resolved_at=None,
+            conversation__status="closed",
+            conversation__closed_at__isnull=False,
         ).values_list(
-            "id",
-            "closed_at",
-            "channel_id",
-            "department_id",
-            "language",
-            "assignee_id",
-            "resolution_due_at",
+            "conversation_id",
+            "first_inbound_at",
+            "conversation__closed_at",
+            "conversation__channel_id",
+            "conversation__department_id",
+            "conversation__language",
+            "conversation__assignee_id",
+            "conversation__resolution_due_at",
         )
         batch = Batch()
         done = []
-        for conv_id, closed_at, channel_id, dept_id, language, assignee, due in closed:
-            clock = clocks[conv_id]
+        for (
+            conv_id,
+            first_inbound,
+            closed_at,
+            channel_id,
+            dept_id,
+            language,
+            assignee,
+            due,
+        ) in closed:
             dims = [
                 (DimKind.ALL, ""),
                 (DimKind.CHANNEL, str(channel_id)),
@@ -462,25 +653,42 @@ def _event_batch(batch_size: int) -> int:
             ]
             if assignee:
                 dims.append((DimKind.AGENT, str(assignee)))
-            seconds = (closed_at - clock.first_inbound_at).total_seconds()
+            seconds = (closed_at - first_inbound).total_seconds()
             batch.duration(DurationMetric.RESOLUTION_CALENDAR, closed_at, seconds, dims)
             batch.count("resolved", closed_at, dims)
             if due is not None:
                 batch.count("res_due", closed_at, dims)
                 if closed_at <= due:
                     batch.count("res_met", closed_at, dims)
-            clock.resolved_at = closed_at
-            done.append(clock)
+            done.append((conv_id, closed_at))
         batch.write()
-        ConversationClock.objects.bulk_update(done, ["resolved_at"])
-        mark.last_id = events[-1][0]
+        _set_resolved(done)
+        mark.last_id = got["last"]
         mark.save(update_fields=["last_id", "updated_at"])
-    return len(events)
+    return got["n"]
+
+
+def _set_resolved(done: list[tuple[int, datetime]]) -> None:
+    """resolved_at = the close time read above (not read again: it is what was counted)."""
+    if not done:
+        return
+    if connection.vendor == "postgresql":
+        with pg_cursor() as cur:
+            cur.execute(
+                "UPDATE reports_conversationclock k SET resolved_at = u.at"
+                " FROM unnest(%b::bigint[], %b::timestamptz[]) AS u(id, at)"
+                " WHERE k.conversation_id = u.id",
+                [list(column) for column in zip(*done, strict=True)],
+            )
+        return
+    ConversationClock.objects.bulk_update(
+        [ConversationClock(conversation_id=c, resolved_at=at) for c, at in done], ["resolved_at"]
+    )
 
 
 def snapshot_backlog(*, now: datetime) -> None:
     """Open and overdue conversations now, filed under the current hour (the last run wins)."""
-    from django.db.models import Count, Q
+    from django.db.models import Q
 
     per_dept = (
         Conversation.objects.filter(status__in=OPEN_STATUSES)
