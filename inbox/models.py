@@ -117,7 +117,12 @@ class Contact(models.Model):
         verbose_name_plural = _("contacts")
 
     def __str__(self) -> str:
-        return self.name or self.handle or self.external_id
+        return self.label(self.name, self.handle, self.external_id)
+
+    @staticmethod
+    def label(name: str, handle: str, external_id: str) -> str:
+        """How a contact is shown, also for rows read without a model instance."""
+        return name or handle or external_id
 
 
 class Status(models.TextChoices):

@@ -16,6 +16,7 @@ from django.db.models import F, Prefetch, Q, QuerySet, Subquery
 from inbox.models import (
     OPEN_STATUSES,
     CannedAnswer,
+    Contact,
     Conversation,
     FaqSet,
     Note,
@@ -25,6 +26,7 @@ from inbox.models import (
 )
 from routing.models import Department
 from webcare import refcache
+from webcare.accounts.models import User
 
 PAGE_SIZE = 50
 
@@ -74,8 +76,27 @@ def team_conversations(user, *, department: Department | None = None) -> QuerySe
     return qs.filter(department__in=Department.objects.filter(memberships__user=user).values("pk"))
 
 
-# What a team queue row shows (inbox_tags._team_row_html) and the page key needs.
-TEAM_ROW_FIELDS = (
+@dataclass(frozen=True, slots=True)
+class TeamRow:
+    """What a team queue row shows (inbox_tags._team_row_html) and the page key needs.
+
+    Plain values, not model instances: a page of 50 rows with their contact, team and
+    assignee was 200 instances, ~4 ms of CPU on a page every staff member loads at each step.
+    """
+
+    pk: int
+    status: str
+    snippet: str
+    received_at: datetime
+    sla_due_at: datetime | None
+    sla_state: str
+    author: str
+    department_id: int
+    department: str
+    assignee: str  # "" when nobody has claimed it
+
+
+_TEAM_ROW_COLUMNS = (
     "id",
     "status",
     "snippet",
@@ -85,11 +106,30 @@ TEAM_ROW_FIELDS = (
     "contact__name",
     "contact__handle",
     "contact__external_id",
+    "department_id",
     "department__name",
     "assignee__first_name",
     "assignee__last_name",
     "assignee__username",
 )
+
+
+def _team_row(values: tuple) -> TeamRow:
+    pk, status, snippet, received, due, state, name, handle, external_id = values[:9]
+    department_id, department, first, last, username = values[9:]
+    return TeamRow(
+        pk=pk,
+        status=status,
+        snippet=snippet,
+        received_at=received,
+        sla_due_at=due,
+        sla_state=state,
+        author=Contact.label(name, handle, external_id),
+        department_id=department_id,
+        department=department,
+        assignee=User.label(first or "", last or "", username) if username else "",
+    )
+
 
 # (sla_due_at or None, received_at, id) of the last row shown.
 QueueKey = tuple[datetime | None, datetime, int]
@@ -103,7 +143,7 @@ def team_queue_page(
     query: str = "",
     after: QueueKey | None = None,
     size: int = PAGE_SIZE,
-) -> tuple[list[Conversation], QueueKey | None]:
+) -> tuple[list[TeamRow], QueueKey | None]:
     """Open team conversations, most urgent first: SLA due time (none last), then oldest first.
 
     Keyset pagination over (sla_due_at NULLS LAST, received_at, id): no OFFSET, no COUNT.
@@ -131,13 +171,12 @@ def team_queue_page(
     # The queue rows show the contact, team and assignee; the channel (with its cursor and
     # config JSON) is not shown, so it is not joined: this page is loaded on every step of a
     # staff member's day.
-    rows = list(
-        Conversation.objects.filter(pk__in=Subquery(page_ids))
-        .select_related("contact", "department", "assignee")
-        # Only the columns a row shows (inbox_tags._team_row_html): no raw JSON, no password.
-        .only(*TEAM_ROW_FIELDS)
+    rows = [
+        _team_row(values)
+        for values in Conversation.objects.filter(pk__in=Subquery(page_ids))
         .order_by(*order)
-    )
+        .values_list(*_TEAM_ROW_COLUMNS)
+    ]
     next_key = None
     if len(rows) > size:
         last = rows[size - 1]
@@ -165,8 +204,6 @@ def may_act_on(user, conversation: Conversation) -> bool:
 
 
 def team_members(department: Department) -> QuerySet:
-    from webcare.accounts.models import User
-
     return User.objects.filter(memberships__department=department, is_active=True).order_by(
         "first_name", "username"
     )

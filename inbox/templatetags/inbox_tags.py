@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from django import template
 from django.template.loader import get_template
 from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
+
+if TYPE_CHECKING:
+    from inbox.selectors_team import TeamRow
 
 register = template.Library()
 
@@ -189,7 +193,7 @@ def inbox_row(context, c, oob=False):
     )
 
 
-def _team_row_html(c, *, labels: dict, statuses: dict) -> str:
+def _team_row_html(c: TeamRow, *, labels: dict, statuses: dict) -> str:
     """One team queue row, built like _row_html (50 rows through the template engine cost
     ~0.3 ms each, on a page every staff member loads at each step). The same markup as the
     template it replaced; every piece of text escaped."""
@@ -210,12 +214,12 @@ def _team_row_html(c, *, labels: dict, statuses: dict) -> str:
     return (
         f'<tr id="team-conversation-{pk}" class="conv-row status-{_e(c.status)}">\n'
         f'  <td data-label="{labels["due"]}">{due}</td>\n'
-        f'  <td data-label="{labels["author"]}">{_e(str(c.contact))}</td>\n'
+        f'  <td data-label="{labels["author"]}">{_e(c.author)}</td>\n'
         f'  <td data-label="{labels["message"]}"><a href="/team/conversations/{pk}/">'
         f"{_e(snippet)}</a></td>\n"
-        f'  <td data-label="{labels["team"]}">{_e(str(c.department or ""))}</td>\n'
+        f'  <td data-label="{labels["team"]}">{_e(c.department)}</td>\n'
         f'  <td data-label="{labels["status"]}">{_e(statuses.get(c.status, c.status))}</td>\n'
-        f'  <td data-label="{labels["assignee"]}">{_e(str(c.assignee)) if c.assignee else "—"}</td>\n'
+        f'  <td data-label="{labels["assignee"]}">{_e(c.assignee) if c.assignee else "—"}</td>\n'
         f'  <td data-label="{labels["received"]}"><time datetime="{_e(c.received_at.isoformat())}">'
         f"{_e(timesince(c.received_at))}</time></td>\n"
         "</tr>"

@@ -37,7 +37,7 @@ def test_queue_shows_only_own_team_sorted_by_due_time(staff_a, staff_b, team_a, 
     page1, key = selectors_team.team_queue_page(staff_a, size=2)
     page2, _ = selectors_team.team_queue_page(staff_a, size=2, after=key)
     assert [c.pk for c in page1 + page2] == [soon.pk, late.pk, none.pk]
-    assert selectors_team.team_queue_page(staff_b)[0][0].department == team_b
+    assert selectors_team.team_queue_page(staff_b)[0][0].department_id == team_b.pk
     with pytest.raises(PermissionDenied):
         selectors_team.get_team_conversation(staff_b, late.pk)
 

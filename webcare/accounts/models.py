@@ -23,7 +23,13 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return self.label(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def label(first_name: str, last_name: str, username: str) -> str:
+        """How a user is shown (full name, else username), also for rows read without a
+        model instance; the same as get_full_name() or username."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def is_coordinator(self) -> bool:
