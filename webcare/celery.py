@@ -5,7 +5,8 @@ import os
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
-from django.db import transaction
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, transaction
 from kombu.exceptions import OperationalError
 
 from webcare.logs import connect_celery_signals
@@ -54,6 +55,18 @@ app.autodiscover_tasks(["webcare"], related_name="health")
 
 # Request ids into task headers, task ids onto log lines (webcare.logs).
 connect_celery_signals()
+
+
+def _recycle_database_connections(task=None, **_kwargs) -> None:
+    """What Django does around a web request: drop a connection that is broken or older than
+    CONN_MAX_AGE, and health-check a reused one (settings.CELERY_DB_REUSE_MAX says why).
+    Not for an eager task: it runs inside its caller's transaction."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
+
+
+task_prerun.connect(_recycle_database_connections, weak=False)
+task_postrun.connect(_recycle_database_connections, weak=False)
 
 # The whole beat schedule lives here, in one place. Each entry is a cheap
 # dispatcher: it finds the work that is due and fans it out, so beat itself

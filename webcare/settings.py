@@ -230,6 +230,12 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Keep Django's LOGGING (JSON, request/task ids, masking) in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set: a new PostgreSQL session (a backend fork, cold catalog caches) per reply send
+# and per poll. Set, it closes them only every 2 x N tasks, and webcare.celery runs Django's
+# close_old_connections at each task boundary instead, so CONN_MAX_AGE and the health check
+# apply to tasks as they do to web requests.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

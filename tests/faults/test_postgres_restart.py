@@ -118,3 +118,36 @@ def test_a_worker_reconnects_after_postgresql_restarts(own_postgres, start_worke
     assert stored(url, first.pk) == 40
     log = worker.log_path.read_text()
     assert "succeeded" in log.rsplit("inbox.tasks.poll_channel", 1)[-1], log[-3000:]
+
+
+def test_a_worker_keeps_its_postgresql_session_between_tasks(own_postgres, start_worker):
+    """Celery's Django fixup closed the connection around every task (a new session, backend
+    fork and cold catalog caches per reply send); with CELERY_DB_REUSE_MAX the worker keeps
+    one session, which Django recycles after CONN_MAX_AGE."""
+    url, _pg_ctl = own_postgres
+    channels = [
+        ChannelFactory(kind="rss", config={"count": 5, "prefix": f"c{i}"}) for i in range(3)
+    ]
+    copy_test_database(url)
+    start_worker("w1", app=APP, env={"DATABASE_URL": url, "DB_CONN_MAX_AGE": "60"})
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as monitor:
+
+        def worker_sessions() -> set[int]:
+            rows = monitor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = 'copy'"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchall()
+            return {pid for (pid,) in rows}
+
+        def stored_here(channel_id: int) -> int:  # on the monitor: no session of its own
+            return monitor.execute(
+                "SELECT count(*) FROM inbox_message WHERE channel_id = %s", [channel_id]
+            ).fetchone()[0]
+
+        seen = []
+        for channel in channels:
+            poll_channel.delay(channel.pk)
+            wait_for(lambda c=channel: stored_here(c.pk) == 5, what=f"the poll of {channel}")
+            seen.append(worker_sessions())
+    # After each task the worker's session is still there, and it is the same one.
+    assert seen[0] and seen[0] == seen[1] == seen[2], seen
