@@ -236,6 +236,19 @@ def setup_data(sessions_file: Path) -> dict:
             "poll_claimed_until": None,
         },
     )
+    # An earlier run stops its workers with sends still queued: their replies stay approved,
+    # and this run's worker would send them on top of this run's own (or outbox-recover would
+    # queue them again). Not this run's workload: the queues are emptied and those replies
+    # marked failed.
+    from inbox.models import Reply, ReplyState
+    from webcare.celery import app
+
+    app.control.purge()
+    Reply.objects.filter(
+        conversation__channel=channel,
+        state__in=[ReplyState.APPROVED, ReplyState.SENDING, ReplyState.UNKNOWN],
+    ).update(state=ReplyState.FAILED, lease_until=None, last_error="left by an earlier load run")
+
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.utils.module_loading import import_string
