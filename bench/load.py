@@ -1,6 +1,6 @@
 """Load benchmark (issue 8, item 5): the whole app under a working day's worst hour.
 
-    python bench/load.py [--duration 300] [--port 0] [--gunicorn-workers 4]
+    python bench/load.py [--duration 300] [--port 0] [--gunicorn-workers 6]
 
 Reads DATABASE_URL and REDIS_URL (both must point at loopback servers). Migrates that database,
 creates 20 coordinators, 50 staff in 5 teams and 5 managers, and a simulator channel producing
@@ -460,7 +460,7 @@ def _stats(prefix: str) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=300, help="seconds of load (default 300)")
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-workers", type=int, default=6, help="as docker-compose.yml")
     parser.add_argument("--gunicorn-threads", type=int, default=1, help="gthread when > 1")
     parser.add_argument("--worker-concurrency", type=int, default=1, help="default queue")
     parser.add_argument("--ingest-concurrency", type=int, default=1, help="ingest queue")
