@@ -36,6 +36,8 @@ BENCH_DB = "webcare_bench_dash"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ensure_database  # noqa: E402
+
 CHANNELS = 6
 DEPARTMENTS = 6
 AGENTS = 60
@@ -49,19 +51,6 @@ def _bench_url() -> str:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/dashboard.py needs DATABASE_URL pointing at PostgreSQL")
     return urlunsplit(urlsplit(url)._replace(path="/" + BENCH_DB))
-
-
-def _ensure_database(url: str, *, reload: bool) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if exists and reload:
-            conn.execute(f"DROP DATABASE {BENCH_DB} WITH (FORCE)")
-            exists = None
-        if not exists:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def _setup_django(url: str) -> None:
@@ -451,8 +440,7 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true")
     parser.add_argument("--reload", action="store_true")
     args = parser.parse_args()
-    url = _bench_url()
-    _ensure_database(url, reload=args.reload)
+    url = ensure_database(_bench_url(), BENCH_DB, reload=args.reload)
     _setup_django(url)
     if _complete(args.n):
         _log(f"reusing {BENCH_DB} with {args.n:,} messages")

@@ -29,6 +29,8 @@ BENCH_DB = "webcare_bench_inbox"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ensure_database  # noqa: E402
+
 SNIPPETS_NL = [
     "Mijn cv-ketel doet het weer niet, al drie dagen geen warm water",
     "Er is een lekkage in de badkamer en niemand komt langs",
@@ -73,16 +75,6 @@ def _bench_url() -> str:
         sys.exit("bench/inbox.py needs DATABASE_URL pointing at PostgreSQL")
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + BENCH_DB))
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def _setup_django(url: str) -> None:
@@ -138,16 +130,19 @@ def load(n: int) -> None:
             """
             INSERT INTO inbox_channel (id, kind, name, own_handles, keywords, credentials_encrypted,
               config, poll_interval_seconds, enabled, cursor, status, last_error,
-              consecutive_failures, reviewed_replies_only, created_at)
+              consecutive_failures, reviewed_replies_only, ingest_day_count, created_at)
             SELECT g, (ARRAY['x','facebook','instagram','mastodon','email'])[g],
-              'Bench channel ' || g, '[]', '[]', '', '{}', 60, true, '{}', 'ok', '', 0, false, now()
+              'Bench channel ' || g, '[]', '[]', '', '{}', 60, true, '{}', 'ok', '', 0, false, 0,
+              now()
             FROM generate_series(1, 5) g
             """
         )
         cur.execute(
             """
-            INSERT INTO routing_department (id, name, slug, description, escalation_email, created_at)
-            SELECT g, 'Team ' || g, 'team-' || g, '', '', now() FROM generate_series(1, 10) g
+            INSERT INTO routing_department (id, name, slug, description, escalation_email,
+              review_policy, created_at)
+            SELECT g, 'Team ' || g, 'team-' || g, '', '', 'new_staff', now()
+            FROM generate_series(1, 10) g
             """
         )
         n_contacts = max(n // 5, 10)
@@ -375,8 +370,7 @@ def main() -> None:
     parser.add_argument("--reload", action="store_true", help="regenerate the data")
     args = parser.parse_args()
 
-    url = _bench_url()
-    _ensure_database(url)
+    url = ensure_database(_bench_url(), BENCH_DB)
     _setup_django(url)
     from django.core.management import call_command
     from django.db import connection

@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import backend_cpu  # noqa: E402
+
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:54329"
 CHANNELS = 4
 
@@ -171,20 +174,6 @@ def run_ingest(data, own, batch: int) -> float:
         f" ({1000 * cpu / total:.3f} ms CPU per message), {backend:.1f} s CPU in PostgreSQL"
     )
     return total / elapsed
-
-
-def backend_cpu() -> float:
-    """CPU seconds our PostgreSQL backend has used (NaN when the server is not on this machine)."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_copy(data) -> float:

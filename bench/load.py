@@ -352,20 +352,20 @@ class CpuAccount(threading.Thread):
     def _snapshot(self) -> dict[int, tuple[str, float]]:
         """{pid: (component, cpu seconds)}: by pid, so a process that exits or starts between
         two snapshots (a reconnecting database session) never counts negative."""
-        tick = os.sysconf("SC_CLK_TCK")
+        from bench.common import process_stat
+
         procs = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                stat = (entry / "stat").read_text()
+                parent, cpu = process_stat(int(entry.name))
                 cmdline = (
                     (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 )
             except OSError:
                 continue
-            rest = stat.rsplit(")", 1)[1].split()
-            procs[int(entry.name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick, cmdline)
+            procs[int(entry.name)] = (parent, cpu, cmdline)
         found = {}
         for pid, (_parent, cpu, cmdline) in procs.items():
             name = None
@@ -440,7 +440,7 @@ def _wait_for_ingest_worker(channel_id: int, timeout: float = 90) -> None:
     sys.exit(f"the ingest worker did not poll within {timeout:.0f} s")
 
 
-def _inbound(channel_id: int, since_id: int = 0) -> int:
+def _inbound(channel_id: int, since_id: int) -> int:
     from inbox.models import Message
 
     return Message.objects.filter(channel_id=channel_id, direction="in", id__gt=since_id).count()

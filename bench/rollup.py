@@ -30,11 +30,13 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DB = "webcare_bench_rollup"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import backend_cpu, ensure_database  # noqa: E402
+
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:54329"
 
 CHANNELS = 6
@@ -61,20 +63,11 @@ def _log(msg: str) -> None:
 
 
 def setup(*, reload: bool) -> None:
-    import psycopg
 
     server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
     if not server.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/rollup.py needs PostgreSQL (DATABASE_URL)")
-    admin = urlunsplit(urlsplit(server)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if exists and reload:
-            conn.execute(f"DROP DATABASE {BENCH_DB} WITH (FORCE)")
-            exists = None
-        if not exists:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(server)._replace(path="/" + BENCH_DB))
+    os.environ["DATABASE_URL"] = ensure_database(server, BENCH_DB, reload=reload)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/11")
     import django
@@ -261,20 +254,6 @@ def restore() -> None:
         for table in REPORT_TABLES:
             cur.execute(f"INSERT INTO {table} SELECT * FROM bench_saved_{table}")
             cur.execute(f"ANALYZE {table}")
-
-
-def backend_cpu() -> float:
-    """CPU seconds our PostgreSQL backend has used (NaN when the server is not on this machine)."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn) -> tuple[float, float, float]:
