@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Subquery
 
 from inbox.models import (
     OPEN_STATUSES,
@@ -222,53 +223,112 @@ def team_member_list(department_id: int) -> list:
 RECENT_REPLIES = 10
 
 
-# What the workspace shows of a reply (inbox_tags._reply_html, reply_item.html, composer.html),
-# of its versions, and of a user (str(user): the full name, else the username).
-_REPLY_FIELDS = (
-    "id",
-    "conversation_id",
-    "author_id",
-    "reviewer_id",
-    "state",
-    "text",
-    "private",
-    "notice_for_id",
-    "after_send",
-    "review_comment",
-    "parts",
-    "external_id",
-    "external_url",
-    "last_error",
-    "created_at",
-)
-_VERSION_FIELDS = ("id", "reply_id", "number", "text", "editor_id", "reason", "comment")
-_NAME_FIELDS = ("first_name", "last_name", "username")
+@dataclass(frozen=True, slots=True)
+class VersionItem:
+    """One saved version of a reply, as the workspace lists it."""
+
+    number: int
+    text: str
+    editor: str  # display name; "" when the account is gone
+    reason: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyItem:
+    """What the workspace shows of a reply (inbox_tags._reply_html, reply_item.html and, for
+    the user's own draft, composer.html).
+
+    Plain values, not model instances: ten replies with their authors, reviewers and two
+    versions each were ~60 instances, 2.8 ms of CPU on every look at a conversation and after
+    every save.
+    """
+
+    pk: int
+    author_id: int
+    state: str
+    text: str
+    private: bool
+    notice_for_id: int | None
+    after_send: str
+    review_comment: str
+    parts: list
+    external_id: str
+    external_url: str
+    last_error: str
+    created_at: datetime
+    author: str
+    reviewer: str  # "" when nobody reviewed it
+    versions: tuple[VersionItem, ...]
+
+    def get_state_display(self) -> str:
+        return str(ReplyState(self.state).label)
+
+
+def _replies_sql() -> str:
+    reply, version = Reply._meta.db_table, ReplyVersion._meta.db_table
+    user = User._meta.db_table
+    # Versions come along as one JSON array per reply: one round trip for the whole list.
+    # json, not jsonb: Django has psycopg hand jsonb over undecoded (for JSONField), json decoded.
+    return (
+        "SELECT r.id, r.author_id, r.state, r.text, r.private, r.notice_for_id, r.after_send,"
+        " r.review_comment, r.parts::json, r.external_id, r.external_url, r.last_error, r.created_at,"
+        " a.first_name, a.last_name, a.username, rv.first_name, rv.last_name, rv.username,"
+        " (SELECT json_agg(json_build_array(v.number, v.text, v.reason, v.comment,"
+        "    e.first_name, e.last_name, e.username) ORDER BY v.number)"
+        f"  FROM {version} v LEFT JOIN {user} e ON e.id = v.editor_id WHERE v.reply_id = r.id)"
+        f" FROM {reply} r JOIN {user} a ON a.id = r.author_id"
+        f" LEFT JOIN {user} rv ON rv.id = r.reviewer_id"
+        " WHERE r.conversation_id = %s"
+    )
+
+
+def _name(first: str | None, last: str | None, username: str | None) -> str:
+    return User.label(first or "", last or "", username or "") if username is not None else ""
+
+
+def _reply_item(row: tuple) -> ReplyItem:
+    (pk, author_id, state, text, private, notice_for_id, after_send, review_comment, parts,
+     external_id, external_url, last_error, created_at) = row[:13]  # fmt: skip
+    versions = tuple(
+        VersionItem(number=n, text=t, editor=_name(f, la, u), reason=reason, comment=comment)
+        for n, t, reason, comment, f, la, u in row[19] or ()
+    )
+    return ReplyItem(
+        pk=pk,
+        author_id=author_id,
+        state=state,
+        text=text,
+        private=private,
+        notice_for_id=notice_for_id,
+        after_send=after_send,
+        review_comment=review_comment,
+        parts=parts,
+        external_id=external_id,
+        external_url=external_url,
+        last_error=last_error,
+        created_at=created_at,
+        author=_name(*row[13:16]),
+        reviewer=_name(*row[16:19]),
+        versions=versions,
+    )
 
 
 def replies_for(
     conversation: Conversation, *, latest: int | None = None
-) -> tuple[list[Reply], bool]:
+) -> tuple[list[ReplyItem], bool]:
     """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
-    # Versions with their editor in one query, not two (every look at the workspace pays it),
-    # and only the columns the workspace shows: no send bookkeeping, no password hashes.
-    versions = Prefetch(
-        "versions",
-        queryset=ReplyVersion.objects.select_related("editor").only(
-            *_VERSION_FIELDS, *(f"editor__{f}" for f in _NAME_FIELDS)
-        ),
-    )
-    qs = (
-        conversation.replies.select_related("author", "reviewer")
-        .only(
-            *_REPLY_FIELDS,
-            *(f"author__{f}" for f in _NAME_FIELDS),
-            *(f"reviewer__{f}" for f in _NAME_FIELDS),
-        )
-        .prefetch_related(versions)
-    )
+    sql, params = _replies_sql(), [conversation.pk]
     if latest is None:
-        return list(qs.order_by("created_at", "id")), False
-    rows = list(qs.order_by("-created_at", "-id")[: latest + 1])
+        sql += " ORDER BY r.created_at, r.id"
+    else:
+        sql += " ORDER BY r.created_at DESC, r.id DESC LIMIT %s"
+        params.append(latest + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [_reply_item(row) for row in cursor.fetchall()]
+    if latest is None:
+        return rows, False
     return rows[:latest][::-1], len(rows) > latest
 
 

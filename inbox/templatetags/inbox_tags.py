@@ -265,7 +265,7 @@ def _reply_html(reply) -> str:
     from django.utils.translation import gettext
 
     state = escape(reply.state)
-    meta = [escape(str(reply.author)), (
+    meta = [escape(reply.author), (
         f'<span class="badge reply-state" data-state="{state}">'
         f"{escape(str(reply.get_state_display()))}</span>"
     )]  # fmt: skip
@@ -274,7 +274,7 @@ def _reply_html(reply) -> str:
     if reply.notice_for_id:
         meta.append(escape(gettext("public notice")))
     if reply.reviewer:
-        meta.append(escape(gettext("reviewed by %(name)s")) % {"name": escape(str(reply.reviewer))})
+        meta.append(escape(gettext("reviewed by %(name)s")) % {"name": escape(reply.reviewer)})
     parts = [f'<li class="reply reply-{state}" id="reply-{reply.pk}">',
              f'<p class="msg-author">{" · ".join(meta)}</p>']  # fmt: skip
     if reply.parts:
@@ -294,10 +294,10 @@ def _reply_html(reply) -> str:
         )
     if reply.last_error and reply.state != "sent":
         parts.append(f'<p class="error">{escape(reply.last_error)}</p>')
-    versions = reply.versions.all()
+    versions = reply.versions
     if len(versions) > 1:
         items = "".join(
-            f"<li>v{v.number} · {escape(str(v.editor)) if v.editor else '—'} · "
+            f"<li>v{v.number} · {escape(v.editor) if v.editor else '—'} · "
             f"{escape(v.reason)}{f' · “{escape(v.comment)}”' if v.comment else ''}"
             f"<br>{_lines(v.text)}</li>"
             for v in versions

@@ -1,0 +1,126 @@
+"""The workspace's reply list (selectors_team.replies_for): one query, plain ReplyItem values,
+and the same markup whether an item is built in Python or by inbox/reply_item.html."""
+
+import re
+
+import pytest
+from django.template.loader import get_template
+
+from inbox import selectors_team
+from inbox.models import Reply, ReplyState
+from inbox.services import replies as svc
+from inbox.templatetags.inbox_tags import _reply_html
+from routing.models import ReviewPolicy
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conv(team_a, channel):
+    return ConversationFactory(channel=channel, department=team_a, status="triaged")
+
+
+@pytest.fixture
+def reviewed(conv, staff_a, lead_a, team_a):
+    """A reply sent back once, then approved with an edit: six versions, two editors."""
+    team_a.review_policy = ReviewPolicy.ALWAYS
+    team_a.save()
+    reply = svc.save_draft(conversation=conv, text="Eerste versie", acting_user=staff_a)
+    reply = svc.submit_reply(reply=reply, acting_user=staff_a)
+    svc.send_back_reply(reply=reply, comment="Vriendelijker graag", acting_user=lead_a)
+    reply = svc.save_draft(
+        conversation=conv, text="Tweede versie", acting_user=staff_a, reply=reply
+    )
+    reply = svc.submit_reply(reply=reply, acting_user=staff_a)
+    return svc.approve_reply(reply=reply, acting_user=lead_a, text="Tweede <b>versie</b> & meer")
+
+
+def test_replies_carry_authors_reviewers_and_every_version_in_one_query(
+    conv, reviewed, staff_a, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        (item,), earlier = selectors_team.replies_for(conv, latest=10)
+    assert not earlier
+    assert (item.pk, item.state, item.text) == (
+        reviewed.pk,
+        ReplyState.APPROVED,
+        "Tweede <b>versie</b> & meer",
+    )
+    assert (item.author, item.reviewer, item.author_id) == (
+        "Anna de Vries",
+        "Lars Leider",
+        staff_a.pk,
+    )
+    assert item.get_state_display() == str(ReplyState.APPROVED.label)
+    assert [(v.number, v.editor, v.reason) for v in item.versions] == [
+        (1, "Anna de Vries", "draft"),
+        (2, "Anna de Vries", "submit"),
+        (3, "Lars Leider", "sent_back"),
+        (4, "Anna de Vries", "draft"),
+        (5, "Anna de Vries", "submit"),
+        (6, "Lars Leider", "review_edit"),
+    ]
+    assert item.versions[2].comment == "Vriendelijker graag"
+    assert item.parts == ["Tweede <b>versie</b> & meer"]
+
+
+def test_latest_cuts_oldest_first_and_says_so(conv, staff_a):
+    for i in range(4):
+        Reply.objects.create(conversation=conv, author=staff_a, text=f"antwoord {i}", state="sent")
+    shown, earlier = selectors_team.replies_for(conv, latest=3)
+    assert [r.text for r in shown] == ["antwoord 1", "antwoord 2", "antwoord 3"] and earlier
+    everything, earlier = selectors_team.replies_for(conv)
+    assert [r.text for r in everything] == [f"antwoord {i}" for i in range(4)] and not earlier
+    assert everything[0].versions == () and everything[0].reviewer == ""
+
+
+def _normalise(html: str) -> str:
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def test_python_items_have_the_markup_of_the_template(conv, reviewed, staff_a, lead_a):
+    """_reply_html (no forms) and reply_item.html render an item identically, escaped alike."""
+    Reply.objects.create(
+        conversation=conv,
+        author=staff_a,
+        text="<script>alert(1)</script>",
+        state="failed",
+        last_error="HTTP 503 <upstream>",
+    )
+    Reply.objects.create(
+        conversation=conv,
+        author=staff_a,
+        text="Concept",
+        state="draft",
+        review_comment="Graag met naam",
+        private=True,
+    )
+    Reply.objects.create(
+        conversation=conv,
+        author=lead_a,
+        reviewer=staff_a,
+        text="Verstuurd",
+        state="sent",
+        parts=["Deel 1\nregel 2", "Deel 2"],
+        external_id="1234",
+        external_url="https://x.com/i/web/status/1234?a=1&b=2",
+    )
+    items, _ = selectors_team.replies_for(conv)
+    assert len(items) == 4
+    template = get_template("inbox/reply_item.html")
+    for item in items:
+        by_template = template.render({"reply": item, "can_act": False, "user": staff_a})
+        assert _normalise(_reply_html(item)) == _normalise(by_template)
+    html = "".join(_reply_html(item) for item in items)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "Lars Leider" in html and "Vriendelijker graag" in html  # reviewer, version comment
+
+
+def test_workspace_shows_the_review_trail(conv, reviewed, staff_a, client):
+    client.force_login(staff_a)
+    page = client.get(f"/team/conversations/{conv.pk}/").content.decode()
+    trail = page[page.index('<ol class="versions">') :]
+    trail = trail[: trail.index("</ol>")]
+    assert trail.count("<li>") == 6
+    assert "v6 · Lars Leider · review_edit<br>Tweede &lt;b&gt;versie&lt;/b&gt; &amp; meer" in trail
