@@ -192,10 +192,7 @@ def _respond(request: AuthedRequest, conv: Conversation, error: str = "", *, rer
 @any_user_required
 def team_conversation(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
-    # Not the platform's raw payload (kilobytes per message on real channels): never shown.
-    thread = (
-        conv.messages.select_related("contact", "sent_by").defer("raw").order_by("created_at", "id")
-    )
+    thread = selectors_team.thread_of(conv)
     context = _workspace_context(request, conv, thread=thread, active="team")
     return render(request, "inbox/team_conversation.html", context)
 
