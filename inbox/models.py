@@ -298,6 +298,16 @@ class Conversation(models.Model):
             models.Index(
                 fields=["department", "status", "-received_at", "-id"], name="conv_dept_status_idx"
             ),
+            # Uses index: a team's queue in its own order (selectors_team.team_queue_page) reads
+            # its first page from here, not every open item of the team through a sort.
+            models.Index(
+                fields=["department", "sla_due_at", "received_at", "id"],
+                name="conv_team_queue_idx",
+                condition=Q(
+                    status__in=["new", "triaged", "assigned", "answered", "waiting"],
+                    department__isnull=False,
+                ),
+            ),
             models.Index(fields=["status", "-received_at", "-id"], name="conv_status_idx"),
             # Uses index: the SLA sweep looks only at clocks that passed a threshold since the last sweep.
             models.Index(

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from inbox import selectors_team
-from inbox.models import Conversation, Flag, Notification, ReplyState
+from inbox.models import OPEN_STATUSES, Conversation, Flag, Notification, ReplyState
 from inbox.services import replies as svc
 from inbox.services import team as team_svc
 from inbox.services.team import ActionRefused
@@ -184,3 +184,52 @@ def test_workspace_shows_the_latest_replies_and_finds_an_older_draft(
         Reply.objects.create(conversation=conv, author=staff_a, text=f"nog {i}", state="sent")
     with django_assert_max_num_queries(before):
         client.get(url)
+
+
+def test_a_team_queue_reads_its_first_page_in_order_from_the_index(
+    staff_a, team_a, team_b, channel
+):
+    """conv_team_queue_idx serves one team's queue without reading and sorting every open item,
+    on a table where, as in production, most rows have no team or are closed."""
+    from django.db import connection
+
+    from inbox.models import Contact
+
+    contact = Contact.objects.create(channel=channel, external_id="c", handle="huurder")
+    now = timezone.now()
+
+    def rows(n, **fields):
+        return [
+            Conversation(
+                channel=channel,
+                contact=contact,
+                thread_key=f"{fields.get('status', 'new')}-{fields.get('department', '')}-{i}",
+                snippet="Lekkage",
+                received_at=now - timedelta(minutes=i),
+                last_message_at=now,
+                sla_due_at=now + timedelta(minutes=i % 90),
+                **fields,
+            )
+            for i in range(n)
+        ]
+
+    Conversation.objects.bulk_create(
+        rows(20000, status="new")  # the shared inbox: no team yet
+        + rows(300, status="closed", department=team_a)
+        + rows(300, status="triaged", department=team_a)
+        + rows(100, status="triaged", department=team_b)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_conversation")
+    page, _ = selectors_team.team_queue_page(staff_a)
+    assert [r.department_id for r in page] == [team_a.pk] * selectors_team.PAGE_SIZE
+    assert [(r.sla_due_at, r.received_at, r.pk) for r in page] == sorted(
+        (r.sla_due_at, r.received_at, r.pk) for r in page
+    )
+    qs = selectors_team.team_conversations(staff_a).filter(status__in=OPEN_STATUSES)
+    ids = qs.order_by("sla_due_at", "received_at", "id").values("id")[:51]
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "conv_team_queue_idx" in plan and "Sort" not in plan, plan
