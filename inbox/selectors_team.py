@@ -440,20 +440,35 @@ class MessageItem:
     text: str
 
 
-def thread_of(conversation: Conversation) -> list[MessageItem]:
-    """The conversation's messages, oldest first: values, not instances, and never the
-    platform's raw payload (kilobytes per message on real channels, never shown)."""
+# The conversation page shows this many of the latest messages; the rest behind a link. A
+# thread that runs for months (a DM conversation, a storm of mentions) must not make every look
+# at it slower.
+RECENT_MESSAGES = 50
+
+
+def thread_of(
+    conversation: Conversation, *, latest: int | None = None
+) -> tuple[list[MessageItem], bool]:
+    """The conversation's messages oldest first, and whether earlier ones were left out (only
+    with latest=N). Values, not instances, and never the platform's raw payload (kilobytes per
+    message on real channels, never shown)."""
+    sql = (
+        "SELECT m.id, m.direction, m.external_id, u.first_name, u.last_name, u.username,"
+        " c.name, c.handle, c.external_id, m.created_at, m.is_public, m.url, m.text"
+        f" FROM {Message._meta.db_table} m"
+        f" LEFT JOIN {User._meta.db_table} u ON u.id = m.sent_by_id"
+        f" LEFT JOIN {Contact._meta.db_table} c ON c.id = m.contact_id"
+        " WHERE m.conversation_id = %s"
+    )
+    params: list = [conversation.pk]
+    if latest is None:
+        sql += " ORDER BY m.created_at, m.id"
+    else:
+        sql += " ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+        params.append(latest + 1)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT m.id, m.direction, m.external_id, u.first_name, u.last_name, u.username,"
-            " c.name, c.handle, c.external_id, m.created_at, m.is_public, m.url, m.text"
-            f" FROM {Message._meta.db_table} m"
-            f" LEFT JOIN {User._meta.db_table} u ON u.id = m.sent_by_id"
-            f" LEFT JOIN {Contact._meta.db_table} c ON c.id = m.contact_id"
-            " WHERE m.conversation_id = %s ORDER BY m.created_at, m.id",
-            [conversation.pk],
-        )
-        return [
+        cursor.execute(sql, params)
+        rows = [
             MessageItem(
                 pk=row[0],
                 direction=row[1],
@@ -467,6 +482,9 @@ def thread_of(conversation: Conversation) -> list[MessageItem]:
             )
             for row in cursor.fetchall()
         ]
+    if latest is None:
+        return rows, False
+    return rows[:latest][::-1], len(rows) > latest
 
 
 @dataclass(frozen=True, slots=True)

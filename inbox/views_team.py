@@ -192,8 +192,13 @@ def _respond(request: AuthedRequest, conv: Conversation, error: str = "", *, rer
 @any_user_required
 def team_conversation(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
-    thread = selectors_team.thread_of(conv)
-    context = _workspace_context(request, conv, thread=thread, active="team")
+    all_messages = request.GET.get("messages") == "all"
+    thread, earlier_messages = selectors_team.thread_of(
+        conv, latest=None if all_messages else selectors_team.RECENT_MESSAGES
+    )
+    context = _workspace_context(
+        request, conv, thread=thread, earlier_messages=earlier_messages, active="team"
+    )
     return render(request, "inbox/team_conversation.html", context)
 
 

@@ -3,6 +3,7 @@ and the notes, each one plain query into values; and the same markup whether a r
 in Python or by inbox/reply_item.html."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.template.loader import get_template
@@ -137,7 +138,8 @@ def test_thread_names_who_wrote_each_message(conv, staff_a, channel):
     MessageFactory(
         conversation=conv, contact=None, direction="out", sent_by=None, text="Automatisch"
     )
-    thread = selectors_team.thread_of(conv)
+    thread, earlier = selectors_team.thread_of(conv)
+    assert not earlier
     assert [(m.direction, m.contact, m.sent_by, m.is_public) for m in thread] == [
         ("in", conv.contact.name, "", True),
         ("in", "1780", "", False),  # no name, no handle: the platform's id
@@ -148,6 +150,25 @@ def test_thread_names_who_wrote_each_message(conv, staff_a, channel):
     assert "Lekkage &lt;b&gt;keuken&lt;/b&gt;" in page
     # An outbound message without a colleague is the account's own: the channel's name shows.
     assert f'<p class="msg-author">{channel.name}' in page
+
+
+def test_a_long_thread_shows_its_latest_messages_and_the_rest_on_request(conv, staff_a, client):
+    shown = selectors_team.RECENT_MESSAGES
+    for i in range(shown + 5):
+        MessageFactory(
+            conversation=conv,
+            text=f"bericht {i}.",
+            created_at=conv.received_at + timedelta(minutes=i),
+        )
+    thread, earlier = selectors_team.thread_of(conv, latest=shown)
+    assert earlier and [m.text for m in thread] == [f"bericht {i}." for i in range(5, shown + 5)]
+    client.force_login(staff_a)
+    url = f"/team/conversations/{conv.pk}/"
+    page = client.get(url).content.decode()
+    assert f"bericht {shown + 4}." in page and "bericht 4." not in page
+    assert "?messages=all#thread-h" in page
+    everything = client.get(url + "?messages=all").content.decode()
+    assert "bericht 0." in everything and "?messages=all#thread-h" not in everything
 
 
 def test_notes_keep_their_text_when_the_author_is_gone(conv, staff_a, team_a):
