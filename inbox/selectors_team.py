@@ -352,15 +352,21 @@ def replies_for(
     conversation: Conversation, *, latest: int | None = None
 ) -> tuple[list[ReplyItem], bool]:
     """Replies oldest first, and whether earlier ones were left out (only with latest=N)."""
-    sql, params = _replies_sql(), [conversation.pk]
+    return _oldest_first(_replies_sql(), conversation.pk, "r", latest, _reply_item)
+
+
+def _oldest_first(sql: str, conversation_id: int, alias: str, latest: int | None, make):
+    """Rows of sql (filtered on conversation_id) as make(row), oldest first, and whether earlier
+    ones were left out: with latest=N only the newest N, read newest first with a LIMIT."""
     if latest is None:
-        sql += " ORDER BY r.created_at, r.id"
+        sql += f" ORDER BY {alias}.created_at, {alias}.id"
+        params = [conversation_id]
     else:
-        sql += " ORDER BY r.created_at DESC, r.id DESC LIMIT %s"
-        params.append(latest + 1)
+        sql += f" ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT %s"
+        params = [conversation_id, latest + 1]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = [_reply_item(row) for row in cursor.fetchall()]
+        rows = [make(row) for row in cursor.fetchall()]
     if latest is None:
         return rows, False
     return rows[:latest][::-1], len(rows) > latest
@@ -460,31 +466,21 @@ def thread_of(
         f" LEFT JOIN {Contact._meta.db_table} c ON c.id = m.contact_id"
         " WHERE m.conversation_id = %s"
     )
-    params: list = [conversation.pk]
-    if latest is None:
-        sql += " ORDER BY m.created_at, m.id"
-    else:
-        sql += " ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
-        params.append(latest + 1)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [
-            MessageItem(
-                pk=row[0],
-                direction=row[1],
-                external_id=row[2],
-                sent_by=_name(*row[3:6]),
-                contact=Contact.label(row[6] or "", row[7] or "", row[8] or ""),
-                created_at=row[9],
-                is_public=row[10],
-                url=row[11],
-                text=row[12],
-            )
-            for row in cursor.fetchall()
-        ]
-    if latest is None:
-        return rows, False
-    return rows[:latest][::-1], len(rows) > latest
+    return _oldest_first(sql, conversation.pk, "m", latest, _message_item)
+
+
+def _message_item(row: tuple) -> MessageItem:
+    return MessageItem(
+        pk=row[0],
+        direction=row[1],
+        external_id=row[2],
+        sent_by=_name(*row[3:6]),
+        contact=Contact.label(row[6] or "", row[7] or "", row[8] or ""),
+        created_at=row[9],
+        is_public=row[10],
+        url=row[11],
+        text=row[12],
+    )
 
 
 @dataclass(frozen=True, slots=True)
