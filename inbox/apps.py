@@ -12,13 +12,16 @@ class InboxConfig(AppConfig):
 
         from webcare import refcache
 
-        # What webcare.refcache holds copies of (selectors_team): a change clears them.
+        # What webcare.refcache holds copies of (selectors_team, the options of inbox.forms):
+        # a change clears them.
         for model in (
             "routing.Department",
             "routing.Membership",
             settings.AUTH_USER_MODEL,
             "inbox.FaqSet",
             "inbox.CannedAnswer",
+            "inbox.NoReplyReason",
+            "inbox.HouseRule",
         ):
             for signal in (post_save, post_delete):
                 signal.connect(refcache.clear, sender=model, dispatch_uid=f"refcache-{model}")

@@ -69,3 +69,36 @@ def test_team_membership_is_a_permission_and_never_comes_from_the_copy(staff_a, 
     renamed.name = "Zzz laatste"
     renamed.save()
     assert [t.name for t in selectors_team.teams_of(staff_a)][-1] == "Zzz laatste"
+
+
+def test_panel_options_come_from_the_copy_and_a_stale_one_is_refused(
+    coordinator, team_a, staff_a, conversation, client, django_assert_max_num_queries
+):
+    """The triage panel's selects (teams, people, reasons, house rules) show the copy; a bound
+    form still validates against the database, so a choice gone stale is refused."""
+    from inbox.forms import AssignForm, NoReplyForm
+    from inbox.models import NoReplyReason
+
+    client.force_login(coordinator)
+    url = f"/conversations/{conversation.pk}/"
+    client.get(url, HTTP_HX_REQUEST="true")  # fills the copy
+    with django_assert_max_num_queries(6) as captured:
+        page = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert not any("DECLARE" in q["sql"] for q in captured.captured_queries)
+    assert f'<option value="{team_a.pk}">{team_a.name}</option>' in page.replace("&amp;", "&")
+    assert f'<option value="{staff_a.pk}">Anna de Vries</option>' in page
+
+    # A save clears the copy at once: a new reason shows on the next panel.
+    NoReplyReason.objects.create(label="Politieke uitspraak")
+    assert "Politieke uitspraak" in client.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+    # Signal-less deactivation: the copy still offers the user, the bound form refuses them.
+    User.objects.filter(pk=staff_a.pk).update(is_active=False)
+    assert (staff_a.pk, "Anna de Vries") in AssignForm(initial={"version": 1}).fields[
+        "assignee"
+    ].choices
+    form = AssignForm({"version": 1, "assignee": staff_a.pk})
+    assert not form.is_valid() and "assignee" in form.errors
+    reason = NoReplyReason.objects.get(label="Politieke uitspraak")
+    NoReplyReason.objects.filter(pk=reason.pk).update(active=False)
+    assert not NoReplyForm({"version": 1, "reason": reason.pk}).is_valid()
