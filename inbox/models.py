@@ -137,6 +137,8 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.NEW, Status.TRIAGED, Status.ASSIGNED, Status.ANSWERED, Status.WAITING)
+# As plain strings, for the partial indexes and constraints (migrations serialise these).
+OPEN_STATUS_VALUES = [status.value for status in OPEN_STATUSES]
 END_STATUSES = (Status.CLOSED, Status.NO_REPLY_NEEDED, Status.HIDDEN)
 
 
@@ -284,7 +286,7 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "thread_key"],
-                condition=Q(status__in=["new", "triaged", "assigned", "answered", "waiting"]),
+                condition=Q(status__in=OPEN_STATUS_VALUES),
                 name="conversation_one_open_per_thread",
             )
         ]
@@ -293,7 +295,7 @@ class Conversation(models.Model):
             models.Index(
                 fields=["-received_at", "-id"],
                 name="conv_open_inbox_idx",
-                condition=Q(status__in=["new", "triaged", "assigned", "answered", "waiting"]),
+                condition=Q(status__in=OPEN_STATUS_VALUES),
             ),
             models.Index(
                 fields=["department", "status", "-received_at", "-id"], name="conv_dept_status_idx"
@@ -304,7 +306,7 @@ class Conversation(models.Model):
                 fields=["department", "sla_due_at", "received_at", "id"],
                 name="conv_team_queue_idx",
                 condition=Q(
-                    status__in=["new", "triaged", "assigned", "answered", "waiting"],
+                    status__in=OPEN_STATUS_VALUES,
                     department__isnull=False,
                 ),
             ),

@@ -22,11 +22,12 @@ from inbox.models import (
     FaqSet,
     Message,
     Note,
+    Notification,
     Reply,
     ReplyState,
     ReplyVersion,
 )
-from routing.models import Department
+from routing.models import Department, Membership
 from webcare import refcache
 from webcare.accounts.models import User
 
@@ -65,9 +66,6 @@ def user_facts(user) -> UserFacts:
     "may this user act here?" four or five times on its way through view and services."""
     facts = getattr(user, "_facts", None)
     if facts is None:
-        from inbox.models import Notification
-        from routing.models import Membership
-
         membership, notification = Membership._meta.db_table, Notification._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
@@ -162,7 +160,7 @@ def _team_row(values: tuple) -> TeamRow:
         author=Contact.label(name, handle, external_id),
         department_id=department_id,
         department=department,
-        assignee=User.label(first or "", last or "", username) if username else "",
+        assignee=_name(first, last, username),
     )
 
 

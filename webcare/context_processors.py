@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _header_facts(request: HttpRequest) -> tuple[bool, int]:
-    """(is a team lead, unread notifications up to UNREAD_CAP) for the header of every page.
+    """(is a team lead, unread notifications up to selectors_team.UNREAD_CAP) for the header of every page.
 
     From selectors_team.user_facts: the same round trip that reads the user's teams, which a
     staff page has usually made already (the inbox page has a 50 ms p95 budget).
