@@ -200,6 +200,8 @@ else:
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Exchange tables too (kombu's default is ./control, in whatever directory runs it).
+        "control_folder": str(_broker_dir / "control"),
     }
 # Polls have a queue of their own. A worker started without -Q consumes both (the embedded
 # default, a small install); a busy install gives ingest its own worker (-Q ingest) so a
