@@ -13,6 +13,8 @@ rebuild command); nothing else changes them.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from webcare.db import CoveringUniqueConstraint
+
 
 class Granularity(models.TextChoices):
     HOUR = "h", _("hour")
@@ -104,7 +106,7 @@ class DurationBin(models.Model):
             # Uses index: percentile reads filter dim_kind, granularity and a start range; count
             # is included so today's rows (merged live into the windows) come from an
             # index-only scan.
-            models.UniqueConstraint(
+            CoveringUniqueConstraint(
                 fields=["dim_kind", "granularity", "start", "metric", "dim", "bin"],
                 include=["count"],
                 name="durationbin_key",

@@ -4,16 +4,12 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 
-def _header_facts(request: HttpRequest) -> tuple[bool, int]:
-    """(is a team lead, unread notifications up to selectors_team.UNREAD_CAP) for the header of every page.
-
-    From selectors_team.user_facts: the same round trip that reads the user's teams, which a
-    staff page has usually made already (the inbox page has a 50 ms p95 budget).
-    """
+def _leads_a_team(request: HttpRequest) -> bool:
+    """From selectors_team.user_facts: the query that reads the user's teams, which a staff
+    page has usually made already."""
     from inbox.selectors_team import user_facts
 
-    facts = user_facts(request.user)
-    return facts.leads_a_team, facts.unread_notifications
+    return user_facts(request.user).leads_a_team
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -35,7 +31,7 @@ def _nav_items(request: HttpRequest) -> list[tuple[str, str, str]]:
         items.append(("inbox", _("Inbox"), reverse("inbox:inbox")))
         items.append(("rules", _("Routing"), reverse("routing:rules")))
     items.append(("team", _("My team"), reverse("inbox:team")))
-    if user.is_manager or _header_facts(request)[0]:
+    if user.is_manager or _leads_a_team(request):
         items.append(("dashboards", _("Dashboards"), reverse("dashboards")))
     items.append(("settings", _("Settings"), reverse("settings")))
     return items
@@ -53,5 +49,7 @@ def notification_count(request: HttpRequest) -> dict:
 
 
 def _unread_label(request: HttpRequest) -> int | str:
-    unread = _header_facts(request)[1]
+    from inbox.selectors_team import unread_notifications
+
+    unread = unread_notifications(request.user)
     return "99+" if unread > 99 else unread

@@ -38,10 +38,11 @@ def reviewed(conv, staff_a, lead_a, team_a):
     return svc.approve_reply(reply=reply, acting_user=lead_a, text="Tweede <b>versie</b> & meer")
 
 
-def test_replies_carry_authors_reviewers_and_every_version_in_one_query(
+def test_replies_carry_authors_reviewers_and_every_version_in_two_queries(
     conv, reviewed, staff_a, django_assert_num_queries
 ):
-    with django_assert_num_queries(1):
+    # The replies with their authors and reviewers, then the versions of all of them.
+    with django_assert_num_queries(2):
         (item,), earlier = selectors_team.replies_for(conv, latest=10)
     assert not earlier
     assert (item.pk, item.state, item.text) == (
@@ -190,12 +191,12 @@ def test_notes_keep_their_text_when_the_author_is_gone(conv, staff_a, team_a):
 def test_the_page_reads_a_fixed_set_of_queries(
     conv, reviewed, staff_a, client, django_assert_num_queries
 ):
-    """Session user, conversation, the user's teams with the header's facts, thread, replies,
-    the account's reply teams, notes: seven, however long the conversation (the staff page
-    every reply starts from; each query is 0.1-1 ms of CPU under load)."""
+    """Session user, conversation, the user's teams, the header's unread count, thread,
+    replies and their versions, the account's reply teams, notes: nine, however long the
+    conversation (the staff page every reply starts from)."""
     client.force_login(staff_a)
     client.get(f"/team/conversations/{conv.pk}/")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         assert client.get(f"/team/conversations/{conv.pk}/").status_code == 200
 
 

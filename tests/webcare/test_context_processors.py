@@ -1,4 +1,4 @@
-"""The header's context processors: navigation by role and the capped unread count, in one query."""
+"""The header's context processors: navigation by role and the capped unread count, one query each."""
 
 import pytest
 from django.test import RequestFactory
@@ -20,12 +20,13 @@ def _keys(context):
     return [key for key, _label, _href in context["nav_items"]]
 
 
-def test_lead_and_unread_count_come_from_one_query(lead_a, django_assert_num_queries):
+def test_lead_and_unread_count_cost_one_query_each(lead_a, django_assert_num_queries):
     Notification.objects.create(user=lead_a, kind="x", text="unread")
     Notification.objects.create(user=lead_a, kind="x", text="read", read_at=timezone.now())
     request = _request(lead_a)
     with django_assert_num_queries(1):
         assert "dashboards" in _keys(navigation(request))
+    with django_assert_num_queries(1):
         assert notification_count(request) == {"unread_notifications": 1}
 
 
