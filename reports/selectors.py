@@ -12,7 +12,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -437,7 +437,7 @@ def _as_local_date(value) -> date:
     if isinstance(value, str):  # SQLite hands back text from a raw cursor
         value = datetime.fromisoformat(value)
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.utc)
+        value = timezone.make_aware(value, UTC)
     return value.astimezone(local_zone()).date()
 
 
@@ -482,7 +482,7 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
             if isinstance(start, str):
                 start = datetime.fromisoformat(start)
             if timezone.is_naive(start):
-                start = timezone.make_aware(start, timezone.utc)
+                start = timezone.make_aware(start, UTC)
             local = start.astimezone(zone)
             grid[local.weekday()][local.hour] += int(value)
     return grid

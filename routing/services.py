@@ -73,6 +73,7 @@ from routing.sla import (
     is_open_at,
     open_intervals,
 )
+from webcare.db import update_returning_pks
 from webcare.pg import fetch_instances, pg_cursor
 
 log = logging.getLogger(__name__)
@@ -1336,23 +1337,21 @@ def sweep_sla(*, now: datetime | None = None, enqueue_notifications: bool = True
     what is open. Notifications go out from a task after commit.
     """
     now = now or timezone.now()
-    table = connection.ops.quote_name(Conversation._meta.db_table)
     with transaction.atomic():
-        with connection.cursor() as cur:
-            # Uses index: conv_sla_due_idx (sla_due_at WHERE sla_state IN ('ok', 'at_risk')).
-            cur.execute(
-                f"UPDATE {table} SET sla_state = %s "
-                "WHERE sla_state IN (%s, %s) AND sla_due_at <= %s RETURNING id",
-                [SlaState.OVERDUE, SlaState.OK, SlaState.AT_RISK, now],
-            )
-            overdue = [row[0] for row in cur.fetchall()]
-            # Uses index: conv_sla_warn_idx (sla_warn_at WHERE sla_state = 'ok').
-            cur.execute(
-                f"UPDATE {table} SET sla_state = %s "
-                "WHERE sla_state = %s AND sla_warn_at <= %s AND sla_due_at > %s RETURNING id",
-                [SlaState.AT_RISK, SlaState.OK, now, now],
-            )
-            at_risk = [row[0] for row in cur.fetchall()]
+        # Uses index: conv_sla_due_idx (sla_due_at WHERE sla_state IN ('ok', 'at_risk')).
+        overdue = update_returning_pks(
+            Conversation.objects.filter(
+                sla_state__in=[SlaState.OK, SlaState.AT_RISK], sla_due_at__lte=now
+            ),
+            sla_state=SlaState.OVERDUE,
+        )
+        # Uses index: conv_sla_warn_idx (sla_warn_at WHERE sla_state = 'ok').
+        at_risk = update_returning_pks(
+            Conversation.objects.filter(
+                sla_state=SlaState.OK, sla_warn_at__lte=now, sla_due_at__gt=now
+            ),
+            sla_state=SlaState.AT_RISK,
+        )
         breaches = _record_breaches(overdue, now=now) if overdue else 0
         ConversationEvent.objects.bulk_create(
             [ConversationEvent(conversation_id=pk, kind="sla_overdue") for pk in overdue]

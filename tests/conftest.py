@@ -20,6 +20,8 @@ from tests.factories import (
 
 def pytest_configure(config):
     if os.environ.get("WEBCARE_TEST_SQLITE") == "1":
+        if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+            raise pytest.UsageError("WEBCARE_TEST_SQLITE=1 with a PostgreSQL DATABASE_URL")
         return
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     if missing:
@@ -38,6 +40,38 @@ def pytest_configure(config):
         raise pytest.UsageError(f"Redis at REDIS_URL is unreachable: {exc}") from exc
 
 
+def test_database_url() -> str:
+    """The test database as a DATABASE_URL, for a worker or script the test starts in another
+    process (the rows a transactional test commits are there, not in DATABASE_URL's)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres` tests (plans, PostgreSQL's own fast paths and faults) and `redis` tests
+    (a Redis broker or cache) skip, saying why, on the SQLite leg: the embedded default has
+    neither server. Everything else runs on both legs."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip_pg = pytest.mark.skip(reason="PostgreSQL-specific (this leg runs on SQLite)")
+    skip_redis = pytest.mark.skip(
+        reason="needs Redis (this leg runs without, as the embedded default)"
+    )
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+
+
 @pytest.fixture(autouse=True)
 def english_by_default(settings):
     """Tests read English labels unless they switch language themselves (the product default is nl)."""
@@ -52,6 +86,18 @@ def fresh_reference_cache():
     refcache.clear()
     yield
     refcache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_file_cache(settings):
+    """On the embedded default (no Redis) the cache is files under WEBCARE_VAR_DIR, and on
+    SQLite every test's rows get the same ids again: a key one test cached (a webhook
+    signature seen, a throttle) must not answer for the next. Redis keys carry ids that
+    PostgreSQL never hands out twice."""
+    from django.core.cache import cache
+
+    if not settings.REDIS_URL:
+        cache.clear()
 
 
 @pytest.fixture

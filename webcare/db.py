@@ -9,7 +9,10 @@ Both legs of CI run the suite, so both forms are exercised.
 
 from __future__ import annotations
 
-from django.db import connection, models
+from contextlib import contextmanager
+
+from django.db import connection, connections, models, transaction
+from django.db.models.sql import UpdateQuery
 
 
 def on_postgres() -> bool:
@@ -41,3 +44,41 @@ class CoveringUniqueConstraint(models.UniqueConstraint):
 
     def remove_sql(self, model, schema_editor):
         return self._as_written(schema_editor).remove_sql(model, schema_editor)
+
+
+def update_returning_pks(queryset: models.QuerySet, **values) -> list:
+    """queryset.update(**values) in one statement, returning the primary keys of the rows it
+    changed (UPDATE ... RETURNING: PostgreSQL, and SQLite since 3.35).
+
+    A select-then-update would let two workers both claim the same rows; this is the
+    conditional UPDATE that claims them, with the queryset as the one description of which.
+    """
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    if not sql:
+        return []
+    pk = queryset.model._meta.pk.column
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(pk)}", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+@contextmanager
+def audit_scrub():
+    """Let the audit log's trigger pass erasure's UPDATE of the events' data column (and
+    nothing else) for the body of this block: inbox migrations 0011 (PostgreSQL, a
+    transaction-local setting) and 0016 (SQLite, a flag row no other connection sees).
+
+    A savepoint of its own: if the body fails, rolling it back switches the permission off
+    again on both databases, with no statement to run in a failed transaction."""
+    if on_postgres():
+        on = "SELECT set_config('webcare.audit_scrub', 'on', true)"
+        off = "SELECT set_config('webcare.audit_scrub', 'off', true)"
+    else:
+        on = "INSERT INTO webcare_audit_scrub (on_) VALUES (1)"
+        off = "DELETE FROM webcare_audit_scrub"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(on)
+        yield
+        cursor.execute(off)

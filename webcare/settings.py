@@ -146,6 +146,16 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "webcare.sqlite3",
+            # The test database is a file too, not Django's in-memory default: tests run what
+            # the embedded default runs (WAL, a worker process and threads sharing the file).
+            "TEST": {"NAME": str(VAR_DIR / "test_webcare.sqlite3")},
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default, or a SQLite file that DATABASE_URL names (sqlite:///path).
+    DATABASES["default"].update(
+        {
+            "ENGINE": "webcare.sqlite",  # Django's, with flush past the audit trigger
             # WAL and a busy timeout let the web process and the worker share the file.
             "OPTIONS": {
                 "timeout": 20,
@@ -153,7 +163,7 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
-    }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery broker ----------------------------------------

@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Model
+from django.db.models import F, JSONField, Model
 from django.utils import timezone
 
 from inbox.channels.base import IncomingMessage
@@ -1035,6 +1035,12 @@ def _insert(
         return []
     if _is_postgres():
         return _pg_insert(model, values, n, now, conflict_target, returning)
+    # JSON as PostgreSQL's path stores it (finite numbers, no NUL or lone surrogates).
+    json_names = {
+        f.attname for f in model._meta.concrete_fields if isinstance(f, JSONField)
+    } & values.keys()
+    for name in json_names:
+        values = {**values, name: [json.loads(_json(v)) for v in values[name]]}
     objs = []
     for i in range(n):
         objs.append(model(**{name: col[i] for name, col in values.items()}))

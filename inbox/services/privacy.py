@@ -29,7 +29,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -50,6 +50,7 @@ from inbox.models import (
     ReplyVersion,
     RetentionCursor,
 )
+from webcare.db import audit_scrub
 
 logger = logging.getLogger(__name__)
 
@@ -421,11 +422,7 @@ def _scrub_events(conversation_ids: list[int], personal: set[str]) -> int:
     """Empty the personal data in the events of these conversations (inside the caller's
     transaction). The trigger allows this UPDATE only while webcare.audit_scrub is on."""
     changed = 0
-    on_postgres = connection.vendor == "postgresql"
-    if on_postgres:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('webcare.audit_scrub', 'on', true)")
-    try:
+    with audit_scrub():
         events = ConversationEvent.objects.filter(conversation_id__in=conversation_ids).exclude(
             kind__in=("privacy_export", "privacy_erasure")
         )
@@ -433,10 +430,6 @@ def _scrub_events(conversation_ids: list[int], personal: set[str]) -> int:
             clean = _scrubbed(data, personal)
             if clean != data:
                 changed += ConversationEvent.objects.filter(pk=pk).update(data=clean)
-    finally:
-        if on_postgres:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('webcare.audit_scrub', 'off', true)")
     return changed
 
 

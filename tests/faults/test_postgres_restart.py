@@ -24,7 +24,12 @@ from inbox.tasks import poll_channel
 from tests.factories import ChannelFactory
 from tests.outbox.test_exactly_once import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+]
 
 APP = "tests.faults.celery_app"
 PGBIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1:] or [""]

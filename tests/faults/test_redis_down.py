@@ -42,6 +42,7 @@ from webcare.celery import app as celery_app
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.redis,  # the embedded default has no Redis to lose
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
 ]

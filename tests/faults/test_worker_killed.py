@@ -20,7 +20,7 @@ from inbox.tasks import dispatch_channel_polls
 from tests.factories import ChannelFactory
 from tests.outbox.test_exactly_once import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 APP = "tests.faults.celery_app"
 TOTAL = 2 * BATCH_SIZE + 1000  # three transactions: the kill lands between two of them

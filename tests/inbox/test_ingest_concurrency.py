@@ -1,4 +1,5 @@
-"""Two workers at once, and a worker killed mid-batch, on the real PostgreSQL."""
+"""Two workers at once, and a worker killed mid-batch, on the real database (PostgreSQL, or the
+embedded default's SQLite file)."""
 
 import os
 import signal
@@ -10,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from inbox.channels.base import IncomingMessage
 from inbox.models import Channel, Contact, Conversation, Message
 from inbox.services.ingest import ingest_messages
+from tests.conftest import test_database_url
 from tests.factories import ChannelFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,8 +109,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_on_rerun():
     channel = ChannelFactory(cursor={"page": "first"})
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # The test database, not the one DATABASE_URL names.
-    db = connection.settings_dict
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env["DATABASE_URL"] = test_database_url()
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_WORKER, str(channel.pk)],
         cwd=ROOT,

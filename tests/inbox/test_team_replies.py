@@ -186,6 +186,7 @@ def test_workspace_shows_the_latest_replies_and_finds_an_older_draft(
         client.get(url)
 
 
+@pytest.mark.postgres  # reads PostgreSQL's plan
 def test_a_team_queue_reads_its_first_page_in_order_from_the_index(
     staff_a, team_a, team_b, channel
 ):

@@ -32,6 +32,11 @@ NOW = datetime(2025, 3, 14, 9, 45, tzinfo=UTC)
 def local_cache(settings):
     # The replay guard uses the cache: keep it per test, not in the shared Redis.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One process-wide dict: emptied, or a signature seen by an earlier test (on SQLite the
+    # same channel id and second again) reads as a replay.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

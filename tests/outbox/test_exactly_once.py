@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 
 from inbox.crypto import encrypt_credentials
 from inbox.models import AttemptOutcome, Direction, Message, Reply, ReplyState
@@ -28,10 +27,13 @@ from inbox.services import replies as reply_services
 from inbox.services.outbox import recover_outbox
 from inbox.tasks_outbox import send_reply_task
 from routing.models import ReviewPolicy
+from tests.conftest import test_database_url
 from tests.factories import ConversationFactory, MessageFactory, UserFactory
 from tests.outbox.fake_x import FakeX
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# A real worker on a Redis broker: the embedded default's filesystem broker has its own test
+# (tests/webcare/test_newcomer.py drives a reply to "sent" through it).
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_ID = "1420339457118097409"
@@ -59,10 +61,7 @@ def broker():
 @pytest.fixture
 def start_worker(broker, tmp_path):
     workers: list[subprocess.Popen] = []
-    settings = connection.settings_dict
-    db_url = (
-        f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    )
+    db_url = test_database_url()
 
     def start(
         name: str, *, app: str = "tests.outbox.celery_app", env: dict[str, str] | None = None

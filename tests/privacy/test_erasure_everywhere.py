@@ -32,9 +32,9 @@ from inbox.services.team import ActionRefused, hand_back_conversation
 from inbox.services.triage import flag_conversation
 from routing.models import ReviewPolicy
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
-from tests.privacy.person import HANDLE, NAME, POSTGRES_ONLY, TEXT
+from tests.privacy.person import HANDLE, NAME, TEXT
 
-pytestmark = POSTGRES_ONLY
+pytestmark = pytest.mark.django_db
 
 PERSONAL = (HANDLE, NAME, "piet", "dorpsstraat", "x-77")
 

@@ -31,9 +31,8 @@ from inbox.services import privacy
 from inbox.services import replies as reply_services
 from inbox.services.privacy import apply_retention
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
-from tests.privacy.person import POSTGRES_ONLY
 
-pytestmark = POSTGRES_ONLY
+pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -254,8 +254,10 @@ def _queries(n, channel, team, staff, fn):
 def test_query_count_does_not_grow_with_the_batch(
     policies, channel, team_a, staff_a, hook, django_assert_max_num_queries
 ):
+    # 30, not more: SQLite binds at most 999 parameters a statement, and Django splits a bulk
+    # write of more rows there into batches (a statement per ~80 clocks, not per row).
     small = _queries(3, channel, team_a, staff_a, hook)
-    big = _queries(60, channel, team_a, staff_a, hook)
+    big = _queries(30, channel, team_a, staff_a, hook)
     assert big == small
     ids = [
         ConversationFactory(channel=channel, department=team_a, received_at=FRIDAY_1645).pk

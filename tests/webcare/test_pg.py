@@ -1,19 +1,13 @@
 """webcare.pg.fetch_instances: what ingest's hot paths read instead of the ORM."""
 
 import pytest
-from django.db import connection
 
 from inbox.models import Contact, Conversation
 from tests.factories import ConversationFactory
 from webcare.pg import fetch_instances
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("fetch_instances is the PostgreSQL path (SQLite takes the ORM's)")
+# fetch_instances is the PostgreSQL path (SQLite takes the ORM's).
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_instances_equal_the_orm_whatever_the_order_of_the_names(channel, team_a):
