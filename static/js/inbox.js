@@ -90,6 +90,9 @@
     if (!count) return;
     const n = document.querySelectorAll(".row-select:checked").length;
     count.textContent = n ? n + " ✓" : "";
+    // Phones show the bulk bar only while something is selected (app.css).
+    const inbox = document.querySelector("[data-inbox]");
+    if (inbox) inbox.classList.toggle("is-selecting", n > 0);
   }
 
   function showBulkFields() {
@@ -178,12 +181,19 @@
       // Rows prepended above the cursor: keep the same conversation under it.
       const marked = document.querySelector("[data-row].is-current");
       current = marked ? rows().indexOf(marked) : -1;
-      updateBulkCount();
     }
+    // A bulk result replaces or removes rows out of band: count what is still selected.
+    updateBulkCount();
   });
 
   document.addEventListener("DOMContentLoaded", () => {
     showBulkFields();
+    updateBulkCount();
+    // On a phone the filters start closed even when some are active ("Filters (active)"),
+    // so they do not push the rows off the first screen.
+    if (window.matchMedia("(max-width: 799px)").matches) {
+      document.querySelectorAll("[data-inbox] details.filters[open]").forEach((d) => { d.open = false; });
+    }
     if (panel() && panel().querySelector("[data-conversation]")) panel().classList.add("is-open");
   });
 })();
