@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from inbox.models import OPEN_STATUSES, Conversation, Flag, SlaState, Status
+from webcare.db import on_postgres
 
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
@@ -113,7 +114,7 @@ def search_filter(qs: QuerySet[Conversation], text: str) -> QuerySet[Conversatio
     text = text.strip()
     if not text:
         return qs
-    if connection.vendor != "postgresql":
+    if not on_postgres():
         return qs.filter(Q(snippet__icontains=text) | Q(contact__handle__icontains=text))
     from django.contrib.postgres.search import SearchQuery, SearchVector
 

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Case, Count, Max, TextField, Value, When
 from django.utils import timezone
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Direction, Flag, Message
@@ -44,7 +44,7 @@ from reports.models import (
     Granularity,
     RollupWatermark,
 )
-from webcare.pg import pg_cursor
+from webcare.db import bulk_update, fetch_rows, insert_rows
 
 BATCH_SIZE = 5000
 # Rows younger than this are left for the next run: an ingest transaction that took a lower id
@@ -266,21 +266,21 @@ class Batch:
         if any(g == Granularity.DAY and start < today for g, start, *_rest in (*bins, *counts)):
             # A late message changed a day the pre-merged windows already hold.
             RollupWatermark.objects.filter(name=WINDOWS).update(last_id=0)
-        _insert(
+        insert_rows(
             "reports_countrollup",
             COUNT_COLUMNS,
             [(*key, n) for key, n in counts.items()],
             "ON CONFLICT (dim_kind, granularity, metric, start, dim)"
             " DO UPDATE SET value = reports_countrollup.value + excluded.value",
         )
-        _insert(
+        insert_rows(
             "reports_durationbin",
             BIN_COLUMNS,
             [(*key, n) for key, n in bins.items()],
             "ON CONFLICT (dim_kind, granularity, start, metric, dim, bin)"
             " DO UPDATE SET count = reports_durationbin.count + excluded.count",
         )
-        _insert(
+        insert_rows(
             "reports_keywordcount",
             WORD_COLUMNS,
             [(*key, n) for key, n in words.items()],
@@ -315,41 +315,6 @@ CLOCK_COLUMNS = {
     "awaiting_since": "timestamptz",
     "responses": "integer",
 }
-
-
-def _insert(table: str, columns: dict[str, str], rows: list[tuple], conflict: str) -> None:
-    """INSERT rows (tuples in the order of columns) into table, then the ON CONFLICT clause.
-
-    Keys must be unique within rows (ON CONFLICT DO UPDATE touches a row once per statement).
-    """
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if connection.vendor == "postgresql":
-        # COPY into a scratch table and one INSERT ... SELECT: executemany sends an INSERT per
-        # row, and binary COPY rows cost the client a fraction of array parameters.
-        scratch = f"scratch_{table}"
-        with pg_cursor() as cur:
-            cur.execute(
-                f"CREATE TEMP TABLE {scratch} ({', '.join(map(' '.join, columns.items()))})"
-            )
-            with cur.copy(f"COPY {scratch} FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(columns.values()))
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} {conflict}")
-            cur.execute(f"DROP TABLE {scratch}")
-        return
-    adapt = {
-        "timestamptz": connection.ops.adapt_datetimefield_value,
-        "date": connection.ops.adapt_datefield_value,
-    }
-    adapters = [adapt.get(kind) for kind in columns.values()]
-    with connection.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) {conflict}",
-            [[f(v) if f else v for f, v in zip(adapters, row, strict=True)] for row in rows],
-        )
 
 
 # --------------------------------------------------------------------------
@@ -437,22 +402,12 @@ _MSG_FIELDS = (
     "language",
     "sentiment",
     "flags",
-    "text",
+    "inbound_text",
     "conversation__channel_id",
     "conversation__department_id",
     "conversation__language",
     "conversation__first_response_due_at",
     "conversation__next_response_due_at",
-)
-# The same on PostgreSQL, read in binary (cheaper than Django's iterator); outbound texts are
-# never looked at, so they stay in the database.
-_MSG_SQL = (
-    "SELECT m.id, m.conversation_id, m.direction, m.is_automatic, m.sent_by_id, m.created_at,"
-    " m.ingested_at, m.language, m.sentiment, m.flags,"
-    " CASE WHEN m.direction = 'in' THEN m.text ELSE '' END,"
-    " c.channel_id, c.department_id, c.language, c.first_response_due_at, c.next_response_due_at"
-    " FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id"
-    " WHERE m.id > %s ORDER BY m.id LIMIT %s"
 )
 _FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag]
 
@@ -485,28 +440,26 @@ def _agent_dims(dims: tuple, sent_by: int | None) -> tuple[tuple[str, str], ...]
 
 
 def _message_rows(after: int, batch_size: int) -> list[tuple]:
-    if connection.vendor == "postgresql":
-        with pg_cursor() as cur:
-            cur.execute(_MSG_SQL, [after, batch_size], binary=True)
-            return cur.fetchall()
-    return list(
-        Message.objects.filter(id__gt=after).order_by("id").values_list(*_MSG_FIELDS)[:batch_size]
+    return fetch_rows(
+        Message.objects.filter(id__gt=after)
+        .order_by("id")
+        # Outbound texts are never looked at: they stay in the database.
+        .annotate(
+            inbound_text=Case(
+                When(direction="in", then="text"), default=Value(""), output_field=TextField()
+            )
+        )
+        .values_list(*_MSG_FIELDS)[:batch_size]
     )
 
 
 def _clocks(conv_ids: set[int]) -> dict[int, _Clock]:
     fields = ["conversation_id", *_Clock.__slots__]
-    if connection.vendor == "postgresql":
-        with pg_cursor() as cur:
-            cur.execute(
-                f"SELECT {', '.join(fields)} FROM reports_conversationclock"
-                " WHERE conversation_id = ANY(%b::bigint[])",
-                [list(conv_ids)],
-                binary=True,
-            )
-            rows = cur.fetchall()
-    else:
-        rows = ConversationClock.objects.filter(conversation_id__in=conv_ids).values_list(*fields)
+    rows = fetch_rows(
+        ConversationClock.objects.filter(conversation_id__in_array=list(conv_ids)).values_list(
+            *fields
+        )
+    )
     return {conv_id: _Clock(*values) for conv_id, *values in rows}
 
 
@@ -587,7 +540,7 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             clock.awaiting_since = None
             clock.responses += 1
         batch.write()
-        _insert(
+        insert_rows(
             "reports_conversationclock",
             CLOCK_COLUMNS,
             [
@@ -672,17 +625,10 @@ def _set_resolved(done: list[tuple[int, datetime]]) -> None:
     """resolved_at = the close time read above (not read again: it is what was counted)."""
     if not done:
         return
-    if connection.vendor == "postgresql":
-        with pg_cursor() as cur:
-            cur.execute(
-                "UPDATE reports_conversationclock k SET resolved_at = u.at"
-                " FROM unnest(%b::bigint[], %b::timestamptz[]) AS u(id, at)"
-                " WHERE k.conversation_id = u.id",
-                [list(column) for column in zip(*done, strict=True)],
-            )
-        return
-    ConversationClock.objects.bulk_update(
-        [ConversationClock(conversation_id=c, resolved_at=at) for c, at in done], ["resolved_at"]
+    bulk_update(
+        ConversationClock,
+        [ConversationClock(conversation_id=c, resolved_at=at) for c, at in done],
+        ["resolved_at"],
     )
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount, RollupWatermark
 from reports.rollup import WINDOWS, day_start, local_zone
+from webcare.db import on_postgres
 
 PERIOD_CHOICES = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
@@ -202,12 +203,7 @@ def duration_stats(
     if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
         part = None
     merges_dims = not per_dim and (dims is None or len(dims) > 1) and dim_kind != DimKind.ALL
-    if (
-        part is not None
-        and not merges_dims
-        and connection.vendor == "postgresql"
-        and _windows_ready()
-    ):
+    if part is not None and not merges_dims and on_postgres() and _windows_ready():
         stats = _window_stats(period, part=part, metrics=metrics, dim_kind=dim_kind, dims=dims)
         return stats if per_dim else {(m, ""): stat for (m, _d), stat in stats.items()}
     if part is not None and _windows_ready():
@@ -458,7 +454,7 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
         where.append(dim_sql)
         params += dim_params
     grid = [[0] * 24 for _ in range(7)]
-    if connection.vendor == "postgresql":
+    if on_postgres():
         # Bucketed in the database: 7 x 24 rows come back instead of one per hour of the period.
         params.insert(0, str(local_zone()))
         sql = (
@@ -491,7 +487,7 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
 def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple[date, int, int]]]:
     """The latest snapshot (open, overdue) and the last snapshot of each day of the period."""
     dims = scope.department_dims() if scope.is_team else [""]
-    if connection.vendor == "postgresql":
+    if on_postgres():
         series = _backlog_days_sql(period, dims)
     else:
         qs = BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end)

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -73,8 +73,7 @@ from routing.sla import (
     is_open_at,
     open_intervals,
 )
-from webcare.db import update_returning_pks
-from webcare.pg import fetch_instances, pg_cursor
+from webcare.db import bulk_insert, bulk_update, fetch_instances, update_returning_pks
 
 log = logging.getLogger(__name__)
 
@@ -387,18 +386,9 @@ def _running_light(conversation_ids: Iterable[int]) -> Running:
     out: Running = {pk: {} for pk in conversation_ids}
     if not out:
         return out
-    if connection.vendor == "postgresql":
-        clocks = fetch_instances(
-            SlaClock,
-            _LIGHT_CLOCK_FIELDS,
-            "conversation_id = ANY(%s) AND stopped_at IS NULL",  # Uses index: slaclock_running_idx
-            [list(out)],
-        )
-    else:
-        clocks = SlaClock.objects.filter(
-            conversation_id__in=out.keys(), stopped_at__isnull=True
-        ).only(*_LIGHT_CLOCK_FIELDS)
-    for clock in clocks:
+    # Uses index: slaclock_running_idx
+    running = SlaClock.objects.filter(conversation_id__in_array=list(out), stopped_at__isnull=True)
+    for clock in fetch_instances(running, _LIGHT_CLOCK_FIELDS):
         out[clock.conversation_id][clock.kind] = clock
     return out
 
@@ -466,53 +456,34 @@ def _ensure_clocks(
     return new
 
 
-def _insert_clocks(clocks: list[SlaClock]) -> None:
-    """bulk_create, or on PostgreSQL one INSERT ... SELECT FROM unnest(arrays) (ingest's path)."""
-    if len(clocks) < 2 or connection.vendor != "postgresql":
-        SlaClock.objects.bulk_create(clocks)
-        return
-    import json
+_CLOCK_COLUMNS = (
+    "conversation_id",
+    "kind",
+    "policy_id",
+    "target_minutes",
+    "warn_percent",
+    "calendar_spec",
+    "started_at",
+    "pauses",
+    "warn_at",
+    "due_at",
+    "stopped_at",
+)
 
-    # A batch's clocks share a few calendar snapshots: each is sent once and the rows point
-    # at it by position (sending one JSON text per row cost more than the INSERT itself).
-    specs: dict[int, int] = {}
-    spec_texts: list[str] = []
-    spec_index = []
-    for c in clocks:
-        index = specs.get(id(c.calendar_spec))
-        if index is None:
-            index = specs[id(c.calendar_spec)] = len(spec_texts) + 1
-            spec_texts.append(json.dumps(c.calendar_spec))
-        spec_index.append(index)
-    sql = (
-        "INSERT INTO routing_slaclock (conversation_id, kind, policy_id, target_minutes,"
-        " warn_percent, calendar_spec, started_at, pauses, warn_at, due_at, stopped_at)"
-        " SELECT u.conversation_id, u.kind, u.policy_id, u.target_minutes, u.warn_percent,"
-        " (%b::jsonb[])[u.spec], u.started_at, '[]'::jsonb, u.warn_at, u.due_at, u.stopped_at"
-        " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::int[], %b::int[], %b::int[],"
-        " %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])"
-        " AS u(conversation_id, kind, policy_id, target_minutes, warn_percent, spec,"
-        " started_at, warn_at, due_at, stopped_at) RETURNING id"
+
+def _insert_clocks(clocks: list[SlaClock]) -> None:
+    """The clocks, inserted in one statement (webcare.db.bulk_insert), their ids set."""
+    if not clocks:
+        return
+    ids = bulk_insert(
+        SlaClock,
+        {name: [getattr(c, name) for c in clocks] for name in _CLOCK_COLUMNS},
+        now=timezone.now(),
+        returning=("id",),
     )
-    params = [
-        spec_texts,
-        [c.conversation_id for c in clocks],
-        [str(c.kind) for c in clocks],
-        [c.policy_id for c in clocks],
-        [c.target_minutes for c in clocks],
-        [c.warn_percent for c in clocks],
-        spec_index,
-        [c.started_at for c in clocks],
-        [c.warn_at for c in clocks],
-        [c.due_at for c in clocks],
-        [c.stopped_at for c in clocks],
-    ]
-    with pg_cursor() as cur:
-        cur.execute(sql, params)
-        # INSERT ... SELECT FROM unnest returns the rows in input order (as bulk_create relies on).
-        for clock, (pk,) in zip(clocks, cur.fetchall(), strict=True):
-            clock.pk = pk
-            clock._state.adding = False
+    for clock, (pk,) in zip(clocks, ids, strict=True):
+        clock.pk = pk
+        clock._state.adding = False
 
 
 def _stop_clocks(
@@ -528,7 +499,7 @@ def _stop_clocks(
         return
     for clock, _conv, at in stops:
         clock.stopped_at = at
-    _update_rows(
+    bulk_update(
         SlaClock, [clock for clock, _conv, _at in stops if clock.pk not in inserted], ["stopped_at"]
     )
     late = [(c, conv, at) for c, conv, at in stops if c.due_at is not None and at > c.due_at]
@@ -631,7 +602,7 @@ def _sync(
             **{f: getattr(changed[0], f) for f in SLA_FIELDS}
         )
     elif changed:
-        _update_rows(Conversation, changed, list(SLA_FIELDS))
+        bulk_update(Conversation, changed, list(SLA_FIELDS))
 
 
 def _sync_in_memory(
@@ -655,39 +626,6 @@ def _sync_in_memory(
 def _due(by_kind: dict[str, SlaClock], kind: str) -> datetime | None:
     clock = by_kind.get(kind)
     return clock.due_at if clock else None
-
-
-_PG_TYPES = {"DateTimeField": "timestamptz", "CharField": "text"}
-
-
-def _update_rows(model, objs: Sequence, fields: list[str]) -> None:
-    """One UPDATE of these fields for many rows (PostgreSQL: UPDATE ... FROM unnest(arrays))."""
-    if not objs:
-        return
-    meta = model._meta
-    types = [_PG_TYPES.get(meta.get_field(f).get_internal_type()) for f in fields]
-    if connection.vendor != "postgresql" or None in types:
-        model.objects.bulk_update(objs, fields, batch_size=500)
-        return
-    columns = [meta.get_field(f).column for f in fields]
-    qn = connection.ops.quote_name
-    sets = ", ".join(f"{qn(c)} = u.{qn(c)}" for c in columns)
-    arrays = ", ".join(f"%s::{t}[]" for t in ["bigint", *types])
-    sql = (
-        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays})"
-        f" AS u(id, {', '.join(qn(c) for c in columns)}) WHERE t.id = u.id"
-    )
-    params = [[o.pk for o in objs]]
-    for f in fields:
-        params.append([_plain(getattr(o, f)) for o in objs])
-    # Arrays as parameters (webcare.pg): Django's cursor would quote every element in Python.
-    with pg_cursor() as cur:
-        cur.execute(sql, params)
-
-
-def _plain(value):
-    # TextChoices members are str subclasses psycopg does not know how to dump.
-    return str(value) if isinstance(value, str) else value
 
 
 # What the policy choice and the clock rules read of a conversation, by column (the binary read
@@ -720,11 +658,12 @@ def with_sla_fields(queryset, *extra: str):
     )
 
 
-def fetch_with_sla_fields(where: str, params: Sequence, *extra: str) -> list[Conversation]:
-    """with_sla_fields() for PostgreSQL hot paths (ingest): conversations matching the SQL
-    `where` read in binary (webcare.pg.fetch_instances), their channel, team and previous
-    conversation attached from one small query each instead of a join per row."""
-    convs = fetch_instances(Conversation, (*_SLA_READ_ATTNAMES, *extra), where, params)
+def fetch_with_sla_fields(queryset, *extra: str) -> list[Conversation]:
+    """with_sla_fields() for the hot paths (ingest): the conversations of queryset read with
+    webcare.db.fetch_instances (binary on PostgreSQL), their channel, team and previous
+    conversation attached from one small query each instead of a join per row (a join would
+    also put the nullable sides under the queryset's FOR UPDATE)."""
+    convs = fetch_instances(queryset, (*_SLA_READ_ATTNAMES, *extra))
     channels = Channel.objects.only("id", "kind").in_bulk({c.channel_id for c in convs})
     departments = Department.objects.only("id", "calendar_id").in_bulk(
         {c.department_id for c in convs if c.department_id}
@@ -785,19 +724,9 @@ def _customer_kinds(
 
 def _last_responses(conversation_ids: Iterable[int]) -> dict[int, datetime]:
     """When each conversation's latest first/next-response clock stopped (one query)."""
-    if connection.vendor == "postgresql":  # ingest's path: thousands of ids per batch
-        with pg_cursor() as cur:
-            cur.execute(
-                "SELECT conversation_id, max(stopped_at) FROM routing_slaclock"
-                " WHERE conversation_id = ANY(%s) AND kind = ANY(%s) AND stopped_at IS NOT NULL"
-                " GROUP BY conversation_id",
-                [list(conversation_ids), [str(k) for k in RESPONSE_KINDS]],
-                binary=True,
-            )
-            return dict(cur.fetchall())
     return dict(
         SlaClock.objects.filter(
-            conversation_id__in=list(conversation_ids),
+            conversation_id__in_array=list(conversation_ids),
             kind__in=RESPONSE_KINDS,
             stopped_at__isnull=False,
         )
@@ -1002,7 +931,7 @@ def on_ingested(
         conversations=convs, opened=opened, customer=customer, responded=responded, ctx=ctx
     )
     save_clocks_of_new(plan)
-    _update_rows(Conversation, plan.changed, list(SLA_FIELDS))
+    bulk_update(Conversation, plan.changed, list(SLA_FIELDS))
 
 
 @dataclass
@@ -1212,7 +1141,7 @@ def _statuses_changed(
         if old[pk] in END_STATUSES and new not in END_STATUSES:
             reopened.append(conv)
     _stop_clocks(stops)
-    _update_rows(SlaClock, paused, ["warn_at", "due_at"])
+    bulk_update(SlaClock, paused, ["warn_at", "due_at"])
     _resume(resumed, running, at)
     if reopened:
         _ensure_clocks(
@@ -1289,7 +1218,7 @@ def _recomputed(
             recomputed.append(clock)
         if policy is not None and conv.status not in END_STATUSES:
             wanting.append(conv)
-    _update_rows(SlaClock, ended, ["stopped_at"])
+    bulk_update(SlaClock, ended, ["stopped_at"])
     if recomputed:
         # One statement on PostgreSQL whatever the number of rows (no batch_size).
         SlaClock.objects.bulk_update(recomputed, _RECOMPUTED_CLOCK_FIELDS)

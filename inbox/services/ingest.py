@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
-import math
 import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, JSONField, Model
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from inbox.channels.base import IncomingMessage
@@ -60,9 +58,8 @@ from routing.services import (
     plan_ingested,
     save_clocks_of_new,
     start_clocks_of_new,
-    with_sla_fields,
 )
-from webcare.pg import pg_cursor
+from webcare.db import bulk_insert, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)
 
@@ -375,71 +372,35 @@ def _open(key: str, row: _Row, *, previous: int | None) -> _Conv:
 def _existing_external_ids(channel_id: int, external_ids: list[str]) -> set[str]:
     if not external_ids:
         return set()
-    if _is_postgres():
-        with pg_cursor() as cur:
-            cur.execute(
-                "SELECT external_id FROM inbox_message"
-                " WHERE channel_id = %s AND external_id = ANY(%b::varchar[])",
-                [channel_id, external_ids],
-            )
-            return {r[0] for r in cur.fetchall()}
-    found: set[str] = set()
-    for part in _chunks(external_ids, 500):
-        found.update(
-            Message.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
-                "external_id", flat=True
-            )
-        )
-    return found
+    found = Message.objects.filter(channel_id=channel_id, external_id__in_array=external_ids)
+    return set(found.values_list("external_id", flat=True))
 
 
 def _thread_keys_of_messages(channel_id: int, external_ids: set[str]) -> dict[str, str]:
     """external id of an already stored message -> its conversation's thread key."""
     if not external_ids:
         return {}
-    if _is_postgres():
-        with pg_cursor() as cur:
-            cur.execute(
-                "SELECT m.external_id, c.thread_key FROM inbox_message m"
-                " JOIN inbox_conversation c ON c.id = m.conversation_id"
-                " WHERE m.channel_id = %s AND m.external_id = ANY(%b::varchar[])",
-                [channel_id, list(external_ids)],
-                binary=True,
-            )
-            return dict(cur.fetchall())
-    out: dict[str, str] = {}
-    for part in _chunks(sorted(external_ids), 2000):
-        qs = Message.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
-            "external_id", "conversation__thread_key"
-        )
-        out.update(dict(qs))
-    return out
+    found = Message.objects.filter(channel_id=channel_id, external_id__in_array=list(external_ids))
+    return dict(found.values_list("external_id", "conversation__thread_key"))
 
 
 def _load_conversations(channel_id: int, keys: set[str]) -> dict[str, _Conv]:
     """Per thread key: the open conversation, else the most recent finished one.
 
     Loaded with what the SLA rules read, so the batch's clock decisions need no second read.
+    Locked for what we will update so a concurrent close cannot interleave; id order keeps
+    two lockers from deadlocking.
     """
     out: dict[str, _Conv] = {}
     for part in _chunks(sorted(keys), 2000):
-        if _is_postgres():
-            # Lock what we will update so a concurrent close cannot interleave;
-            # id order keeps two lockers from deadlocking.
-            found = fetch_with_sla_fields(
-                "channel_id = %s AND thread_key = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
-                [channel_id, part],
-                "thread_key",
-                "closed_at",
-                "contact_id",
-            )
-        else:
-            found = with_sla_fields(
-                Conversation.objects.filter(channel_id=channel_id, thread_key__in=part),
-                "thread_key",
-                "closed_at",
-                "contact_id",
-            )
+        found = fetch_with_sla_fields(
+            Conversation.objects.filter(channel_id=channel_id, thread_key__in_array=part)
+            .order_by("id")
+            .select_for_update(no_key=True),
+            "thread_key",
+            "closed_at",
+            "contact_id",
+        )
         for obj in found:
             key = obj.thread_key
             known = out.get(key)
@@ -492,7 +453,7 @@ def _upsert_contacts(
             "profile_url": [_web_url(authors[e].author_profile_url) for e in missing],
             "is_own_account": [bool(authors[e].is_own) for e in missing],
         }
-        returned = _insert(
+        returned = bulk_insert(
             Contact,
             values,
             now=now,
@@ -538,35 +499,13 @@ def _load_contacts(
     channel_id: int, external_ids: list[str]
 ) -> dict[str, tuple[int, int, tuple[str, str], bool]]:
     """external id -> (id, flags it lends its conversations, (handle, name), anonymised)."""
-    if _is_postgres():
-        with pg_cursor() as cur:
-            cur.execute(
-                "SELECT id, external_id, handle, name, tags ? %s, tags ? %s, is_fake,"
-                " anonymised_at IS NOT NULL FROM inbox_contact"
-                " WHERE channel_id = %s AND external_id = ANY(%b::varchar[])",
-                [str(ContactTag.VIP), str(ContactTag.PRESS), channel_id, external_ids],
-                binary=True,
-            )
-            rows = cur.fetchall()
-    else:
-        rows = []
-        for part in _chunks(external_ids, 2000):
-            qs = Contact.objects.filter(channel_id=channel_id, external_id__in=part).values_list(
-                "id", "external_id", "handle", "name", "tags", "is_fake", "anonymised_at"
-            )
-            rows += [
-                (
-                    cid,
-                    ext,
-                    handle,
-                    name,
-                    ContactTag.VIP in tags,
-                    ContactTag.PRESS in tags,
-                    fake,
-                    anon,
-                )
-                for cid, ext, handle, name, tags, fake, anon in qs
-            ]
+    found = Contact.objects.filter(channel_id=channel_id, external_id__in_array=external_ids)
+    rows = [
+        (cid, ext, handle, name, ContactTag.VIP in tags, ContactTag.PRESS in tags, fake, anon)
+        for cid, ext, handle, name, tags, fake, anon in found.values_list(
+            "id", "external_id", "handle", "name", "tags", "is_fake", "anonymised_at"
+        )
+    ]
     out = {}
     for cid, ext, handle, name, vip, press, is_fake, anonymised in rows:
         bits = 0
@@ -650,7 +589,7 @@ def _write(
         "created_at": [r.created_at for r in rows],
         "raw": [r.msg.raw or {} for r in rows],
     }
-    inserted = _insert(
+    inserted = bulk_insert(
         Message,
         msg_values,
         now=now,
@@ -675,7 +614,7 @@ def _write(
     events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
     events += [(c.id, "reopened", {}) for c in existing if c.reopened]
     if events:
-        _insert(
+        bulk_insert(
             ConversationEvent,
             {
                 "conversation_id": [e[0] for e in events],
@@ -704,23 +643,13 @@ def _merge_orphans(channel_id: int, rows: list[_Row], now: datetime) -> None:
     if not targets:
         return
     own = sorted({c.id for c in targets.values()})
-    if _is_postgres():  # every batch with a reply asks: the cheap way
-        with pg_cursor() as cur:
-            cur.execute(
-                "SELECT id FROM inbox_conversation WHERE channel_id = %s"
-                " AND thread_key = ANY(%b::varchar[]) AND status = ANY(%s)"
-                " AND NOT (id = ANY(%s))",
-                [channel_id, list(targets), sorted(_OPEN), own],
-            )
-            ids = [pk for (pk,) in cur.fetchall()]
-    else:
-        ids = list(
-            Conversation.objects.filter(
-                channel_id=channel_id, thread_key__in=list(targets), status__in=OPEN_STATUSES
-            )
-            .exclude(pk__in=own)
-            .values_list("id", flat=True)
+    ids = list(
+        Conversation.objects.filter(
+            channel_id=channel_id, thread_key__in_array=list(targets), status__in=OPEN_STATUSES
         )
+        .exclude(pk__in=own)
+        .values_list("id", flat=True)
+    )
     if not ids:
         return
     orphans = Conversation.objects.filter(pk__in=ids).select_for_update(no_key=True)
@@ -839,9 +768,9 @@ def _insert_conversations(
         "last_message_at": [a["last_message_at"] for a in aggs],
         "last_inbound_at": [a["last_inbound_at"] for a in aggs],
         "previous_id": [c.previous_id for c in fresh],
-        **{name: [_plain(getattr(obj, name)) for obj in sla_rows] for name in SLA_FIELDS},
+        **{name: [plain(getattr(obj, name)) for obj in sla_rows] for name in SLA_FIELDS},
     }
-    returned = _insert(Conversation, values, now=now, returning=("id", "thread_key"))
+    returned = bulk_insert(Conversation, values, now=now, returning=("id", "thread_key"))
     ids = {key: cid for cid, key in returned}
     for conv in fresh:
         conv.id = ids[conv.key]
@@ -854,7 +783,7 @@ def _update_conversations(
 
     sla: ids whose SLA_FIELDS (decided in memory, see _plan_sla_of_existing) are written too.
     """
-    if _is_postgres():
+    if on_postgres():
         # Relative (count + n, GREATEST, OR) so concurrent writers of other
         # fields keep their changes; status only changes on reopen or adoption.
         arrays = [
@@ -874,7 +803,7 @@ def _update_conversations(
             ([_adopt(c, a, "sentiment") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([c.id in sla for c in convs], "boolean"),
             *(
-                ([_plain(getattr(c.obj, name)) for c in convs], _SLA_TYPES[name])
+                ([plain(getattr(c.obj, name)) for c in convs], _SLA_TYPES[name])
                 for name in SLA_FIELDS
             ),
         ]
@@ -1013,126 +942,8 @@ def _sla_rows(
 
 
 # --------------------------------------------------------------------------
-# Set-based INSERT (PostgreSQL: unnest arrays; elsewhere: bulk_create)
-# --------------------------------------------------------------------------
-
-
-def _insert(
-    model: type[Model],
-    values: dict[str, list[Any]],
-    *,
-    now: datetime,
-    conflict_target: tuple[str, ...] = (),
-    returning: tuple[str, ...] = (),
-) -> list[tuple]:
-    """Insert rows given as columns (attname -> list). Fields not given take their default.
-
-    With conflict_target, rows that already exist are skipped (ON CONFLICT DO
-    NOTHING). Returns the `returning` columns of the rows actually inserted.
-    """
-    n = len(next(iter(values.values())))
-    if n == 0:
-        return []
-    if _is_postgres():
-        return _pg_insert(model, values, n, now, conflict_target, returning)
-    # JSON as PostgreSQL's path stores it (finite numbers, no NUL or lone surrogates).
-    json_names = {
-        f.attname for f in model._meta.concrete_fields if isinstance(f, JSONField)
-    } & values.keys()
-    for name in json_names:
-        values = {**values, name: [json.loads(_json(v)) for v in values[name]]}
-    objs = []
-    for i in range(n):
-        objs.append(model(**{name: col[i] for name, col in values.items()}))
-    if conflict_target:
-        # SQLite returns no ids for ignored rows, so read back what is there now.
-        keys = [tuple(getattr(o, a) for a in conflict_target) for o in objs]
-        before = _existing_keys(model, conflict_target, keys)
-        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=500)
-        fresh = [k for k in keys if k not in before]
-        return _read_back(model, conflict_target, fresh, returning)
-    model.objects.bulk_create(objs, batch_size=500)
-    return [tuple(getattr(o, "pk" if r == "id" else r) for r in returning) for o in objs]
-
-
-def _existing_keys(model, conflict_target, keys) -> set[tuple]:
-    channel_id = keys[0][0]
-    ext = [k[1] for k in keys]
-    found = set()
-    for part in _chunks(ext, 500):
-        found.update(
-            model.objects.filter(
-                **{conflict_target[0]: channel_id, f"{conflict_target[1]}__in": part}
-            ).values_list(*conflict_target)
-        )
-    return found
-
-
-def _read_back(model, conflict_target, keys, returning) -> list[tuple]:
-    if not keys or not returning:
-        return []
-    channel_id = keys[0][0]
-    out = []
-    for part in _chunks([k[1] for k in keys], 500):
-        out += list(
-            model.objects.filter(
-                **{conflict_target[0]: channel_id, f"{conflict_target[1]}__in": part}
-            ).values_list(*returning)
-        )
-    return out
-
-
-def _pg_insert(model, values, n, now, conflict_target, returning) -> list[tuple]:
-    meta = model._meta
-    columns, selects, scalar_params, arrays, aliases = [], [], [], [], []
-    for f in meta.concrete_fields:
-        if f.primary_key:
-            continue
-        db_type = f.db_type(connection)
-        columns.append(connection.ops.quote_name(f.column))
-        if f.attname in values:
-            alias = f"c{len(aliases)}"
-            aliases.append(alias)
-            col = values[f.attname]
-            if db_type == "jsonb":
-                arrays.append(([_json(v) for v in col], "text[]"))
-                selects.append(f"u.{alias}::jsonb")
-            else:
-                arrays.append((col, f"{db_type}[]"))
-                selects.append(f"u.{alias}")
-        else:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                default = now
-            else:
-                default = f.get_default()
-            scalar_params.append(f.get_db_prep_save(default, connection))
-            selects.append(f"%s::{db_type}")
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selects)} "
-        f"FROM unnest({', '.join(f'%b::{t}' for _, t in arrays)}) AS u({', '.join(aliases)})"
-    )
-    if conflict_target:
-        targets = ", ".join(
-            connection.ops.quote_name(meta.get_field(a).column) for a in conflict_target
-        )
-        sql += f" ON CONFLICT ({targets}) DO NOTHING"
-    if returning:
-        sql += " RETURNING " + ", ".join(
-            connection.ops.quote_name(meta.get_field(r).column) for r in returning
-        )
-    with pg_cursor() as cur:
-        cur.execute(sql, scalar_params + [col for col, _ in arrays])
-        return cur.fetchall() if returning else []
-
-
-# --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-
-
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -1193,32 +1004,6 @@ def _clean(text: str | None) -> str:
 
 def _snippet(text: str | None) -> str:
     return " ".join(_clean(text).split())[:SNIPPET_LENGTH]
-
-
-def _plain(value: Any) -> Any:
-    # TextChoices members are str subclasses psycopg cannot dump in arrays.
-    return str(value) if isinstance(value, str) else value
-
-
-def _json(value: Any) -> str:
-    try:
-        text = json.dumps(value or {}, default=str, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        # Python's JSON reads NaN and Infinity, jsonb does not: kept as text (found by
-        # tests/fuzz; one such payload failed its whole batch).
-        text = json.dumps(_finite(value or {}), default=str, ensure_ascii=False)
-    # jsonb rejects \u0000 as well.
-    return _SURROGATE.sub("\ufffd", text.replace("\\u0000", ""))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _aware(value: datetime) -> datetime:
