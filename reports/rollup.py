@@ -16,6 +16,10 @@ What counts (the definitions page says the same, tests/reports/test_definitions.
   new customer message (also after a reopen) is a next response.
 - a conversation closed for the first time: its resolution time, from the first
   customer message to the close.
+- a conversation whose first message replies to a message the inbox did not have (an "orphan"
+  start: a sample or a new channel begins mid-thread) is marked on its clock when the clock
+  starts. Its conversation figures are counted as usual, and every other conversation's are
+  counted once more under the metric with the NO_ORPHANS suffix: the figures without orphans.
 Figures are filed under the local day (settings.TIME_ZONE) the event happened,
 and under the conversation's department at the time they are counted.
 """
@@ -31,7 +35,18 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, Max, TextField, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Direction, Flag, Message
@@ -54,6 +69,34 @@ NO_DEPARTMENT = "0"
 MESSAGES = "messages"
 EVENTS = "events"
 WINDOWS = "windows"  # last_id: the ordinal of the last day merged into WindowBin
+
+# The conversation figures, each also counted without the conversations that started with a reply
+# to a message the inbox did not have, under the metric + NO_ORPHANS ("frt_cal" -> "frt_calx";
+# a duration metric's column holds 8 characters).
+NO_ORPHANS = "x"
+SPLIT_METRICS = frozenset(
+    [
+        *DurationMetric.values,
+        "conversations",
+        "responses",
+        "frt_due",
+        "frt_met",
+        "nrt_due",
+        "nrt_met",
+        "resolved",
+        "res_due",
+        "res_met",
+    ]
+)
+# Conversations whose first message replied to a message the inbox did not have, by the day
+# their clock started (like "conversations"): what the filter leaves out.
+ORPHAN_CONVERSATIONS = "orphan_conversations"
+
+
+def metric_without_orphans(metric: str) -> str:
+    """The stored name of a figure counted without the orphan-start conversations."""
+    return metric + NO_ORPHANS if metric in SPLIT_METRICS else metric
+
 
 _WORD = re.compile(r"(?<![@#\w/])([^\W\d_]{4,40})", re.UNICODE)
 STOPWORDS = frozenset(
@@ -216,13 +259,32 @@ class Batch:
         )
         return first == last and first.total_seconds() % BUCKET == 0
 
-    def count(self, metric: str, at: datetime, dims: Iterable[tuple[str, str]], *, hourly=False):
-        key = (metric, self.starts(at), tuple(dims), hourly)
+    def count(
+        self,
+        metric: str,
+        at: datetime,
+        dims: Iterable[tuple[str, str]],
+        *,
+        hourly=False,
+        orphan: bool | None = None,
+    ):
+        """orphan: for a conversation figure, whether its conversation is an orphan start (when
+        False, it is also counted without orphans); None for a figure of messages."""
+        key = (metric, self.starts(at), tuple(dims), hourly, orphan is False)
         self._counts[key] = self._counts.get(key, 0) + 1
 
-    def duration(self, metric: str, at: datetime, seconds: float, dims: Iterable[tuple[str, str]]):
+    def duration(
+        self,
+        metric: str,
+        at: datetime,
+        seconds: float,
+        dims: Iterable[tuple[str, str]],
+        *,
+        orphan: bool | None = None,
+    ):
+        """orphan: as for count()."""
         b = sketch.bin_of(max(seconds, 0.0))
-        key = (metric, self.starts(at), tuple(dims), b)
+        key = (metric, self.starts(at), tuple(dims), b, orphan is False)
         self._bins[key] = self._bins.get(key, 0) + 1
 
     def keywords(self, at: datetime, dept: str, text: str) -> None:
@@ -236,21 +298,23 @@ class Batch:
         """What to add per table (counts, bins, keywords), keyed like its unique constraint."""
         counts: dict[tuple, int] = {}
         get = counts.get
-        for (metric, (hour, day, _month), dims, hourly), n in self._counts.items():
-            for kind, dim in dims:
-                key = (Granularity.DAY, day, metric, kind, dim)
-                counts[key] = get(key, 0) + n
-                if hourly:
-                    key = (Granularity.HOUR, hour, metric, kind, dim)
+        for (metric, (hour, day, _month), dims, hourly, kept), n in self._counts.items():
+            for name in (metric, metric_without_orphans(metric)) if kept else (metric,):
+                for kind, dim in dims:
+                    key = (Granularity.DAY, day, name, kind, dim)
                     counts[key] = get(key, 0) + n
+                    if hourly and name == metric:  # no hourly figure is read without orphans
+                        key = (Granularity.HOUR, hour, name, kind, dim)
+                        counts[key] = get(key, 0) + n
         bins: dict[tuple, int] = {}
         get = bins.get
-        for (metric, (_hour, day, month), dims, b), n in self._bins.items():
-            for kind, dim in dims:
-                key = (Granularity.DAY, day, metric, kind, dim, b)
-                bins[key] = get(key, 0) + n
-                key = (Granularity.MONTH, month, metric, kind, dim, b)
-                bins[key] = get(key, 0) + n
+        for (metric, (_hour, day, month), dims, b, kept), n in self._bins.items():
+            for name in (metric, metric_without_orphans(metric)) if kept else (metric,):
+                for kind, dim in dims:
+                    key = (Granularity.DAY, day, name, kind, dim, b)
+                    bins[key] = get(key, 0) + n
+                    key = (Granularity.MONTH, month, name, kind, dim, b)
+                    bins[key] = get(key, 0) + n
         words: dict[tuple, int] = {}
         get = words.get
         for (day, dept), counter in self._words.items():
@@ -314,6 +378,7 @@ CLOCK_COLUMNS = {
     "first_response_at": "timestamptz",
     "awaiting_since": "timestamptz",
     "responses": "integer",
+    "orphan_start": "boolean",
 }
 
 
@@ -415,13 +480,20 @@ _FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag]
 class _Clock:
     """A ConversationClock as the message batch reads and changes it (a model instance costs)."""
 
-    __slots__ = ("first_inbound_at", "first_response_at", "awaiting_since", "responses")
+    __slots__ = (
+        "first_inbound_at",
+        "first_response_at",
+        "awaiting_since",
+        "responses",
+        "orphan_start",
+    )
 
-    def __init__(self, first_inbound_at, first_response_at, awaiting_since, responses):
+    def __init__(self, first_inbound_at, first_response_at, awaiting_since, responses, orphan):
         self.first_inbound_at = first_inbound_at
         self.first_response_at = first_response_at
         self.awaiting_since = awaiting_since
         self.responses = responses
+        self.orphan_start = orphan
 
 
 @lru_cache(maxsize=4096)
@@ -463,6 +535,37 @@ def _clocks(conv_ids: set[int]) -> dict[int, _Clock]:
     return {conv_id: _Clock(*values) for conv_id, *values in rows}
 
 
+def _orphan_starts(conv_ids: set[int]) -> set[int]:
+    """Those of conv_ids whose first message replies to a message the inbox did not have.
+
+    The first message is the conversation's lowest id, customer's or ours. It is an orphan start
+    when it names a parent and no message of its channel with that external id was stored before
+    it. "Before it" keeps the decision fixed: a parent that arrives later may join the
+    conversation, but the clock still started at the reply, and a rebuild decides the same.
+    One query: msg_conversation_idx for the first messages, the unique (channel, external_id)
+    key for their parents.
+    """
+    if not conv_ids:
+        return set()
+    firsts = (
+        Message.objects.filter(conversation_id__in_array=list(conv_ids))
+        .values("conversation_id")
+        .annotate(first=Min("id"))
+        .values("first")
+    )
+    parent_stored = Message.objects.filter(
+        channel_id=OuterRef("channel_id"),
+        external_id=OuterRef("parent_external_id"),
+        id__lt=OuterRef("id"),
+    )
+    return set(
+        Message.objects.filter(id__in=Subquery(firsts))
+        .exclude(parent_external_id="")
+        .exclude(Exists(parent_stored))
+        .values_list("conversation_id", flat=True)
+    )
+
+
 def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
     with transaction.atomic():
         mark = _watermark(MESSAGES)
@@ -475,6 +578,7 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
         if not settled:
             return 0
         clocks = _clocks({row[1] for row in settled})
+        orphans = _orphan_starts({row[1] for row in settled} - clocks.keys())
         changed: set[int] = set()  # new clocks and changed ones
         batch = Batch()
         for (
@@ -507,9 +611,12 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
                             batch.count(metric, at, dims[:3])
                 batch.keywords(at, dept, text)
                 if clock is None:
-                    clocks[conv_id] = _Clock(at, None, at, 0)
+                    orphan = conv_id in orphans
+                    clocks[conv_id] = _Clock(at, None, at, 0, orphan)
                     changed.add(conv_id)
-                    batch.count("conversations", at, dims)
+                    batch.count("conversations", at, dims, orphan=orphan)
+                    if orphan:
+                        batch.count(ORPHAN_CONVERSATIONS, at, dims)
                 elif clock.awaiting_since is None:
                     clock.awaiting_since = at
                     changed.add(conv_id)
@@ -517,26 +624,27 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             if automatic:
                 continue  # acknowledgements are no response (SLA issue, dashboards)
             agent_dims = _agent_dims(dims, sent_by)
-            batch.count("responses", at, agent_dims, hourly=True)
+            orphan = clock.orphan_start if clock is not None else conv_id in orphans
+            batch.count("responses", at, agent_dims, hourly=True, orphan=orphan)
             if clock is None or clock.awaiting_since is None:
                 continue  # our own post, or a second answer to the same customer message
             changed.add(conv_id)
             waited = (at - clock.awaiting_since).total_seconds()
             if clock.first_response_at is None:
                 clock.first_response_at = at
-                batch.duration(DurationMetric.FRT_CALENDAR, at, waited, agent_dims)
+                batch.duration(DurationMetric.FRT_CALENDAR, at, waited, agent_dims, orphan=orphan)
                 business = calendars.business_seconds(dept_id, clock.awaiting_since, at)
-                batch.duration(DurationMetric.FRT_BUSINESS, at, business, agent_dims)
+                batch.duration(DurationMetric.FRT_BUSINESS, at, business, agent_dims, orphan=orphan)
                 if first_due is not None:
-                    batch.count("frt_due", at, agent_dims)
+                    batch.count("frt_due", at, agent_dims, orphan=orphan)
                     if at <= first_due:
-                        batch.count("frt_met", at, agent_dims)
+                        batch.count("frt_met", at, agent_dims, orphan=orphan)
             else:
-                batch.duration(DurationMetric.NRT_CALENDAR, at, waited, agent_dims)
+                batch.duration(DurationMetric.NRT_CALENDAR, at, waited, agent_dims, orphan=orphan)
                 if next_due is not None:
-                    batch.count("nrt_due", at, agent_dims)
+                    batch.count("nrt_due", at, agent_dims, orphan=orphan)
                     if at <= next_due:
-                        batch.count("nrt_met", at, agent_dims)
+                        batch.count("nrt_met", at, agent_dims, orphan=orphan)
             clock.awaiting_since = None
             clock.responses += 1
         batch.write()
@@ -544,11 +652,18 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             "reports_conversationclock",
             CLOCK_COLUMNS,
             [
-                (c, k.first_inbound_at, k.first_response_at, k.awaiting_since, k.responses)
+                (
+                    c,
+                    k.first_inbound_at,
+                    k.first_response_at,
+                    k.awaiting_since,
+                    k.responses,
+                    k.orphan_start,
+                )
                 for c in changed
                 for k in (clocks[c],)
             ],
-            # first_inbound_at and resolved_at of a known clock stay as they are.
+            # first_inbound_at, orphan_start and resolved_at of a known clock stay as they are.
             "ON CONFLICT (conversation_id) DO UPDATE SET"
             " first_response_at = excluded.first_response_at,"
             " awaiting_since = excluded.awaiting_since, responses = excluded.responses",
@@ -579,6 +694,7 @@ def _event_batch(batch_size: int) -> int:
         ).values_list(
             "conversation_id",
             "first_inbound_at",
+            "orphan_start",
             "conversation__closed_at",
             "conversation__channel_id",
             "conversation__department_id",
@@ -591,6 +707,7 @@ def _event_batch(batch_size: int) -> int:
         for (
             conv_id,
             first_inbound,
+            orphan,
             closed_at,
             channel_id,
             dept_id,
@@ -607,12 +724,14 @@ def _event_batch(batch_size: int) -> int:
             if assignee:
                 dims.append((DimKind.AGENT, str(assignee)))
             seconds = (closed_at - first_inbound).total_seconds()
-            batch.duration(DurationMetric.RESOLUTION_CALENDAR, closed_at, seconds, dims)
-            batch.count("resolved", closed_at, dims)
+            batch.duration(
+                DurationMetric.RESOLUTION_CALENDAR, closed_at, seconds, dims, orphan=orphan
+            )
+            batch.count("resolved", closed_at, dims, orphan=orphan)
             if due is not None:
-                batch.count("res_due", closed_at, dims)
+                batch.count("res_due", closed_at, dims, orphan=orphan)
                 if closed_at <= due:
-                    batch.count("res_met", closed_at, dims)
+                    batch.count("res_met", closed_at, dims, orphan=orphan)
             done.append((conv_id, closed_at))
         batch.write()
         _set_resolved(done)

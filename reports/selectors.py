@@ -20,7 +20,13 @@ from django.utils import timezone
 
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount, RollupWatermark
-from reports.rollup import WINDOWS, day_start, local_zone
+from reports.rollup import (
+    ORPHAN_CONVERSATIONS,
+    WINDOWS,
+    day_start,
+    local_zone,
+    metric_without_orphans,
+)
 from webcare.db import on_postgres
 
 PERIOD_CHOICES = (7, 30, 90, 365)
@@ -88,9 +94,12 @@ def _next_month(day: date) -> date:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a viewer may see: every team (departments None) or only these department ids."""
+    """What a dashboard counts: every team (departments None) or only these department ids (what
+    the viewer may see), and whether the conversations that started with a reply to a message
+    the inbox did not have are left out of the conversation figures (the viewer's choice)."""
 
     departments: tuple[int, ...] | None = None
+    without_orphans: bool = False
 
     @property
     def is_team(self) -> bool:
@@ -182,14 +191,23 @@ def duration_stats(
     dim_kind: str,
     dims: list[str] | None = None,
     per_dim: bool = True,
+    without_orphans: bool = False,
 ) -> dict[tuple[str, str], Stat]:
     """(metric, dim) -> count, median and p90 (dim "" when per_dim is False: dims merged).
 
     A standard period (the last 7/30/90/365 days, or the one before it) reads the pre-merged
     window rows plus today's day rows; any other range merges month and day rows.
+    without_orphans: the figures without the orphan-start conversations (stored apart, so the
+    read costs the same).
     """
     if dims is not None and not dims:
         return {}
+    if without_orphans:
+        stored = {metric_without_orphans(m): m for m in metrics}
+        stats = duration_stats(
+            period, metrics=list(stored), dim_kind=dim_kind, dims=dims, per_dim=per_dim
+        )
+        return {(stored[m], d): stat for (m, d), stat in stats.items()}
     metric_sql, metric_params = _in("metric", metrics)
     filters = [metric_sql, "dim_kind = %s"]
     filter_params = [*metric_params, dim_kind]
@@ -354,14 +372,20 @@ def counters(
     dim_kind: str,
     dims: list[str] | None = None,
     per_dim: bool = True,
+    without_orphans: bool = False,
 ) -> dict[tuple[str, str], int]:
     """(metric, dim) -> sum of the daily counters over the period.
 
     A standard period reads the pre-merged window sums (one row per dimension) plus today's
-    day rows, like duration_stats; any other range sums the day rows.
+    day rows, like duration_stats; any other range sums the day rows. without_orphans: as for
+    duration_stats (counters of messages, such as "inbound", are the same either way).
     """
     if dims is not None and not dims:
         return {}
+    if without_orphans:
+        stored = {metric_without_orphans(m): m for m in metrics}
+        got = counters(period, metrics=list(stored), dim_kind=dim_kind, dims=dims, per_dim=per_dim)
+        return {(stored[m], d): value for (m, d), value in got.items()}
     adapt = connection.ops.adapt_datetimefield_value
     metric_sql, metric_params = _in("metric", metrics)
     filters = [metric_sql, "dim_kind = %s"]
@@ -441,6 +465,30 @@ def _scope_dims(scope: Scope) -> tuple[str, list[str] | None]:
     if scope.is_team:
         return DimKind.DEPARTMENT, scope.department_dims()
     return DimKind.ALL, None
+
+
+@dataclass(frozen=True)
+class OrphanStarts:
+    """Conversations whose clock started in the period, and how many of them were orphan starts
+    (their first message replied to a message the inbox did not have)."""
+
+    started: int
+    orphans: int
+
+
+def orphan_starts(period: Period, *, scope: Scope) -> OrphanStarts:
+    """What the orphan filter leaves out of the period, in the scope's teams (two counters)."""
+    kind, dims = _scope_dims(scope)
+    got = counters(
+        period,
+        metrics=["conversations", ORPHAN_CONVERSATIONS],
+        dim_kind=kind,
+        dims=dims,
+        per_dim=False,
+    )
+    return OrphanStarts(
+        started=got.get(("conversations", ""), 0), orphans=got.get((ORPHAN_CONVERSATIONS, ""), 0)
+    )
 
 
 def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:

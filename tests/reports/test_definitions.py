@@ -15,7 +15,16 @@ from inbox.models import ConversationEvent
 from reports import sketch
 from reports.models import DimKind, DurationMetric
 from reports.rollup import run_rollups
-from reports.selectors import Period, backlog, counters, duration_stats, scope_for
+from reports.selectors import (
+    OrphanStarts,
+    Period,
+    Scope,
+    backlog,
+    counters,
+    duration_stats,
+    orphan_starts,
+    scope_for,
+)
 from routing.models import BusinessCalendar, BusinessWindow
 from tests.factories import ConversationFactory, MessageFactory, UserFactory
 
@@ -39,12 +48,16 @@ def period(days=7):
     return Period.ending_today(days)
 
 
-def stat(metric, kind=DimKind.ALL, dim=""):
-    return duration_stats(period(), metrics=[metric], dim_kind=kind).get((metric, dim))
+def stat(metric, kind=DimKind.ALL, dim="", *, without_orphans=False):
+    return duration_stats(
+        period(), metrics=[metric], dim_kind=kind, without_orphans=without_orphans
+    ).get((metric, dim))
 
 
-def count(metric, kind=DimKind.ALL, dim=""):
-    return counters(period(), metrics=[metric], dim_kind=kind).get((metric, dim), 0)
+def count(metric, kind=DimKind.ALL, dim="", *, without_orphans=False):
+    return counters(period(), metrics=[metric], dim_kind=kind, without_orphans=without_orphans).get(
+        (metric, dim), 0
+    )
 
 
 def conversation(at, **kwargs):
@@ -212,6 +225,69 @@ def test_percentiles(staff_a):
     assert near(frt.p90, sketch.exact_percentile(durations, 90))
 
 
+def test_orphan_starts(staff_a):
+    start = NOW - timedelta(hours=6)
+    # Counted either way: a new mention, answered in time after 10 minutes ...
+    fresh = conversation(start, first_response_due_at=start + timedelta(hours=1))
+    reply(fresh, start + timedelta(minutes=10), by=staff_a)
+    # ... and a customer's reply to our own post, which the inbox has: 20 minutes.
+    post = ConversationFactory(received_at=start)
+    MessageFactory(conversation=post, created_at=start, direction="out", external_id="our-post")
+    MessageFactory(
+        conversation=post,
+        created_at=start + timedelta(minutes=1),
+        direction="in",
+        parent_external_id="our-post",
+    )
+    reply(post, start + timedelta(minutes=21), by=staff_a)
+    # Orphan starts. The customer answers a message the inbox never had (5 hours, late, closed)...
+    orphan = ConversationFactory(
+        received_at=start, first_response_due_at=start + timedelta(hours=1)
+    )
+    MessageFactory(
+        conversation=orphan, created_at=start, direction="in", parent_external_id="not-here-1"
+    )
+    reply(orphan, start + timedelta(hours=5), by=staff_a)
+    close(orphan, start + timedelta(hours=5, minutes=1))
+    # ... or the thread begins with our answer to a question the inbox never had (3.5 hours).
+    ours_first = ConversationFactory(received_at=start)
+    MessageFactory(
+        conversation=ours_first, created_at=start, direction="out", parent_external_id="not-here-2"
+    )
+    customer(ours_first, start + timedelta(minutes=30))
+    reply(ours_first, start + timedelta(hours=4), by=staff_a)
+    rollup()
+    # The missing parent turns up later: the clock still started at the reply, so it stays out.
+    MessageFactory(
+        conversation=orphan,
+        channel=orphan.channel,
+        created_at=start - timedelta(minutes=5),
+        direction="in",
+        external_id="not-here-1",
+    )
+    rollup()
+
+    everything = stat(DurationMetric.FRT_CALENDAR)
+    assert everything.count == 4
+    assert near(everything.p50, 1200) and near(everything.p90, 5 * 3600)
+    known = stat(DurationMetric.FRT_CALENDAR, without_orphans=True)
+    assert known.count == 2
+    assert near(known.p50, 600) and near(known.p90, 1200)
+    assert stat(DurationMetric.FRT_BUSINESS, without_orphans=True).count == 2
+    assert stat(DurationMetric.RESOLUTION_CALENDAR).count == 1
+    assert stat(DurationMetric.RESOLUTION_CALENDAR, without_orphans=True) is None
+    assert (count("frt_due"), count("frt_met")) == (2, 1)
+    assert (count("frt_due", without_orphans=True), count("frt_met", without_orphans=True)) == (
+        1,
+        1,
+    )
+    # Replies by people: 2 in each kept conversation (our post too), 1 + 2 in the orphans.
+    assert (count("responses"), count("responses", without_orphans=True)) == (6, 3)
+    # Figures of messages are the same either way.
+    assert count("inbound", without_orphans=True) == count("inbound") == 5
+    assert orphan_starts(period(), scope=Scope()) == OrphanStarts(started=4, orphans=2)
+
+
 def test_periods(staff_a):
     # 23:30 local on Monday 9 March is 22:30 UTC: it belongs to Monday, not to Tuesday.
     at = datetime(2026, 3, 9, 22, 30, tzinfo=UTC)
@@ -267,6 +343,13 @@ def test_rebuild_rollups_counts_history_again(staff_a):
     for minutes in (5, 50, 500):
         conv = conversation(start)
         reply(conv, start + timedelta(minutes=minutes), by=staff_a)
+    # An orphan start whose parent arrives after the first count: the rebuild, which sees the
+    # parent stored, must still leave the conversation out of the figures without orphans.
+    orphan = ConversationFactory(received_at=start)
+    MessageFactory(conversation=orphan, created_at=start, direction="in", parent_external_id="p1")
+    reply(orphan, start + timedelta(minutes=70), by=staff_a)
+    rollup()
+    MessageFactory(conversation=orphan, created_at=start, direction="in", external_id="p1")
     rollup()
 
     def snapshot():
@@ -287,7 +370,8 @@ def test_rebuild_rollups_counts_history_again(staff_a):
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         call_command("rebuild_rollups", stdout=None)
     assert snapshot() == before
-    assert stat(DurationMetric.FRT_CALENDAR).count == 3
+    assert stat(DurationMetric.FRT_CALENDAR).count == 4
+    assert stat(DurationMetric.FRT_CALENDAR, without_orphans=True).count == 3
 
 
 def test_standard_periods_read_premerged_windows_with_the_same_figures(staff_a):
@@ -325,3 +409,32 @@ def test_standard_periods_read_premerged_windows_with_the_same_figures(staff_a):
     reply(late, NOW - timedelta(days=3, hours=4), by=staff_a)
     rollup()
     assert stat(DurationMetric.FRT_CALENDAR).count == 8
+
+
+def test_the_migration_to_the_orphan_split_counts_the_history_again(staff_a):
+    """Rollups counted before the split hold no figures without orphans: the migration forgets
+    them, and the next run counts the history again, with the split."""
+    import importlib
+
+    from django.apps import apps
+
+    from reports.models import CountRollup, DurationBin
+    from reports.rollup import NO_ORPHANS
+
+    migration = importlib.import_module(
+        "reports.migrations.0005_count_history_again_with_orphan_starts"
+    )
+    start = NOW - timedelta(hours=6)
+    conv = conversation(start)
+    reply(conv, start + timedelta(minutes=5), by=staff_a)
+    rollup()
+    # As the rollups were before the split.
+    CountRollup.objects.filter(metric__endswith=NO_ORPHANS).delete()
+    DurationBin.objects.filter(metric__endswith=NO_ORPHANS).delete()
+    assert stat(DurationMetric.FRT_CALENDAR, without_orphans=True) is None
+
+    migration.forget_rollups(apps, None)
+    rollup()
+    assert stat(DurationMetric.FRT_CALENDAR).count == 1
+    assert stat(DurationMetric.FRT_CALENDAR, without_orphans=True).count == 1
+    assert count("inbound") == 1  # counted once, not on top of the old count
