@@ -1,7 +1,9 @@
 """The dashboard panels as plain data: a title, a table (every panel has one: the text alternative
-of its chart and the rows of its CSV export) and optionally a chart.
+of its chart and the rows of its CSV export), optionally a chart, and the definitions its figures
+follow (reports.definitions; quoted at the top of its CSV export).
 
-Each builder takes (period, scope) and reads rollups through reports.selectors.
+Each builder takes (period, scope) and reads rollups through reports.selectors. The conversation
+figures (response panel and breakdowns) follow scope.without_orphans; the others count messages.
 """
 
 from __future__ import annotations
@@ -35,6 +37,33 @@ ALL_DURATIONS = [*FRT, DurationMetric.NRT_CALENDAR, DurationMetric.RESOLUTION_CA
 BREAKDOWN_DURATIONS = [*FRT, DurationMetric.RESOLUTION_CALENDAR]
 SLA_COUNTS = ["frt_due", "frt_met", "nrt_due", "nrt_met", "res_due", "res_met", "responses"]
 
+# The definitions each panel's figures follow (reports.definitions slugs). "orphan-starts" marks
+# the panels whose figures the orphan filter changes.
+RESPONSE_DEFINITIONS = (
+    "first-response",
+    "business-time",
+    "next-response",
+    "resolution",
+    "sla-compliance",
+    "replies-per-conversation",
+    "automations-excluded",
+    "percentiles",
+    "orphan-starts",
+    "periods",
+)
+BREAKDOWN_DEFINITIONS = (
+    "first-response",
+    "business-time",
+    "resolution",
+    "sla-compliance",
+    "replies-per-conversation",
+    "automations-excluded",
+    "percentiles",
+    "orphan-starts",
+    "periods",
+)
+MESSAGE_DEFINITIONS = ("inbound-volume", "periods")
+
 
 @dataclass
 class Panel:
@@ -45,6 +74,12 @@ class Panel:
     chart: dict | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
+    definitions: tuple[str, ...] = ()
+
+    @property
+    def counts_conversations(self) -> bool:
+        """Whether the orphan filter changes this panel's figures."""
+        return "orphan-starts" in self.definitions
 
 
 def format_duration(seconds: float | None) -> str:
@@ -92,8 +127,18 @@ def _scope_dim(scope: Scope) -> tuple[str, list[str] | None]:
 
 def _summary(period: Period, scope: Scope) -> dict[str, Any]:
     kind, dims = _scope_dim(scope)
-    stats = duration_stats(period, metrics=ALL_DURATIONS, dim_kind=kind, dims=dims, per_dim=False)
-    counts = counters(period, metrics=SLA_COUNTS, dim_kind=kind, dims=dims, per_dim=False)
+    split = scope.without_orphans
+    stats = duration_stats(
+        period,
+        metrics=ALL_DURATIONS,
+        dim_kind=kind,
+        dims=dims,
+        per_dim=False,
+        without_orphans=split,
+    )
+    counts = counters(
+        period, metrics=SLA_COUNTS, dim_kind=kind, dims=dims, per_dim=False, without_orphans=split
+    )
 
     def stat(metric):
         return stats.get((metric, ""))
@@ -142,6 +187,7 @@ def response_panel(period: Period, scope: Scope) -> Panel:
         _("Response times and SLA"),
         [_("Figure"), _("This period"), _("Previous period")],
         rows,
+        definitions=RESPONSE_DEFINITIONS,
     )
 
 
@@ -179,6 +225,10 @@ BREAKDOWN_TITLES = {
 
 
 def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
+    definitions = BREAKDOWN_DEFINITIONS
+    if kind == DimKind.AGENT:
+        definitions = ("credited-to-sender", *BREAKDOWN_DEFINITIONS)
+
     def build(period: Period, scope: Scope) -> Panel:
         columns = [
             BREAKDOWN_TITLES[kind],
@@ -210,10 +260,18 @@ def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
                     columns,
                     [],
                     note=str(_("Shown on the manager dashboard only (not split per team).")),
+                    definitions=definitions,
                 )
-        stats = duration_stats(period, metrics=BREAKDOWN_DURATIONS, dim_kind=kind, dims=dims)
+        split = scope.without_orphans
+        stats = duration_stats(
+            period, metrics=BREAKDOWN_DURATIONS, dim_kind=kind, dims=dims, without_orphans=split
+        )
         counts = counters(
-            period, metrics=["frt_due", "frt_met", "responses"], dim_kind=kind, dims=dims
+            period,
+            metrics=["frt_due", "frt_met", "responses"],
+            dim_kind=kind,
+            dims=dims,
+            without_orphans=split,
         )
         keys = sorted({d for _, d in stats} | {d for _, d in counts})
         labels = _labels(kind, keys)
@@ -248,7 +306,15 @@ def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
                 }
             ],
         }
-        return Panel(kind, BREAKDOWN_TITLES[kind], columns, rows, chart=chart, note=note)
+        return Panel(
+            kind,
+            BREAKDOWN_TITLES[kind],
+            columns,
+            rows,
+            chart=chart,
+            note=note,
+            definitions=definitions,
+        )
 
     return build
 
@@ -267,7 +333,12 @@ def volume_panel(period: Period, scope: Scope) -> Panel:
         ],
     }
     return Panel(
-        "volume", _("Volume per day"), [_("Day"), _("Messages in"), _("Responses")], rows, chart
+        "volume",
+        _("Volume per day"),
+        [_("Day"), _("Messages in"), _("Responses")],
+        rows,
+        chart,
+        definitions=(*MESSAGE_DEFINITIONS, "automations-excluded"),
     )
 
 
@@ -289,6 +360,7 @@ def heatmap_panel(period: Period, scope: Scope) -> Panel:
                 for i in range(7)
             ]
         },
+        definitions=MESSAGE_DEFINITIONS,
     )
 
 
@@ -311,6 +383,7 @@ def backlog_panel(period: Period, scope: Scope) -> Panel:
         rows,
         chart,
         extra={"now": now},
+        definitions=("backlog",),
     )
 
 
@@ -340,12 +413,19 @@ def sentiment_panel(period: Period, scope: Scope) -> Panel:
         [_("Day"), *[names[m] for m in shown]],
         rows,
         chart,
+        definitions=MESSAGE_DEFINITIONS,
     )
 
 
 def keywords_panel(period: Period, scope: Scope) -> Panel:
     rows = [[w, n] for w, n in top_keywords(period, scope=scope)]
-    return Panel("keywords", _("Top keywords"), [_("Word"), _("Messages")], rows)
+    return Panel(
+        "keywords",
+        _("Top keywords"),
+        [_("Word"), _("Messages")],
+        rows,
+        definitions=MESSAGE_DEFINITIONS,
+    )
 
 
 def spikes_panel(period: Period, scope: Scope) -> Panel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 from datetime import date, datetime, timedelta
 
@@ -26,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from inbox.models import Channel, Message
+from reports.definitions import crisis_export_notes, definitions, export_notes, orphan_note
 from reports.models import RollupWatermark
 from reports.panels import PANELS, Duration, Panel
 from reports.selectors import (
@@ -33,6 +35,7 @@ from reports.selectors import (
     PERIOD_CHOICES,
     Period,
     Scope,
+    orphan_starts,
     scope_for,
     shared_reads,
 )
@@ -71,12 +74,21 @@ def _team_id(request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+# ?orphans=exclude: the conversation figures without the conversations that started with a
+# reply to a message not in the inbox (the dashboard's check box; panels and CSV links keep it).
+ORPHANS_PARAM = "orphans"
+EXCLUDE = "exclude"
+
+
 def _scope(request, *, team: bool) -> Scope:
     if not team:
         if not request.user.is_manager:
             raise PermissionDenied
-        return Scope()
-    return scope_for(request.user, _team_id(request))
+        scope = Scope()
+    else:
+        scope = scope_for(request.user, _team_id(request))
+    without = request.GET.get(ORPHANS_PARAM) == EXCLUDE
+    return dataclasses.replace(scope, without_orphans=without)
 
 
 def _page(request, *, team: bool, panels: list[str], template="reports/dashboard.html"):
@@ -97,6 +109,11 @@ def _page(request, *, team: bool, panels: list[str], template="reports/dashboard
             "panels": panels,
             "query": query,
             "is_team": team,
+            "without_orphans": scope.without_orphans,
+            "orphan_note": orphan_note(
+                orphan_starts(period, scope=scope), excluded=scope.without_orphans
+            ),
+            "definitions": definitions(),
             "teams": teams,
             "team_id": _team_id(request),
             "scope_names": (
@@ -136,7 +153,8 @@ def panel(request: AuthedRequest, name: str):
     scope = _scope(request, team=request.GET.get("scope") == "team")
     data = panel_data(name, period, scope)
     if request.GET.get("format") == "csv":
-        return _csv(data, f"{name}-{period.start.date()}-{period.days}d.csv")
+        notes = export_notes(data, period, scope)
+        return _csv(data, f"{name}-{period.start.date()}-{period.days}d.csv", notes)
     return render(
         request,
         "reports/panel.html",
@@ -182,7 +200,7 @@ def panel_data(name: str, period: Period, scope: Scope):
     """
     marks = sorted(RollupWatermark.objects.values_list("name", "last_id"))
     minute = timezone.now().replace(second=0, microsecond=0).isoformat()
-    raw = f"{name}|{period.start.isoformat()}|{period.days}|{scope.departments}|{get_language()}"
+    raw = f"{name}|{period.start.isoformat()}|{period.days}|{scope}|{get_language()}"
     key = "reports:panel:" + hashlib.sha256(f"{raw}|{marks}|{minute}".encode()).hexdigest()
     data = cache.get(key)
     if data is None:
@@ -192,10 +210,15 @@ def panel_data(name: str, period: Period, scope: Scope):
     return data
 
 
-def _csv(data, filename: str) -> HttpResponse:
+def _csv(data, filename: str, notes: list[str]) -> HttpResponse:
+    """The panel's table under its notes: each note a row of one cell that starts with "# ", so a
+    spreadsheet shows the notes as text above the table and a program finds the header as the
+    first row that does not start with "#". Every cell goes through the formula guard."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
+    for line in notes:
+        writer.writerow(safe_row([f"# {line}"]))
     # Durations go out in whole seconds (machine-readable); their column headers say so.
     durations = {i for row in data.rows for i, v in enumerate(row) if isinstance(v, Duration)}
     header = [f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)]
@@ -208,8 +231,8 @@ def _csv(data, filename: str) -> HttpResponse:
 
 @require_GET
 @lead_or_manager_required
-def definitions(request: AuthedRequest):
-    return render(request, "reports/definitions.html")
+def definitions_page(request: AuthedRequest):
+    return render(request, "reports/definitions.html", {"definitions": definitions()})
 
 
 @require_GET
@@ -276,7 +299,7 @@ def crisis_live(request: AuthedRequest):
     if request.GET.get("format") == "csv":
         table = Panel("crisis", _("Messages in per minute"), [_("Minute"), _("Messages in")], [])
         table.rows = [[label, n] for label, n in zip(labels, counts.values(), strict=True)]
-        return _csv(table, "crisis-per-minute.csv")
+        return _csv(table, "crisis-per-minute.csv", crisis_export_notes())
     chart = {
         "type": "bar",
         "labels": labels,

@@ -44,10 +44,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     draw(document);
-    // The period and team pickers apply at once; the button stays for keyboard users.
-    document.querySelectorAll("#period-form select").forEach((select) => {
-      select.addEventListener("change", () => select.form.submit());
-    });
+    // The period and team pickers and the orphan check box apply at once; the button stays
+    // for keyboard users.
+    document.querySelectorAll("#period-form select, #period-form input[type=checkbox]")
+      .forEach((control) => {
+        control.addEventListener("change", () => control.form.submit());
+      });
   });
   document.addEventListener("htmx:beforeSwap", (event) => destroyIn(event.detail.target));
   document.addEventListener("htmx:afterSwap", (event) => {

@@ -1,5 +1,6 @@
 """In Chromium: a manager opens the dashboard, changes the period, sees the charts drawn by
-Chart.js, and downloads a CSV export."""
+Chart.js, and downloads a CSV export; leaves out the conversations that started with a reply to
+a message not in the inbox, by keyboard, and on a phone."""
 
 from datetime import timedelta
 
@@ -45,6 +46,13 @@ def history():
             direction="out",
             sent_by=agent,
         )
+    # One conversation that starts with a reply to a message the inbox never had: 9 hours.
+    at = now - timedelta(days=1, hours=10)
+    conv = ConversationFactory(department=team, received_at=at)
+    MessageFactory(conversation=conv, created_at=at, direction="in", parent_external_id="gone")
+    MessageFactory(
+        conversation=conv, created_at=at + timedelta(hours=9), direction="out", sent_by=agent
+    )
     run_rollups(now=now + timedelta(minutes=1))
 
 
@@ -74,6 +82,49 @@ def test_manager_changes_period_sees_charts_and_downloads_csv(
     assert download.suggested_filename.startswith("department-")
     assert download.suggested_filename.endswith(".csv")
     with open(download.path(), encoding="utf-8") as handle:
-        text = handle.read()
-    assert text.splitlines()[0].startswith("By department,Answered")
-    assert "Reparaties,12," in text
+        lines = handle.read().splitlines()
+    notes = [line for line in lines if line.startswith(("# ", '"# '))]
+    assert lines[: len(notes)] == notes and len(notes) > 3
+    assert lines[len(notes)].startswith("By department,Answered")
+    assert any(line.startswith("Reparaties,13,") for line in lines)
+
+
+ANSWERED = """() => [...document.querySelectorAll('#panel-response th[scope=row]')]
+    .find((th) => th.textContent === 'Answered conversations')?.nextElementSibling?.textContent"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 1000), (360, 740)])
+def test_manager_leaves_out_orphan_starts_by_keyboard(
+    new_page, login, live_server, history, width, height
+):
+    manager = UserFactory(username="mila", role="manager", first_name="Mila")
+    page = new_page(width=width, height=height, locale="en-GB")
+    login(page, manager)
+    page.goto(f"{live_server.url}/dashboards/?days=30")
+    page.wait_for_function(f"{ANSWERED} === '13'")
+    assert "1 of 13 conversations that started in this period began with a reply to a message" in (
+        page.text_content("#orphan-note")
+    )
+    box = page.get_by_label(
+        "Leave out conversations that started with a reply to a message not in the inbox"
+    )
+    assert not box.is_checked()
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_url("**/dashboards/?*orphans=exclude*")
+    page.wait_for_function(f"{ANSWERED} === '12'")
+    assert page.get_by_label(
+        "Leave out conversations that started with a reply to a message not in the inbox"
+    ).is_checked()
+    assert (
+        "1 conversation excluded (started with a reply to a message not in the inbox), of 13"
+        " that started in this period."
+    ) in page.text_content("#orphan-note")
+    # The note links to the definition, which is on the page.
+    page.click("#orphan-note a")
+    definition = page.locator("#orphan-starts")
+    assert definition.is_visible() and definition.evaluate(
+        "(el) => el.getBoundingClientRect().top < window.innerHeight"
+    )
+    # The control fits the screen: nothing scrolls sideways.
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")

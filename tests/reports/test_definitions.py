@@ -327,6 +327,7 @@ def test_every_definition_has_a_test(client, manager):
         "replies-per-conversation": test_replies_per_conversation,
         "backlog": test_backlog,
         "percentiles": test_percentiles,
+        "orphan-starts": test_orphan_starts,
         "periods": test_periods,
     }
     import re

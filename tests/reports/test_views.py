@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,8 +37,36 @@ def answered(department, agent, *, minutes=10, at=None):
     return conv
 
 
+def orphan(department, agent, *, minutes=300, at=None):
+    """A conversation whose first message replies to a message the inbox never had."""
+    at = at or timezone.now() - timedelta(hours=6)
+    conv = ConversationFactory(department=department, received_at=at)
+    MessageFactory(
+        conversation=conv, created_at=at, direction="in", parent_external_id=f"gone-{conv.pk}"
+    )
+    MessageFactory(
+        conversation=conv,
+        created_at=at + timedelta(minutes=minutes),
+        direction="out",
+        sent_by=agent,
+    )
+    return conv
+
+
 def rollup():
     run_rollups(now=timezone.now() + timedelta(minutes=1))
+
+
+def read_csv(response) -> tuple[list[str], list[list[str]]]:
+    """(notes, table): the "# " lines above an export's table, and the table from its header on."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8"))))
+    notes = []
+    while rows and rows[0] and rows[0][0].startswith("#"):
+        note = rows.pop(0)
+        assert len(note) == 1 and note[0].startswith("# "), note
+        notes.append(note[0][2:])
+    return notes, rows
 
 
 def test_manager_sees_dashboard_and_every_panel(client, manager, team_a, staff_a):
@@ -81,7 +110,7 @@ def test_csv_export_has_the_table(client, manager, team_a, staff_a):
     )
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    _notes, rows = read_csv(response)
     assert rows[0][0] == "By agent"
     assert rows[1][0] == staff_a.get_full_name()
     assert rows[1][1] == "1"
@@ -149,10 +178,12 @@ def test_crisis_view_counts_the_last_two_hours(client, manager, channel):
     live = client.get(reverse("reports:crisis_live"), {"channel": channel.pk, "q": "brief"}, **EN)
     assert live.context["total"] == 3
     assert len(live.context["messages_list"]) == 3
-    exported = client.get(
-        reverse("reports:crisis_live"), {"channel": channel.pk, "format": "csv"}, **EN
-    ).content.decode()
-    assert sum(int(line.split(",")[1]) for line in exported.splitlines()[1:]) == 3
+    notes, table = read_csv(
+        client.get(reverse("reports:crisis_live"), {"channel": channel.pk, "format": "csv"}, **EN)
+    )
+    assert notes[0].startswith("Messages in per minute over the last two hours")
+    assert table[0] == ["Minute", "Messages in"]
+    assert sum(int(row[1]) for row in table[1:]) == 3
     none = client.get(reverse("reports:crisis_live"), {"q": "nothing-like-this"}, **EN)
     assert none.context["total"] == 0
 
@@ -212,3 +243,125 @@ def test_top_keywords_overall_and_per_team(client, manager, lead_a, team_a, team
         reverse("reports:panel", args=["keywords"]), {"scope": "team"}, **EN
     ).content.decode()
     assert "lekkage" in team and "huurverhoging" not in team
+
+
+def test_dashboard_says_what_the_figures_count(client, manager):
+    from reports.definitions import definitions
+
+    client.force_login(manager)
+    page = client.get(reverse("dashboards"), **EN).content.decode()
+    assert 'href="#figures"' in page and 'id="figures"' in page
+    for definition in definitions():
+        assert f'<dt id="{definition.slug}">{escape(definition.term)}</dt>' in page
+        assert f"<dd>{escape(definition.text)}</dd>" in page
+    # The measurement in words: where first response starts and how percentiles are read.
+    assert (
+        escape(
+            "From the customer's first message in a conversation to the first reply that a person sent"
+        )
+        in page
+    )
+    assert "Nearest rank" in page and "within 0.5% of the exact value" in page
+
+
+def test_orphan_filter_changes_the_figures_and_says_by_how_much(client, manager, team_a, staff_a):
+    answered(team_a, staff_a, minutes=10)
+    orphan(team_a, staff_a, minutes=300)
+    rollup()
+    client.force_login(manager)
+    page = client.get(reverse("dashboards"), {"days": 7}, **EN).content.decode()
+    assert '<input type="checkbox" id="period-orphans" name="orphans" value="exclude"' in page
+    assert '<label for="period-orphans">Leave out conversations that started with a reply' in page
+    assert 'value="exclude" aria-describedby' in page  # not checked
+    assert (
+        "1 of 2 conversations that started in this period began with a reply to a message not"
+        " in the inbox; it is included."
+    ) in page
+    page = client.get(reverse("dashboards"), {"days": 7, "orphans": "exclude"}, **EN)
+    html = page.content.decode()
+    assert 'value="exclude" checked aria-describedby' in html
+    assert (
+        "1 conversation excluded (started with a reply to a message not in the inbox),"
+        " of 2 that started in this period."
+    ) in html
+    dutch = client.get(
+        reverse("dashboards"), {"days": 7, "orphans": "exclude"}, HTTP_ACCEPT_LANGUAGE="nl"
+    ).content.decode()
+    assert (
+        "1 gesprek weggelaten (begon met een antwoord op een bericht dat niet in de inbox staat),"
+        " van de 2 die in deze periode begonnen."
+    ) in dutch
+    assert "Gesprekken weglaten die begonnen met een antwoord" in dutch
+    # Every panel carries the filter, and so does the CSV link in it.
+    assert len(re.findall(r'hx-get="[^"]*[?&;]orphans=exclude', html)) == len(PANELS)
+    fragment = client.get(
+        reverse("reports:panel", args=["agent"]), {"days": 7, "orphans": "exclude"}, **EN
+    ).content.decode()
+    assert re.search(r'class="dash-csv" href="[^"]*orphans=exclude[^"]*format=csv"', fragment)
+
+    def figure(name, params, label):
+        url = reverse("reports:panel", args=[name])
+        panel = client.get(url, {"days": 7, **params}, **EN).context["panel"]
+        return next(row for row in panel.rows if str(row[0]) == label)
+
+    # The same minute, so the panel cache must tell the two apart.
+    assert figure("response", {}, "Answered conversations")[1] == 2
+    assert figure("response", {"orphans": "exclude"}, "Answered conversations")[1] == 1
+    assert str(figure("response", {}, "First response, calendar time: p90")[1]) == "5.0 h"
+    assert (
+        str(figure("response", {"orphans": "exclude"}, "First response, calendar time: p90")[1])
+        == "10 min"
+    )
+    assert figure("department", {}, team_a.name)[1] == 2
+    assert figure("department", {"orphans": "exclude"}, team_a.name)[1] == 1
+    # Figures of messages count every message either way.
+    volume = reverse("reports:panel", args=["volume"])
+    rows = [
+        client.get(volume, {"days": 7, **params}, **EN).context["panel"].rows
+        for params in ({}, {"orphans": "exclude"})
+    ]
+    assert rows[0] == rows[1] and sum(row[1] for row in rows[0]) == 2
+
+
+def test_csv_exports_state_the_definitions_and_the_filter(client, manager, team_a, staff_a):
+    answered(team_a, staff_a, minutes=10)
+    orphan(team_a, staff_a, minutes=300)
+    rollup()
+    client.force_login(manager)
+    url = reverse("reports:panel", args=["department"])
+    notes, table = read_csv(client.get(url, {"days": 7, "format": "csv"}, **EN))
+    today = timezone.localdate()
+    first = (today - timedelta(days=6)).isoformat()
+    assert notes[0] == (
+        f"By department: {first} to {today.isoformat()}, whole days in the Europe/Amsterdam"
+        " time zone."
+    )
+    assert "First response time: From the customer's first message in a conversation" in "\n".join(
+        notes
+    )
+    percentiles = next(n for n in notes if n.startswith("Median and p90: Nearest rank"))
+    assert "within 0.5% of the exact value" in percentiles
+    assert "Durations are in whole seconds (the columns marked [s])." in notes
+    assert notes[-1] == (
+        "1 of 2 conversations that started in this period began with a reply to a message not"
+        " in the inbox; it is included."
+    )
+    assert table[0][:2] == ["By department", "Answered"] and table[1][:2] == [team_a.name, "2"]
+
+    notes, table = read_csv(
+        client.get(url, {"days": 7, "format": "csv", "orphans": "exclude"}, **EN)
+    )
+    assert notes[-1] == (
+        "1 conversation excluded (started with a reply to a message not in the inbox), of 2"
+        " that started in this period."
+    )
+    assert table[1][:2] == [team_a.name, "1"]
+
+    # Every export has its notes; those of messages say nothing about the filter.
+    for name in PANELS:
+        response = client.get(reverse("reports:panel", args=[name]), {"format": "csv"}, **EN)
+        notes, _table = read_csv(response)
+        assert notes[0].endswith("whole days in the Europe/Amsterdam time zone."), name
+        assert any("excluded" in n or "included" in n for n in notes) == (
+            name in ("response", "department", "channel", "agent", "language")
+        ), name

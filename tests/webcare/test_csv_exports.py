@@ -15,7 +15,7 @@ from django.utils import timezone
 from inbox.models import ConversationEvent
 from reports.rollup import run_rollups
 from tests.factories import ConversationFactory
-from tests.reports.test_views import answered
+from tests.reports.test_views import answered, read_csv
 from webcare.csvcell import safe_cell
 
 
@@ -75,15 +75,22 @@ def test_the_dashboard_export_keeps_numbers_and_defuses_names(client, manager, t
     answered(team_a, staff_a, minutes=20)
     run_rollups(now=timezone.now() + timedelta(minutes=1))
     client.force_login(manager)
-    response = client.get(
-        reverse("reports:panel", args=["department"]),
-        {"days": 7, "format": "csv"},
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    url = reverse("reports:panel", args=["department"])
+    response = client.get(url, {"days": 7, "format": "csv"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
-    table = rows(response)
-    cells = [cell for row in table for cell in row]
+    notes, table = read_csv(response)
+    cells = [cell for row in rows(response) for cell in row]
     assert table[1][1] == "1"  # the answered count: a number, untouched
     assert "'=cmd|' /C calc'!A0" in cells, cells
     assert not [c for c in cells if c[:1] in ("=", "+", "@")], cells
     assert "'" not in cells  # no apostrophe alone, where a cell was empty
+    # The team's export names the team in its notes: one cell, which starts with "#".
+    response = client.get(
+        url,
+        {"days": 7, "format": "csv", "scope": "team", "team": team_a.pk},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    notes, table = read_csv(response)
+    assert "Teams: =cmd|' /C calc'!A0." in notes
+    cells = [cell for row in rows(response) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")], cells
