@@ -98,6 +98,14 @@ def metric_without_orphans(metric: str) -> str:
     return metric + NO_ORPHANS if metric in SPLIT_METRICS else metric
 
 
+@lru_cache(maxsize=256)
+def _stored_names(metric: str, kept: bool) -> tuple[str, ...]:
+    """The metrics one count goes to: its own, and when its conversation is kept by the orphan
+    filter, the one without orphans (figures of messages have no such twin)."""
+    twin = metric_without_orphans(metric)
+    return (metric, twin) if kept and twin != metric else (metric,)
+
+
 _WORD = re.compile(r"(?<![@#\w/])([^\W\d_]{4,40})", re.UNICODE)
 STOPWORDS = frozenset(
     [
@@ -299,7 +307,7 @@ class Batch:
         counts: dict[tuple, int] = {}
         get = counts.get
         for (metric, (hour, day, _month), dims, hourly, kept), n in self._counts.items():
-            for name in (metric, metric_without_orphans(metric)) if kept else (metric,):
+            for name in _stored_names(metric, kept):
                 for kind, dim in dims:
                     key = (Granularity.DAY, day, name, kind, dim)
                     counts[key] = get(key, 0) + n
@@ -309,7 +317,7 @@ class Batch:
         bins: dict[tuple, int] = {}
         get = bins.get
         for (metric, (_hour, day, month), dims, b, kept), n in self._bins.items():
-            for name in (metric, metric_without_orphans(metric)) if kept else (metric,):
+            for name in _stored_names(metric, kept):
                 for kind, dim in dims:
                     key = (Granularity.DAY, day, name, kind, dim, b)
                     bins[key] = get(key, 0) + n
