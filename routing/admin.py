@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from routing.forms import BaseWindowFormSet, PolicyCalendarCheck
 from routing.models import (
     BusinessCalendar,
     BusinessWindow,
@@ -26,6 +28,8 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 class BusinessWindowInline(admin.TabularInline):
     model = BusinessWindow
+    # At least one window unless the calendar is open 24/7 (as in the calendar editor).
+    formset = BaseWindowFormSet
     extra = 1
 
 
@@ -40,8 +44,13 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     inlines = [BusinessWindowInline, ClosureInline]
 
 
+class SlaPolicyAdminForm(PolicyCalendarCheck, forms.ModelForm):
+    """The admin's own form (its model and fields come from the ModelAdmin), with the check."""
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyAdminForm
     list_display = ("name", "order", "is_active", "department", "first_response_minutes")
     list_editable = ("order", "is_active")
 

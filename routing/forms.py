@@ -3,7 +3,7 @@
 import zoneinfo
 
 from django import forms
-from django.forms import inlineformset_factory
+from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from inbox.models import Channel, ChannelKind, Flag, Priority, Sentiment
@@ -31,7 +31,58 @@ class FlagsField(forms.TypedMultipleChoiceField):
         )
 
 
-class SlaPolicyForm(forms.ModelForm):
+NO_OPEN_TIME = _(
+    "A calendar needs at least one opening window (or “open 24/7”): with no opening time "
+    "no SLA clock could ever become due."
+)
+
+
+def calendar_without_open_time(calendar: BusinessCalendar | None) -> bool:
+    """Is this a stored calendar with no opening time at all (no window, not 24/7)?"""
+    return (
+        calendar is not None
+        and calendar.pk is not None
+        and not calendar.is_24_7
+        and not calendar.windows.exists()
+    )
+
+
+class PolicyCalendarCheck:
+    """Refuses a policy whose calendar (its own, else its team's) has no opening time.
+
+    The editor and the admin both use it: such a policy would stop every clock it starts.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        calendar = cleaned.get("calendar")
+        department = cleaned.get("department")
+        if calendar_without_open_time(calendar):
+            self.add_error(
+                "calendar",
+                forms.ValidationError(
+                    _("Calendar “%(name)s” has no opening time. %(why)s"),
+                    code="no_open_time",
+                    params={"name": calendar.name, "why": NO_OPEN_TIME},
+                ),
+            )
+        elif (
+            calendar is None
+            and department is not None
+            and (calendar_without_open_time(department.calendar))
+        ):
+            self.add_error(
+                "department",
+                forms.ValidationError(
+                    _("The calendar of team %(team)s (“%(name)s”) has no opening time. %(why)s"),
+                    code="no_open_time",
+                    params={"team": department, "name": department.calendar, "why": NO_OPEN_TIME},
+                ),
+            )
+        return cleaned
+
+
+class SlaPolicyForm(PolicyCalendarCheck, forms.ModelForm):
     channel_kinds = forms.MultipleChoiceField(
         label=_("Channel kinds"),
         choices=ChannelKind.choices,
@@ -133,8 +184,29 @@ class ClosureForm(forms.ModelForm):
         return cleaned
 
 
+class BaseWindowFormSet(BaseInlineFormSet):
+    """The opening windows of a calendar: at least one, unless the calendar is open 24/7.
+
+    Validate the calendar's own form first: its "open 24/7" is read from the instance it
+    updates (the editor and the admin both do so).
+    """
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance.is_24_7:
+            return
+        kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
+        if not kept:
+            raise forms.ValidationError(NO_OPEN_TIME, code="no_open_time")
+
+
 WindowFormSet = inlineformset_factory(
-    BusinessCalendar, BusinessWindow, form=WindowForm, extra=2, can_delete=True
+    BusinessCalendar,
+    BusinessWindow,
+    form=WindowForm,
+    formset=BaseWindowFormSet,
+    extra=2,
+    can_delete=True,
 )
 ClosureFormSet = inlineformset_factory(
     BusinessCalendar, Closure, form=ClosureForm, extra=1, can_delete=True

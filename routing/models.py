@@ -205,6 +205,11 @@ class SlaPolicy(models.Model):
         related_name="policies",
         verbose_name=_("calendar override"),
     )
+    # Ingest stores a message without a clock when this policy fails for it (its calendar has
+    # no opening time, say); counted here so the SLA settings page shows it.
+    failure_count = models.PositiveIntegerField(_("failures"), default=0, editable=False)
+    last_failure = models.TextField(_("last failure"), blank=True, default="", editable=False)
+    last_failure_at = models.DateTimeField(_("last failure at"), null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

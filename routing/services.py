@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -262,16 +262,51 @@ class _Timeline:
         return self._los[k] + (target - self._cum[k])
 
 
+@dataclass(frozen=True)
+class SlaFailure:
+    """A conversation whose clocks could not be started or resumed (see SlaContext)."""
+
+    conversation_id: int
+    policy_id: int | None
+    error: str
+
+
 class SlaContext:
     """Active policies and calendar specs, loaded once per hook call (cached by calendar id).
 
-    Callers that run several hooks for one batch (ingest) pass one context to all of them."""
+    Callers that run several hooks for one batch (ingest) pass one context to all of them.
 
-    def __init__(self) -> None:
+    isolate_failures: a policy or calendar that fails for a conversation (a calendar with no
+    opening time, say) is logged and noted in `failures`, and that conversation goes on
+    without the clock; the rest of the batch is unaffected. Ingest asks for this: one broken
+    setting must not stop every message of a channel. Without it the error propagates.
+    """
+
+    def __init__(self, *, isolate_failures: bool = False) -> None:
         self._specs: dict[int | None, CalendarSpec] = {None: calendar_spec(None)}
         self._json: dict[int | None, dict] = {}
         self._timelines: dict[int | None, _Timeline] = {}
         self._chosen: dict[tuple, tuple[SlaPolicy | None, int | None]] = {}
+        # A calendar (key) whose business time failed once fails the same way for every clock.
+        self._broken: dict[int | None, Exception] = {}
+        self.isolate_failures = isolate_failures
+        self.failures: list[SlaFailure] = []
+
+    def failed(self, conversation: Conversation, policy_id: int | None, exc: Exception) -> None:
+        """Log and note that a policy failed for one conversation (callers isolate it)."""
+        log.error(
+            "SLA policy %s failed for conversation %s; it goes on without that clock",
+            policy_id,
+            conversation.pk,
+            exc_info=exc,
+        )
+        self.failures.append(
+            SlaFailure(
+                conversation_id=conversation.pk,
+                policy_id=policy_id,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        )
 
     @cached_property
     def policies(self) -> list[SlaPolicy]:
@@ -334,11 +369,20 @@ class SlaContext:
     def warn_and_due(
         self, key: int | None, start: datetime, minutes: int, warn_percent: int
     ) -> tuple[datetime, datetime]:
+        if key in self._broken:
+            raise self._broken[key]
         spec = self.spec(key)
         timeline = self._timelines.get(key)
         if not spec.is_24_7 and (timeline is None or start < timeline.origin):
             timeline = self._timelines[key] = _Timeline(spec, start)
-        return _warn_and_due(start, minutes, warn_percent, spec, [], timeline)
+        try:
+            return _warn_and_due(start, minutes, warn_percent, spec, [], timeline)
+        except ValueError as exc:
+            # The timeline's generator is spent: keep the error, not a timeline that says
+            # StopIteration to the next clock.
+            self._timelines.pop(key, None)
+            self._broken[key] = exc
+            raise
 
 
 def _pauses(clock: SlaClock) -> list[tuple[datetime, datetime]]:
@@ -443,13 +487,22 @@ def _ensure_clocks(
     # Oldest first, so each calendar's timeline is walked once from the earliest start.
     for conv, missing, at in sorted(todo, key=lambda t: t[2]):
         clocks = running[conv.pk]
-        policy, key = ctx.choose(conv)
-        if policy is None:
+        policy = None
+        try:
+            policy, key = ctx.choose(conv)
+            if policy is None:
+                continue
+            made = [
+                _new_clock(conv, kind, policy=policy, ctx=ctx, key=key, at=at) for kind in missing
+            ]
+        except Exception as exc:
+            if not ctx.isolate_failures:
+                raise
+            ctx.failed(conv, policy.pk if policy else None, exc)  # this one starts no clock
             continue
-        for kind in missing:
-            clock = _new_clock(conv, kind, policy=policy, ctx=ctx, key=key, at=at)
+        for clock in made:
             if clock is not None:
-                clocks[kind] = clock
+                clocks[clock.kind] = clock
                 new.append(clock)
     if save:
         _insert_clocks(new)
@@ -529,8 +582,16 @@ def _stop_clocks(
     SlaBreach.objects.bulk_update(complete, ["overdue_by"])
 
 
-def _resume(conversations: Iterable[Conversation], running: Running, at: dict[int, datetime]):
-    """End the pauses (waiting on customer) of these conversations at their `at`."""
+def _resume(
+    conversations: Iterable[Conversation],
+    running: Running,
+    at: dict[int, datetime],
+    ctx: SlaContext | None = None,
+):
+    """End the pauses (waiting on customer) of these conversations at their `at`.
+
+    With an isolating ctx, a clock whose calendar snapshot fails stays without due times.
+    """
     changed = []
     for conv in conversations:
         paused_at = conv.sla_paused_at
@@ -544,7 +605,13 @@ def _resume(conversations: Iterable[Conversation], running: Running, at: dict[in
                     at[conv.pk].astimezone(UTC).isoformat(),
                 ]
                 clock.pauses = [*clock.pauses, span]
-            _compute(clock, paused=False)
+            try:
+                _compute(clock, paused=False)
+            except Exception as exc:
+                if ctx is None or not ctx.isolate_failures:
+                    raise
+                clock.warn_at = clock.due_at = None  # resumed, but no due time to show
+                ctx.failed(conv, clock.policy_id, exc)
             changed.append(clock)
     if changed:
         SlaClock.objects.bulk_update(changed, ["pauses", "warn_at", "due_at"])
@@ -988,7 +1055,7 @@ def plan_ingested(
     group = [convs[pk] for pk in customer if convs[pk].last_inbound_at is not None]
     if group:
         at = {c.pk: c.last_inbound_at for c in group}
-        _resume(group, running, at)  # writes the few resumed clocks itself
+        _resume(group, running, at, ctx)  # writes the few resumed clocks itself
         last = _last_responses(at)
         new += _ensure_clocks(
             ctx,
@@ -1323,6 +1390,22 @@ def _record_breaches(conversation_ids: list[int], *, now: datetime) -> int:
     return len(breaches)
 
 
+def record_policy_failures(failures: Sequence[SlaFailure], *, at: datetime) -> None:
+    """Count on each policy the conversations it failed for, with the latest error, for the SLA
+    settings page. Ingest calls it after its batch committed (a short UPDATE per policy, so
+    ingest of other channels never waits on a policy row)."""
+    by_policy: dict[int, list[SlaFailure]] = defaultdict(list)
+    for failure in failures:
+        if failure.policy_id is not None:
+            by_policy[failure.policy_id].append(failure)
+    for policy_id, items in sorted(by_policy.items()):
+        SlaPolicy.objects.filter(pk=policy_id).update(
+            failure_count=F("failure_count") + len(items),
+            last_failure=items[-1].error,
+            last_failure_at=at,
+        )
+
+
 # --- Escalation ------------------------------------------------------------------
 
 
@@ -1486,12 +1569,21 @@ def routing_input_for(conversation) -> RoutingInput:
     )
 
 
-def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
+def apply_routing(
+    *,
+    conversation_ids: Iterable[int],
+    on_error: Callable[[int, Exception], None] | None = None,
+) -> dict[int, int]:
     """Match each new, not yet forwarded conversation against the active rules.
 
     Called by ingest after a batch (system actor). A matching rule stores its department as the
     suggestion, forwards automatically when the rule says so, and sets the priority. One event
     per conversation that changed, written in bulk. Returns {conversation_id: rule_id}.
+
+    A rule that fails for a conversation (bad data written around the rule form), or an SLA
+    recompute that fails after its forward, is logged and handed to on_error(conversation id,
+    error); that conversation stays as it was (unrouted, or routed with its clocks as they
+    were) and the others are routed. Without on_error the error propagates.
     """
     from inbox.models import Conversation, ConversationEvent, Status
     from routing.models import RoutingRule
@@ -1510,7 +1602,14 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
         reclock: list[int] = []
         now = timezone.now()
         for conv in conversations:
-            rule = first_matching_rule(rules, routing_input_for(conv))
+            try:
+                rule = first_matching_rule(rules, routing_input_for(conv))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                log.error("routing rules failed for conversation %s", conv.pk, exc_info=exc)
+                on_error(conv.pk, exc)
+                continue
             if rule is None:
                 continue
             updates: dict = {}
@@ -1544,7 +1643,19 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
         ConversationEvent.objects.bulk_create(events)
         # A new priority or team can mean another SLA policy or calendar for the running clocks.
         for conversation in Conversation.objects.filter(pk__in=reclock):
-            on_priority_or_department_changed(conversation, at=now)
+            if on_error is None:
+                on_priority_or_department_changed(conversation, at=now)
+                continue
+            try:
+                with transaction.atomic():  # a savepoint: a failure undoes this one's clocks only
+                    on_priority_or_department_changed(conversation, at=now)
+            except Exception as exc:
+                log.error(
+                    "SLA recompute after routing failed for conversation %s",
+                    conversation.pk,
+                    exc_info=exc,
+                )
+                on_error(conversation.pk, exc)
     return matched
 
 

@@ -152,6 +152,9 @@ def open_intervals(
 ) -> Iterator[Interval]:
     """Open business intervals (UTC) from `start` onwards, in order, pauses removed."""
     _require_aware(start, "start")
+    if not cal.has_open_time():
+        # No window on any weekday: say so now rather than after searching three years.
+        raise ValueError("calendar has no open business time")
     start = start.astimezone(UTC)
     norm_pauses = sorted((a.astimezone(UTC), b.astimezone(UTC)) for a, b in pauses if b > a)
     # Start one local day early: a window ending after midnight belongs to the previous date.

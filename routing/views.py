@@ -70,6 +70,9 @@ def _tryout(data: dict) -> dict:
         return {"policy": None}
     calendar = services.effective_calendar(policy, department)
     spec = services.calendar_spec(calendar)
+    if not spec.has_open_time():
+        # Saved before the editor refused such calendars, or written around it.
+        return {"policy": policy, "calendar": calendar, "no_open_time": True}
     times = services.due_times(policy=policy, spec=spec, at=data["at"])
     labels = dict(SlaTarget.choices)
     rows = [
@@ -102,7 +105,10 @@ def calendar_edit(request: AuthedRequest, pk: int | None = None):
     form = BusinessCalendarForm(data, instance=calendar)
     windows = WindowFormSet(data, instance=calendar, prefix="windows")
     closures = ClosureFormSet(data, instance=calendar, prefix="closures")
-    if request.method == "POST" and all(f.is_valid() for f in (form, windows, closures)):
+    # Every form validated (all errors shown at once), the calendar's own first: the windows
+    # formset reads its "open 24/7" from the instance that form updates.
+    checked = [f.is_valid() for f in (form, windows, closures)]
+    if request.method == "POST" and all(checked):
         with transaction.atomic():
             saved = form.save()
             windows.instance = closures.instance = saved
