@@ -4,7 +4,8 @@ ingest_messages() is the only way messages enter the database. It is idempotent
 (unique (channel, external_id), so a replayed or doubly delivered batch creates
 nothing), saves the connector's cursor in the same transaction as the messages,
 threads replies into their parent's conversation, reopens or follows up closed
-conversations, and enriches new inbound messages.
+conversations, puts a conversation waiting on the customer back to work when the
+customer answers, and enriches new inbound messages.
 
 Speed matters (>= 5,000 messages/s, DESIGN.md): work is set-based. On
 PostgreSQL every write is one INSERT ... SELECT FROM unnest(arrays) or one
@@ -226,6 +227,7 @@ class _Conv:
     is_new: bool = False
     reopened: bool = False
     adopted: bool = False  # first inbound message in a conversation our own post opened
+    resumed: bool = False  # the customer answered while we waited on them
     messages: list[_Row] = field(default_factory=list)
     # The stored row (with what the SLA rules read); None for a conversation not created yet.
     obj: Conversation | None = None
@@ -401,6 +403,11 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
                 conv.adopted = True
                 conv.has_inbound = True
                 conv.contact_id = row.contact_id
+            elif not row.own and conv.status == Status.WAITING and not conv.adopted:
+                # The customer answered: back to the state the team works from (the SLA
+                # pause ends with it, see _plan_sla_of_existing).
+                conv.resumed = True
+                conv.status = _working_status(conv.obj)
         elif row.own:
             pass  # our post in a finished thread stays there; it reopens nothing
         elif (
@@ -419,6 +426,25 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
         row.conv = conv
         conv.messages.append(row)
     return convs
+
+
+def _working_status(obj: Conversation) -> str:
+    """Where a conversation goes when the customer answers while we wait on them: to its
+    assignee, else to its team's queue, else to the shared inbox."""
+    if obj.assignee_id:
+        return Status.ASSIGNED
+    if obj.department_id:
+        return Status.TRIAGED
+    return Status.NEW
+
+
+def _new_status(conv: _Conv) -> str | None:
+    """The status this batch gives a stored conversation, or None when it keeps its own."""
+    if conv.reopened or conv.adopted:
+        return Status.NEW
+    if conv.resumed:
+        return conv.status
+    return None
 
 
 def _open(key: str, row: _Row, *, previous: int | None) -> _Conv:
@@ -738,6 +764,11 @@ def _write(
 
     events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
     events += [(c.id, "reopened", {}) for c in existing if c.reopened]
+    events += [
+        (c.id, "customer_replied", {"from": Status.WAITING.value, "to": str(c.status)})
+        for c in existing
+        if c.resumed
+    ]
     if events:
         bulk_insert(
             ConversationEvent,
@@ -831,8 +862,8 @@ def _plan_sla_of_existing(existing: list[_Conv], aggs: list[dict[str, Any]], ctx
     """
     for conv, agg in zip(existing, aggs, strict=True):
         obj = conv.obj
-        if conv.reopened or conv.adopted:
-            obj.status = Status.NEW
+        if (status := _new_status(conv)) is not None:
+            obj.status = status
         if conv.reopened:
             obj.closed_at = None
         if agg["last_inbound_at"] is not None:
@@ -910,7 +941,8 @@ def _update_conversations(
     """
     if on_postgres():
         # Relative (count + n, GREATEST, OR) so concurrent writers of other
-        # fields keep their changes; status only changes on reopen or adoption.
+        # fields keep their changes; status only changes on reopen, adoption or a customer
+        # answering while we waited (decided on the row locked in _load_conversations).
         arrays = [
             ([c.id for c in convs], "bigint"),
             ([a["count"] for a in aggs], "integer"),
@@ -918,6 +950,7 @@ def _update_conversations(
             ([a["last_inbound_at"] for a in aggs], "timestamptz"),
             ([a["flags"] for a in aggs], "integer"),
             ([c.reopened for c in convs], "boolean"),
+            ([_new_status(c) for c in convs], "text"),
             ([c.contact_id if c.adopted else None for c in convs], "bigint"),
             (
                 [_adopt(c, a, "received_at") for c, a in zip(convs, aggs, strict=True)],
@@ -942,11 +975,9 @@ def _update_conversations(
                 last_message_at = GREATEST(c.last_message_at, u.last_at),
                 last_inbound_at = GREATEST(c.last_inbound_at, u.last_in),
                 flags = c.flags | u.flags,
-                status = CASE WHEN u.reopen OR u.contact_id IS NOT NULL
-                              THEN '{Status.NEW}' ELSE c.status END,
+                status = COALESCE(u.status, c.status),
                 closed_at = CASE WHEN u.reopen THEN NULL ELSE c.closed_at END,
-                version = c.version
-                    + CASE WHEN u.reopen OR u.contact_id IS NOT NULL THEN 1 ELSE 0 END,
+                version = c.version + CASE WHEN u.status IS NOT NULL THEN 1 ELSE 0 END,
                 contact_id = COALESCE(u.contact_id, c.contact_id),
                 received_at = COALESCE(u.received_at, c.received_at),
                 snippet = COALESCE(u.snippet, c.snippet),
@@ -955,7 +986,7 @@ def _update_conversations(
                 {sla_sets},
                 updated_at = %s
             FROM unnest({", ".join(f"%b::{t}[]" for _, t in arrays)})
-                AS u(id, n, last_at, last_in, flags, reopen, contact_id, received_at,
+                AS u(id, n, last_at, last_in, flags, reopen, status, contact_id, received_at,
                      snippet, language, sentiment, sla, {", ".join(SLA_FIELDS)})
             WHERE c.id = u.id
         """
@@ -977,8 +1008,8 @@ def _update_conversations(
             )
         obj.flags |= agg["flags"]
         obj.updated_at = now
-        if conv.reopened or conv.adopted:
-            obj.status = Status.NEW
+        if (status := _new_status(conv)) is not None:
+            obj.status = status
             obj.version += 1
         if conv.reopened:
             obj.closed_at = None
