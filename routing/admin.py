@@ -1,7 +1,12 @@
 from django import forms
 from django.contrib import admin
 
-from routing.forms import BaseWindowFormSet, PolicyCalendarCheck
+from routing.forms import (
+    BaseReopenedHolidayFormSet,
+    BaseWindowFormSet,
+    PolicyCalendarCheck,
+    ReopenedHolidayForm,
+)
 from routing.models import (
     BusinessCalendar,
     BusinessWindow,
@@ -9,6 +14,7 @@ from routing.models import (
     Department,
     Membership,
     OnCallShift,
+    ReopenedHoliday,
     SlaBreach,
     SlaPolicy,
 )
@@ -38,10 +44,17 @@ class ClosureInline(admin.TabularInline):
     extra = 0
 
 
+class ReopenedHolidayInline(admin.TabularInline):
+    model = ReopenedHoliday
+    form = ReopenedHolidayForm  # the holiday chosen from the list holidays.NL gives
+    formset = BaseReopenedHolidayFormSet
+    extra = 0
+
+
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ("name", "timezone", "is_24_7", "use_dutch_holidays")
-    inlines = [BusinessWindowInline, ClosureInline]
+    inlines = [BusinessWindowInline, ClosureInline, ReopenedHolidayInline]
 
 
 class SlaPolicyAdminForm(PolicyCalendarCheck, forms.ModelForm):

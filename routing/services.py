@@ -70,6 +70,7 @@ from routing.sla import (
     ALWAYS_OPEN,
     CalendarSpec,
     add_business_time,
+    dutch_holiday_names,
     is_open_at,
     open_intervals,
 )
@@ -98,20 +99,47 @@ def calendar_spec(calendar: BusinessCalendar | None) -> CalendarSpec:
     for c in calendar.closures.all():
         days = min((c.end_date - c.start_date).days, MAX_CLOSURE_DAYS)
         closed.update(c.start_date + timedelta(days=i) for i in range(days + 1))
+    reopened = list(calendar.reopened_holidays.all())
     return CalendarSpec(
         tz=calendar.timezone,
         is_24_7=calendar.is_24_7,
         use_dutch_holidays=calendar.use_dutch_holidays,
         windows={day: tuple(sorted(spans)) for day, spans in windows.items()},
         closed_dates=frozenset(closed),
+        reopened_holidays=frozenset(r.holiday for r in reopened if r.holiday),
+        reopened_dates=frozenset(r.date for r in reopened if r.date),
     )
+
+
+# What calendar_spec reads of a calendar (prefetch these with it).
+CALENDAR_PARTS = ("windows", "closures", "reopened_holidays")
+
+
+@dataclass(frozen=True)
+class HolidayRow:
+    day: date
+    names: tuple[str, ...]  # in the language asked for
+    closed: bool
+
+
+def holiday_overview(
+    calendar: BusinessCalendar, *, years: Iterable[int], language: str
+) -> list[HolidayRow]:
+    """The Dutch public holidays of these years and whether the calendar is closed on each
+    (the calendar editor shows it: a reopened holiday reads "open")."""
+    spec = calendar_spec(calendar) if calendar.pk else CalendarSpec(tz=calendar.timezone)
+    return [
+        HolidayRow(day=day, names=names, closed=spec.is_closed_day(day))
+        for year in years
+        for day, names in dutch_holiday_names(year, language).items()
+    ]
 
 
 def active_policies() -> list[SlaPolicy]:
     return list(
         SlaPolicy.objects.filter(is_active=True)
         .select_related("calendar")
-        .prefetch_related("channels", "calendar__windows", "calendar__closures")
+        .prefetch_related("channels", *(f"calendar__{part}" for part in CALENDAR_PARTS))
         .order_by("order", "id")
     )
 
@@ -162,7 +190,7 @@ def effective_calendar(
         return policy.calendar
     if department is not None and department.calendar_id:
         return (
-            BusinessCalendar.objects.prefetch_related("windows", "closures")
+            BusinessCalendar.objects.prefetch_related(*CALENDAR_PARTS)
             .filter(pk=department.calendar_id)
             .first()
         )
@@ -327,7 +355,7 @@ class SlaContext:
         } - self._specs.keys()
         if wanted:
             for cal in BusinessCalendar.objects.filter(pk__in=wanted).prefetch_related(
-                "windows", "closures"
+                *CALENDAR_PARTS
             ):
                 self._specs[cal.pk] = calendar_spec(cal)
 
@@ -357,7 +385,7 @@ class SlaContext:
 
     def spec(self, key: int | None) -> CalendarSpec:
         if key not in self._specs:
-            calendar = BusinessCalendar.objects.prefetch_related("windows", "closures").get(pk=key)
+            calendar = BusinessCalendar.objects.prefetch_related(*CALENDAR_PARTS).get(pk=key)
             self._specs[key] = calendar_spec(calendar)
         return self._specs[key]
 
@@ -1491,6 +1519,7 @@ def notify_sla_state(
         .prefetch_related(
             "department__calendar__windows",
             "department__calendar__closures",
+            "department__calendar__reopened_holidays",
             "department__oncall_shifts__user",
         )
     )
