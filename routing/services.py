@@ -321,13 +321,17 @@ class SlaContext:
         self.failures: list[SlaFailure] = []
 
     def failed(self, conversation: Conversation, policy_id: int | None, exc: Exception) -> None:
-        """Log and note that a policy failed for one conversation (callers isolate it)."""
-        log.error(
-            "SLA policy %s failed for conversation %s; it goes on without that clock",
-            policy_id,
-            conversation.pk,
-            exc_info=exc,
-        )
+        """Log and note that a policy failed for one conversation (callers isolate it).
+
+        The traceback is logged once per policy and context: a broken calendar fails the same
+        way for every conversation of a batch (the caller logs how many)."""
+        if all(f.policy_id != policy_id for f in self.failures):
+            log.error(
+                "SLA policy %s failed for conversation %s; it goes on without that clock",
+                policy_id,
+                conversation.pk,
+                exc_info=exc,
+            )
         self.failures.append(
             SlaFailure(
                 conversation_id=conversation.pk,
@@ -398,7 +402,9 @@ class SlaContext:
         self, key: int | None, start: datetime, minutes: int, warn_percent: int
     ) -> tuple[datetime, datetime]:
         if key in self._broken:
-            raise self._broken[key]
+            # A fresh exception: raising the same one again would grow its traceback each time.
+            broken = self._broken[key]
+            raise type(broken)(*broken.args)
         spec = self.spec(key)
         timeline = self._timelines.get(key)
         if not spec.is_24_7 and (timeline is None or start < timeline.origin):
@@ -1621,6 +1627,7 @@ def apply_routing(
     if not rules:
         return {}
     matched: dict[int, int] = {}
+    failed = 0
     with transaction.atomic():
         conversations = list(
             Conversation.objects.select_for_update(no_key=True, of=("self",))
@@ -1636,7 +1643,13 @@ def apply_routing(
             except Exception as exc:
                 if on_error is None:
                     raise
-                log.error("routing rules failed for conversation %s", conv.pk, exc_info=exc)
+                # The traceback once per call: one broken rule fails for the whole batch.
+                log.error(
+                    "routing rules failed for conversation %s",
+                    conv.pk,
+                    exc_info=exc if not failed else None,
+                )
+                failed += 1
                 on_error(conv.pk, exc)
                 continue
             if rule is None:
@@ -1682,8 +1695,9 @@ def apply_routing(
                 log.error(
                     "SLA recompute after routing failed for conversation %s",
                     conversation.pk,
-                    exc_info=exc,
+                    exc_info=exc if not failed else None,
                 )
+                failed += 1
                 on_error(conversation.pk, exc)
     return matched
 

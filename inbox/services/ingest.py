@@ -749,6 +749,12 @@ def _write(
     by_sla_pk.update((c.id, c) for c in existing)
     if sla.failures:
         failed = {f.conversation_id for f in sla.failures}
+        logger.warning(
+            "channel %s: SLA policies %s failed for %s conversations, stored without clocks",
+            channel_id,
+            sorted({f.policy_id or 0 for f in sla.failures}),
+            len(failed),
+        )
         last = sla.failures[-1]
         names = {p.pk: p.name for p in sla.policies}
         if last.policy_id in names:

@@ -247,3 +247,20 @@ def test_a_forward_to_a_team_with_a_broken_calendar_keeps_the_clocks_it_had(
     assert conv.first_response_due_at == T0 + timedelta(minutes=30)  # ...its 24/7 clock kept
     channel = Channel.objects.get(pk=channel.pk)
     assert "no open business time" in channel.last_ingest_problem
+
+
+def test_a_broken_calendar_logs_its_traceback_once_per_batch(
+    policy, broken_calendar, channel, caplog
+):
+    """A broken setting fails the same way for every conversation: one traceback, one count."""
+    policy.calendar = broken_calendar
+    policy.save()
+    with caplog.at_level("WARNING"):
+        result = ingest_messages(
+            channel=channel, messages=[im(f"m{i}", i, author=f"a{i}") for i in range(20)]
+        )
+    assert result.created == 20 and result.problems == 20
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    assert len(with_traceback) == 1
+    assert "no open business time" in str(with_traceback[0].exc_info[1])
+    assert any("failed for 20 conversations" in r.getMessage() for r in caplog.records)
