@@ -59,7 +59,7 @@ from routing.services import (
     save_clocks_of_new,
     start_clocks_of_new,
 )
-from webcare.db import bulk_insert, on_postgres, pg_cursor, plain
+from webcare.db import bulk_insert, bulk_update, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)
 
@@ -863,8 +863,9 @@ def _update_conversations(
             obj.snippet = _adopt(conv, agg, "snippet")
             obj.language = _adopt(conv, agg, "language")
             obj.sentiment = _adopt(conv, agg, "sentiment")
-    Conversation.objects.bulk_update(
-        stored.values(),
+    bulk_update(
+        Conversation,
+        list(stored.values()),
         [
             "message_count",
             "last_message_at",
@@ -881,7 +882,6 @@ def _update_conversations(
             "updated_at",
             *SLA_FIELDS,
         ],
-        batch_size=500,
     )
 
 
