@@ -1509,10 +1509,13 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
         events = []
         reclock: list[int] = []
         now = timezone.now()
+        by_rule: dict[int, list[int]] = defaultdict(list)
         for conv in conversations:
             rule = first_matching_rule(rules, routing_input_for(conv))
-            if rule is None:
-                continue
+            if rule is not None:
+                by_rule[rule.pk].append(conv.pk)
+        for rule in rules:
+            ids = by_rule.get(rule.pk)
             updates: dict = {}
             if rule.department_id:
                 updates["suggested_department_id"] = rule.department_id
@@ -1521,30 +1524,32 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
                     updates["status"] = Status.TRIAGED
             if rule.set_priority is not None:
                 updates["priority"] = rule.set_priority
-            if not updates:
+            if not ids or not updates:
                 continue
-            Conversation.objects.filter(pk=conv.pk).update(
+            # One UPDATE per rule that matched: its actions are the same for every row.
+            Conversation.objects.filter(pk__in=ids).update(
                 **updates, version=F("version") + 1, updated_at=now
             )
-            events.append(
-                ConversationEvent(
-                    conversation_id=conv.pk,
-                    actor=None,
-                    kind="auto_forwarded" if "department_id" in updates else "routed",
-                    data={
-                        "rule_id": rule.pk,
-                        "rule": rule.name,
-                        **{k: v for k, v in updates.items() if k != "status"},
-                    },
-                )
-            )
-            matched[conv.pk] = rule.pk
+            data = {
+                "rule_id": rule.pk,
+                "rule": rule.name,
+                **{k: v for k, v in updates.items() if k != "status"},
+            }
+            kind = "auto_forwarded" if "department_id" in updates else "routed"
+            events += [
+                ConversationEvent(conversation_id=pk, actor=None, kind=kind, data=data)
+                for pk in ids
+            ]
+            matched.update(dict.fromkeys(ids, rule.pk))
             if "priority" in updates or "department_id" in updates:
-                reclock.append(conv.pk)
+                reclock += ids
         ConversationEvent.objects.bulk_create(events)
-        # A new priority or team can mean another SLA policy or calendar for the running clocks.
-        for conversation in Conversation.objects.filter(pk__in=reclock):
-            on_priority_or_department_changed(conversation, at=now)
+        # A new priority or team can mean another SLA policy or calendar for the running clocks:
+        # recomputed together (one policy and calendar load for the batch, not one per row).
+        on_priorities_or_departments_changed(
+            conversations=list(with_sla_fields(Conversation.objects.filter(pk__in=reclock))),
+            at=now,
+        )
     return matched
 
 
