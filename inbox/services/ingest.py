@@ -332,6 +332,10 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
                 conv.adopted = True
                 conv.has_inbound = True
                 conv.contact_id = row.contact_id
+                if conv.is_new:
+                    # Our post answered by a customer in the same batch: work, as it is when
+                    # the answer comes in a later batch (_update_conversations).
+                    conv.status = Status.NEW
         elif row.own:
             pass  # our post in a finished thread stays there; it reopens nothing
         elif (
