@@ -1219,9 +1219,7 @@ def _recomputed(
         if policy is not None and conv.status not in END_STATUSES:
             wanting.append(conv)
     bulk_update(SlaClock, ended, ["stopped_at"])
-    if recomputed:
-        # One statement on PostgreSQL whatever the number of rows (no batch_size).
-        SlaClock.objects.bulk_update(recomputed, _RECOMPUTED_CLOCK_FIELDS)
+    bulk_update(SlaClock, recomputed, _RECOMPUTED_CLOCK_FIELDS)
     if wanting:
         # A resolution clock that ever ran (stopped or not) is not started again.
         had_resolution = set(
