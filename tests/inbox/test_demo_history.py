@@ -15,7 +15,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbox.demo.history import SAMPLE_CHANNEL, STILL_OPEN
-from inbox.models import Conversation, ConversationEvent, Message, SpikeAlert, Status
+from inbox.models import (
+    Channel,
+    Conversation,
+    ConversationEvent,
+    Message,
+    ReplyState,
+    SpikeAlert,
+    Status,
+)
+from inbox.services.outbox import deliver_reply
+from inbox.services.replies import save_and_submit_reply
 from reports.panels import (
     backlog_panel,
     breakdown_panel,
@@ -52,6 +62,7 @@ def test_the_dashboards_have_thirty_days_of_figures(client, demo):
     dashboards_have_figures(demo)
     the_team_handled_it_when_it_happened()
     every_demo_role_sees_the_history_on_its_pages(client)
+    a_reply_to_any_demo_conversation_is_sent()
 
 
 def dashboards_have_figures(demo):
@@ -121,3 +132,19 @@ def every_demo_role_sees_the_history_on_its_pages(client):
         ):
             client.force_login(User.objects.get(username=username))
             assert client.get(url, {"days": 30}).status_code == 200, (username, url)
+
+
+def a_reply_to_any_demo_conversation_is_sent():
+    """The demo's channels have no platform credentials: a newcomer's first reply, to the leak
+    or to a month-old English question, must still reach "sent" (the simulated platform)."""
+    coordinator = User.objects.get(username="coordinator")
+    channels = Channel.objects.filter(conversations__status__in=[Status.NEW, Status.TRIAGED])
+    assert channels.distinct().count() >= 3
+    for channel in channels.distinct():
+        conversation = channel.conversations.filter(status__in=[Status.NEW, Status.TRIAGED])[0]
+        reply = save_and_submit_reply(
+            conversation=conversation, text="Dank voor je bericht!", acting_user=coordinator
+        )
+        deliver_reply(reply_id=reply.pk)
+        reply.refresh_from_db()
+        assert reply.state == ReplyState.SENT, (channel.name, reply.state)

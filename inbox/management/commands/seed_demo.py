@@ -118,12 +118,13 @@ class Command(BaseCommand):
 
     def _channels(self, teams: dict[str, Department]) -> tuple[Channel, Channel]:
         x_channel, _ = Channel.objects.get_or_create(
-            kind="x",
             name="X @woonstad",
             defaults={
+                # The sample mentions, on the simulated platform: never polled, and a reply a
+                # newcomer sends is "posted" there (a real X channel needs API credentials).
+                "kind": "simulator",
                 "own_handles": ["woonstad"],
                 "keywords": ["woonstad", "#woonstad"],
-                # No API credentials in the demo: this channel holds the sample mentions only.
                 "enabled": False,
             },
         )
@@ -285,9 +286,9 @@ class Command(BaseCommand):
         if limit <= 0 or not path.exists():
             return 0
         channel, _ = Channel.objects.get_or_create(
-            kind="x",
             name="X @airline (English sample)",
-            defaults={"enabled": False, "own_handles": ["airline"]},
+            # Simulated, as the Dutch samples (see _channels): replies to them are "posted".
+            defaults={"kind": "simulator", "enabled": False, "own_handles": ["airline"]},
         )
         now = timezone.now()
         messages = []
