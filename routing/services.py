@@ -1320,9 +1320,7 @@ def _recomputed(
         if policy is not None and conv.status not in END_STATUSES:
             wanting.append(conv)
     bulk_update(SlaClock, ended, ["stopped_at"])
-    if recomputed:
-        # One statement on PostgreSQL whatever the number of rows (no batch_size).
-        SlaClock.objects.bulk_update(recomputed, _RECOMPUTED_CLOCK_FIELDS)
+    bulk_update(SlaClock, recomputed, _RECOMPUTED_CLOCK_FIELDS)
     if wanting:
         # A resolution clock that ever ran (stopped or not) is not started again.
         had_resolution = set(
@@ -1637,6 +1635,7 @@ def apply_routing(
         events = []
         reclock: list[int] = []
         now = timezone.now()
+        by_rule: dict[int, list[int]] = defaultdict(list)
         for conv in conversations:
             try:
                 rule = first_matching_rule(rules, routing_input_for(conv))
@@ -1652,8 +1651,10 @@ def apply_routing(
                 failed += 1
                 on_error(conv.pk, exc)
                 continue
-            if rule is None:
-                continue
+            if rule is not None:
+                by_rule[rule.pk].append(conv.pk)
+        for rule in rules:
+            ids = by_rule.get(rule.pk)
             updates: dict = {}
             if rule.department_id:
                 updates["suggested_department_id"] = rule.department_id
@@ -1662,44 +1663,63 @@ def apply_routing(
                     updates["status"] = Status.TRIAGED
             if rule.set_priority is not None:
                 updates["priority"] = rule.set_priority
-            if not updates:
+            if not ids or not updates:
                 continue
-            Conversation.objects.filter(pk=conv.pk).update(
+            # One UPDATE per rule that matched: its actions are the same for every row.
+            Conversation.objects.filter(pk__in=ids).update(
                 **updates, version=F("version") + 1, updated_at=now
             )
-            events.append(
-                ConversationEvent(
-                    conversation_id=conv.pk,
-                    actor=None,
-                    kind="auto_forwarded" if "department_id" in updates else "routed",
-                    data={
-                        "rule_id": rule.pk,
-                        "rule": rule.name,
-                        **{k: v for k, v in updates.items() if k != "status"},
-                    },
-                )
-            )
-            matched[conv.pk] = rule.pk
+            data = {
+                "rule_id": rule.pk,
+                "rule": rule.name,
+                **{k: v for k, v in updates.items() if k != "status"},
+            }
+            kind = "auto_forwarded" if "department_id" in updates else "routed"
+            events += [
+                ConversationEvent(conversation_id=pk, actor=None, kind=kind, data=data)
+                for pk in ids
+            ]
+            matched.update(dict.fromkeys(ids, rule.pk))
             if "priority" in updates or "department_id" in updates:
-                reclock.append(conv.pk)
+                reclock += ids
         ConversationEvent.objects.bulk_create(events)
-        # A new priority or team can mean another SLA policy or calendar for the running clocks.
-        for conversation in Conversation.objects.filter(pk__in=reclock):
-            if on_error is None:
-                on_priority_or_department_changed(conversation, at=now)
-                continue
-            try:
-                with transaction.atomic():  # a savepoint: a failure undoes this one's clocks only
-                    on_priority_or_department_changed(conversation, at=now)
-            except Exception as exc:
-                log.error(
-                    "SLA recompute after routing failed for conversation %s",
-                    conversation.pk,
-                    exc_info=exc if not failed else None,
-                )
-                failed += 1
-                on_error(conversation.pk, exc)
+        # A new priority or team can mean another SLA policy or calendar for the running clocks:
+        # recomputed together (one policy and calendar load for the batch, not one per row).
+        reclocked = list(with_sla_fields(Conversation.objects.filter(pk__in=reclock)))
+        if on_error is None:
+            on_priorities_or_departments_changed(conversations=reclocked, at=now)
+        elif reclocked:
+            _reclock_isolated(reclocked, at=now, on_error=on_error)
     return matched
+
+
+def _reclock_isolated(
+    conversations: list[Conversation], *, at: datetime, on_error: Callable[[int, Exception], None]
+) -> None:
+    """on_priorities_or_departments_changed in a savepoint; if it fails, again one conversation
+    at a time (each in its own savepoint), so only those that fail keep the clocks they had."""
+    try:
+        with transaction.atomic():
+            on_priorities_or_departments_changed(conversations=conversations, at=at)
+        return
+    except Exception as exc:
+        log.error(
+            "SLA recompute after routing failed for %s conversations; one by one now",
+            len(conversations),
+            exc_info=exc,
+        )
+    # Loaded again: the failed attempt may have changed the objects in memory.
+    for conversation in with_sla_fields(
+        Conversation.objects.filter(pk__in=[c.pk for c in conversations])
+    ):
+        try:
+            with transaction.atomic():
+                on_priorities_or_departments_changed(conversations=[conversation], at=at)
+        except Exception as exc:
+            log.error(
+                "SLA recompute after routing failed for conversation %s: %s", conversation.pk, exc
+            )
+            on_error(conversation.pk, exc)
 
 
 def _check_rule_editor(user) -> None:

@@ -71,7 +71,7 @@ from routing.services import (
     save_clocks_of_new,
     start_clocks_of_new,
 )
-from webcare.db import bulk_insert, on_postgres, pg_cursor, plain
+from webcare.db import bulk_insert, bulk_update, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)
 
@@ -403,6 +403,10 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
                 conv.adopted = True
                 conv.has_inbound = True
                 conv.contact_id = row.contact_id
+                if conv.is_new:
+                    # Our post answered by a customer in the same batch: work, as it is when
+                    # the answer comes in a later batch (_update_conversations).
+                    conv.status = Status.NEW
             elif not row.own and conv.status == Status.WAITING and not conv.adopted:
                 # The customer answered: back to the state the team works from (the SLA
                 # pause ends with it, see _plan_sla_of_existing).
@@ -1025,8 +1029,9 @@ def _update_conversations(
             obj.snippet = _adopt(conv, agg, "snippet")
             obj.language = _adopt(conv, agg, "language")
             obj.sentiment = _adopt(conv, agg, "sentiment")
-    Conversation.objects.bulk_update(
-        stored.values(),
+    bulk_update(
+        Conversation,
+        list(stored.values()),
         [
             "message_count",
             "last_message_at",
@@ -1043,7 +1048,6 @@ def _update_conversations(
             "updated_at",
             *SLA_FIELDS,
         ],
-        batch_size=500,
     )
 
 

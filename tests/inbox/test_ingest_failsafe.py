@@ -264,3 +264,39 @@ def test_a_broken_calendar_logs_its_traceback_once_per_batch(
     assert len(with_traceback) == 1
     assert "no open business time" in str(with_traceback[0].exc_info[1])
     assert any("failed for 20 conversations" in r.getMessage() for r in caplog.records)
+
+
+def test_a_broken_team_calendar_costs_only_its_own_forwards_the_recompute(
+    policy, broken_calendar, office_calendar, channel, team_a, team_b
+):
+    """The forwards of a batch are recomputed together; when that fails, one by one: the
+    conversation forwarded to the team with office hours still gets them."""
+    team_a.calendar = broken_calendar
+    team_a.save()
+    team_b.calendar = office_calendar
+    team_b.save()
+    RoutingRule.objects.create(name="Lift", keywords=["lift"], department=team_a, auto_forward=True)
+    RoutingRule.objects.create(name="Huur", keywords=["huur"], department=team_b, auto_forward=True)
+    evening = datetime(2026, 3, 11, 20, 0, tzinfo=UTC)  # Wednesday 21:00 in Amsterdam
+    with time_machine.travel(evening, tick=False):
+        result = ingest_messages(
+            channel=channel,
+            messages=[
+                IncomingMessage(
+                    external_id=ext,
+                    text=text,
+                    created_at=evening,
+                    author_id=ext,
+                    author_handle=ext,
+                    author_name=ext,
+                )
+                for ext, text in (("m0", "de lift is kapot"), ("m1", "mijn huur klopt niet"))
+            ],
+        )
+    assert result.created == 2 and result.problems == 1
+    due = {
+        c.thread_key: (c.department_id, c.first_response_due_at) for c in Conversation.objects.all()
+    }
+    # Both forwarded; the lift one keeps its 24/7 clock, the rent one runs in office hours.
+    assert due["m0"] == (team_a.pk, evening + timedelta(minutes=30))
+    assert due["m1"] == (team_b.pk, datetime(2026, 3, 12, 8, 30, tzinfo=UTC))
