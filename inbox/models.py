@@ -59,6 +59,11 @@ class Channel(models.Model):
     # transaction, so the health page never counts the messages table.
     ingest_day = models.DateField(null=True, blank=True, editable=False)
     ingest_day_count = models.PositiveIntegerField(default=0, editable=False)
+    # Messages ingest stored with a step skipped because a policy, routing rule or enrichment
+    # failed for them (no SLA clock, not routed, not enriched), and the latest such failure.
+    ingest_problem_count = models.PositiveIntegerField(default=0, editable=False)
+    last_ingest_problem = models.TextField(blank=True, default="", editable=False)
+    last_ingest_problem_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A poll's lease: claimed by a conditional UPDATE so two workers never poll
     # one channel at once; expires by itself if the worker dies.
     poll_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)

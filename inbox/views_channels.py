@@ -116,6 +116,9 @@ def channels(request: AuthedRequest):
             "next_poll_at",
             "ingest_day",
             "ingest_day_count",
+            "ingest_problem_count",
+            "last_ingest_problem",
+            "last_ingest_problem_at",
         ).order_by("name", "id")
     )
     today = timezone.localdate()

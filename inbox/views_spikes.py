@@ -9,14 +9,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from inbox.models import SpikeAlert
 from webcare.http import AuthedRequest
-from webcare.permissions import coordinator_required
+from webcare.permissions import coordinator_or_manager_required
 
 RECENT = timedelta(hours=24)
 LIMIT = 20
 
 
 @require_GET
-@coordinator_required
+@coordinator_or_manager_required  # both are notified of a spike, with a link to this list
 @vary_on_headers("HX-Request")
 def spike_alerts(request: AuthedRequest):
     # Uses index: spikealert_recent_idx (-created_at).

@@ -26,6 +26,7 @@ and under the conversation's department at the time they are counted.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -781,6 +782,63 @@ def snapshot_backlog(*, now: datetime) -> None:
         unique_fields=["hour", "dim"],
         update_fields=["open", "overdue"],
     )
+
+
+def backfill_backlog(*, start: datetime, end: datetime) -> int:
+    """Backlog snapshots for every hour in [start, end), worked out from the conversations'
+    own times, for history that entered after it happened (a channel whose first poll reached
+    weeks back, the demo's history): snapshot_backlog can only see the present.
+
+    Open at an hour: received by then and not closed yet. Overdue: open, and its first-response
+    (not yet given) or resolution deadline passed. Returns the number of snapshot rows written.
+    """
+    first_hour, stop = hour_start(start), hour_start(end)
+    hours = int((stop - first_hour).total_seconds() // 3600)
+    if hours <= 0:
+        return 0
+    totals: dict[str, list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(hours)])
+
+    def index(at: datetime | None, default: int) -> int:
+        """The snapshot hour `at` falls in: a snapshot holds the state at its hour's end (the
+        last run of snapshot_backlog in the hour wins)."""
+        if at is None:
+            return default
+        return max(0, min(hours, math.floor((at - first_hour).total_seconds() / 3600)))
+
+    lived = Conversation.objects.filter(received_at__lt=stop).exclude(closed_at__lt=first_hour)
+    for received, closed, dept, first_due, answered, resolution_due in lived.values_list(
+        "received_at",
+        "closed_at",
+        "department_id",
+        "first_response_due_at",
+        "first_response_at",
+        "resolution_due_at",
+    ):
+        opened, gone = index(received, 0), index(closed, hours)
+        late = min(
+            index(first_due, hours)
+            if first_due and (not answered or answered > first_due)
+            else hours,
+            index(resolution_due, hours),
+        )
+        for dim in ("", str(dept) if dept else NO_DEPARTMENT):
+            series = totals[dim]
+            for hour in range(opened, gone):
+                series[hour][0] += 1
+                series[hour][1] += hour >= late
+    rows = [
+        BacklogSnapshot(hour=first_hour + timedelta(hours=h), dim=dim, open=o, overdue=v)
+        for dim, series in totals.items()
+        for h, (o, v) in enumerate(series)
+    ]
+    BacklogSnapshot.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["hour", "dim"],
+        update_fields=["open", "overdue"],
+        batch_size=500,
+    )
+    return len(rows)
 
 
 # --------------------------------------------------------------------------

@@ -1,5 +1,12 @@
+from django import forms
 from django.contrib import admin
 
+from routing.forms import (
+    BaseReopenedHolidayFormSet,
+    BaseWindowFormSet,
+    PolicyCalendarCheck,
+    ReopenedHolidayForm,
+)
 from routing.models import (
     BusinessCalendar,
     BusinessWindow,
@@ -7,6 +14,7 @@ from routing.models import (
     Department,
     Membership,
     OnCallShift,
+    ReopenedHoliday,
     SlaBreach,
     SlaPolicy,
 )
@@ -26,6 +34,8 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 class BusinessWindowInline(admin.TabularInline):
     model = BusinessWindow
+    # At least one window unless the calendar is open 24/7 (as in the calendar editor).
+    formset = BaseWindowFormSet
     extra = 1
 
 
@@ -34,14 +44,26 @@ class ClosureInline(admin.TabularInline):
     extra = 0
 
 
+class ReopenedHolidayInline(admin.TabularInline):
+    model = ReopenedHoliday
+    form = ReopenedHolidayForm  # the holiday chosen from the list holidays.NL gives
+    formset = BaseReopenedHolidayFormSet
+    extra = 0
+
+
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ("name", "timezone", "is_24_7", "use_dutch_holidays")
-    inlines = [BusinessWindowInline, ClosureInline]
+    inlines = [BusinessWindowInline, ClosureInline, ReopenedHolidayInline]
+
+
+class SlaPolicyAdminForm(PolicyCalendarCheck, forms.ModelForm):
+    """The admin's own form (its model and fields come from the ModelAdmin), with the check."""
 
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyAdminForm
     list_display = ("name", "order", "is_active", "department", "first_response_minutes")
     list_editable = ("order", "is_active")
 

@@ -3,7 +3,9 @@
 import zoneinfo
 
 from django import forms
-from django.forms import inlineformset_factory
+from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from inbox.models import Channel, ChannelKind, Flag, Priority, Sentiment
@@ -12,10 +14,15 @@ from routing.models import (
     BusinessWindow,
     Closure,
     Department,
+    ReopenedHoliday,
     RoutingRule,
     SlaPolicy,
 )
 from routing.rules import pattern_error
+from routing.sla import dutch_holiday_names, dutch_holiday_rules
+
+# holidays.NL's languages, by the UI language they serve.
+HOLIDAY_LANGUAGES = {"nl": "nl", "en": "en_US"}
 
 
 class FlagsField(forms.TypedMultipleChoiceField):
@@ -31,7 +38,58 @@ class FlagsField(forms.TypedMultipleChoiceField):
         )
 
 
-class SlaPolicyForm(forms.ModelForm):
+NO_OPEN_TIME = _(
+    "A calendar needs at least one opening window (or “open 24/7”): with no opening time "
+    "no SLA clock could ever become due."
+)
+
+
+def calendar_without_open_time(calendar: BusinessCalendar | None) -> bool:
+    """Is this a stored calendar with no opening time at all (no window, not 24/7)?"""
+    return (
+        calendar is not None
+        and calendar.pk is not None
+        and not calendar.is_24_7
+        and not calendar.windows.exists()
+    )
+
+
+class PolicyCalendarCheck:
+    """Refuses a policy whose calendar (its own, else its team's) has no opening time.
+
+    The editor and the admin both use it: such a policy would stop every clock it starts.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        calendar = cleaned.get("calendar")
+        department = cleaned.get("department")
+        if calendar_without_open_time(calendar):
+            self.add_error(
+                "calendar",
+                forms.ValidationError(
+                    _("Calendar “%(name)s” has no opening time. %(why)s"),
+                    code="no_open_time",
+                    params={"name": calendar.name, "why": NO_OPEN_TIME},
+                ),
+            )
+        elif (
+            calendar is None
+            and department is not None
+            and (calendar_without_open_time(department.calendar))
+        ):
+            self.add_error(
+                "department",
+                forms.ValidationError(
+                    _("The calendar of team %(team)s (“%(name)s”) has no opening time. %(why)s"),
+                    code="no_open_time",
+                    params={"team": department, "name": department.calendar, "why": NO_OPEN_TIME},
+                ),
+            )
+        return cleaned
+
+
+class SlaPolicyForm(PolicyCalendarCheck, forms.ModelForm):
     channel_kinds = forms.MultipleChoiceField(
         label=_("Channel kinds"),
         choices=ChannelKind.choices,
@@ -133,11 +191,111 @@ class ClosureForm(forms.ModelForm):
         return cleaned
 
 
+class BaseWindowFormSet(BaseInlineFormSet):
+    """The opening windows of a calendar: at least one, unless the calendar is open 24/7.
+
+    Validate the calendar's own form first: its "open 24/7" is read from the instance it
+    updates (the editor and the admin both do so).
+    """
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance.is_24_7:
+            return
+        kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
+        if not kept:
+            raise forms.ValidationError(NO_OPEN_TIME, code="no_open_time")
+
+
+def holiday_label_language() -> str:
+    """The language holidays.NL names holidays in for the current UI language."""
+    return HOLIDAY_LANGUAGES.get((translation.get_language() or "en")[:2], "en_US")
+
+
+def holiday_rule_choices(stored: str = "") -> list[tuple[str, str]]:
+    """(stored name, name in the UI language) of every holiday of this year and the next five
+    (a lustrum year among them, for Liberation Day); a stored name no longer listed stays."""
+    year = timezone.localdate().year
+    rules = dutch_holiday_rules(range(year, year + 6), holiday_label_language())
+    choices = [("", "—"), *rules.items()]
+    if stored and stored not in rules:
+        choices.append((stored, stored))
+    return choices
+
+
+def reopened_label(reopened: ReopenedHoliday) -> str:
+    """How the UI names a reopened holiday: the holiday in the UI language, or the date."""
+    if reopened.date:
+        return date_format(reopened.date, "DATE_FORMAT")
+    return dict(holiday_rule_choices(reopened.holiday)).get(reopened.holiday, reopened.holiday)
+
+
+class ReopenedHolidayForm(forms.ModelForm):
+    """A public holiday the team works on: every year by name, or on one date."""
+
+    holiday = forms.ChoiceField(label=_("Holiday, every year"), required=False)
+
+    class Meta:
+        model = ReopenedHoliday
+        fields = ["holiday", "date"]
+        widgets = {"date": forms.DateInput(attrs={"type": "date"})}
+        help_texts = {"date": _("A public holiday that is open this one time.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["holiday"].choices = holiday_rule_choices(self.instance.holiday)
+
+    def clean(self):
+        cleaned = super().clean()
+        holiday, day = cleaned.get("holiday"), cleaned.get("date")
+        if holiday and day:
+            raise forms.ValidationError(_("Choose a holiday or a date, not both."))
+        if not holiday and not day and "date" not in self.errors:
+            raise forms.ValidationError(_("Choose a holiday or a date."))
+        if day and day not in dutch_holiday_names(day.year):
+            self.add_error(
+                "date",
+                forms.ValidationError(
+                    _("%(date)s is not a Dutch public holiday."),
+                    params={"date": date_format(day, "DATE_FORMAT")},
+                ),
+            )
+        return cleaned
+
+
+class BaseReopenedHolidayFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        seen: set = set()
+        for form in self.forms:
+            if not form.cleaned_data or self._should_delete_form(form):
+                continue
+            key = form.cleaned_data.get("holiday") or form.cleaned_data.get("date")
+            if key in seen:
+                raise forms.ValidationError(_("Each holiday once, please."))
+            seen.add(key)
+
+
 WindowFormSet = inlineformset_factory(
-    BusinessCalendar, BusinessWindow, form=WindowForm, extra=2, can_delete=True
+    BusinessCalendar,
+    BusinessWindow,
+    form=WindowForm,
+    formset=BaseWindowFormSet,
+    extra=2,
+    can_delete=True,
 )
 ClosureFormSet = inlineformset_factory(
     BusinessCalendar, Closure, form=ClosureForm, extra=1, can_delete=True
+)
+ReopenedHolidayFormSet = inlineformset_factory(
+    BusinessCalendar,
+    ReopenedHoliday,
+    form=ReopenedHolidayForm,
+    formset=BaseReopenedHolidayFormSet,
+    extra=1,
+    can_delete=True,
 )
 
 

@@ -152,6 +152,47 @@ class Closure(models.Model):
         return f"{self.start_date}-{self.end_date} {self.reason}"
 
 
+class ReopenedHoliday(models.Model):
+    """A Dutch public holiday the team works on after all (many work on Good Friday).
+
+    Either by the holiday's name, every year ("Good Friday"; the English name the `holidays`
+    package gives, see routing.sla.HOLIDAY_NAME_LANGUAGE), or on one date. A closure on the
+    same day still closes it.
+    """
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="reopened_holidays"
+    )
+    holiday = models.CharField(_("holiday, every year"), max_length=100, blank=True, default="")
+    date = models.DateField(_("or on this date only"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["holiday", "date"]
+        constraints = [
+            # Exactly one of the two.
+            models.CheckConstraint(
+                condition=(Q(holiday="") & Q(date__isnull=False))
+                | (~Q(holiday="") & Q(date__isnull=True)),
+                name="reopened_holiday_name_or_date",
+            ),
+            models.UniqueConstraint(
+                fields=["calendar", "holiday"],
+                condition=~Q(holiday=""),
+                name="reopened_holiday_unique_name",
+            ),
+            models.UniqueConstraint(
+                fields=["calendar", "date"],
+                condition=Q(date__isnull=False),
+                name="reopened_holiday_unique_date",
+            ),
+        ]
+        verbose_name = _("holiday we work on")
+        verbose_name_plural = _("holidays we work on")
+
+    def __str__(self) -> str:
+        return self.holiday or str(self.date)
+
+
 class SlaTarget(models.TextChoices):
     FIRST_RESPONSE = "first_response", _("First response")
     NEXT_RESPONSE = "next_response", _("Next response")
@@ -205,6 +246,11 @@ class SlaPolicy(models.Model):
         related_name="policies",
         verbose_name=_("calendar override"),
     )
+    # Ingest stores a message without a clock when this policy fails for it (its calendar has
+    # no opening time, say); counted here so the SLA settings page shows it.
+    failure_count = models.PositiveIntegerField(_("failures"), default=0, editable=False)
+    last_failure = models.TextField(_("last failure"), blank=True, default="", editable=False)
+    last_failure_at = models.DateTimeField(_("last failure at"), null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -70,6 +70,7 @@ from routing.sla import (
     ALWAYS_OPEN,
     CalendarSpec,
     add_business_time,
+    dutch_holiday_names,
     is_open_at,
     open_intervals,
 )
@@ -98,20 +99,47 @@ def calendar_spec(calendar: BusinessCalendar | None) -> CalendarSpec:
     for c in calendar.closures.all():
         days = min((c.end_date - c.start_date).days, MAX_CLOSURE_DAYS)
         closed.update(c.start_date + timedelta(days=i) for i in range(days + 1))
+    reopened = list(calendar.reopened_holidays.all())
     return CalendarSpec(
         tz=calendar.timezone,
         is_24_7=calendar.is_24_7,
         use_dutch_holidays=calendar.use_dutch_holidays,
         windows={day: tuple(sorted(spans)) for day, spans in windows.items()},
         closed_dates=frozenset(closed),
+        reopened_holidays=frozenset(r.holiday for r in reopened if r.holiday),
+        reopened_dates=frozenset(r.date for r in reopened if r.date),
     )
+
+
+# What calendar_spec reads of a calendar (prefetch these with it).
+CALENDAR_PARTS = ("windows", "closures", "reopened_holidays")
+
+
+@dataclass(frozen=True)
+class HolidayRow:
+    day: date
+    names: tuple[str, ...]  # in the language asked for
+    closed: bool
+
+
+def holiday_overview(
+    calendar: BusinessCalendar, *, years: Iterable[int], language: str
+) -> list[HolidayRow]:
+    """The Dutch public holidays of these years and whether the calendar is closed on each
+    (the calendar editor shows it: a reopened holiday reads "open")."""
+    spec = calendar_spec(calendar) if calendar.pk else CalendarSpec(tz=calendar.timezone)
+    return [
+        HolidayRow(day=day, names=names, closed=spec.is_closed_day(day))
+        for year in years
+        for day, names in dutch_holiday_names(year, language).items()
+    ]
 
 
 def active_policies() -> list[SlaPolicy]:
     return list(
         SlaPolicy.objects.filter(is_active=True)
         .select_related("calendar")
-        .prefetch_related("channels", "calendar__windows", "calendar__closures")
+        .prefetch_related("channels", *(f"calendar__{part}" for part in CALENDAR_PARTS))
         .order_by("order", "id")
     )
 
@@ -162,7 +190,7 @@ def effective_calendar(
         return policy.calendar
     if department is not None and department.calendar_id:
         return (
-            BusinessCalendar.objects.prefetch_related("windows", "closures")
+            BusinessCalendar.objects.prefetch_related(*CALENDAR_PARTS)
             .filter(pk=department.calendar_id)
             .first()
         )
@@ -262,16 +290,55 @@ class _Timeline:
         return self._los[k] + (target - self._cum[k])
 
 
+@dataclass(frozen=True)
+class SlaFailure:
+    """A conversation whose clocks could not be started or resumed (see SlaContext)."""
+
+    conversation_id: int
+    policy_id: int | None
+    error: str
+
+
 class SlaContext:
     """Active policies and calendar specs, loaded once per hook call (cached by calendar id).
 
-    Callers that run several hooks for one batch (ingest) pass one context to all of them."""
+    Callers that run several hooks for one batch (ingest) pass one context to all of them.
 
-    def __init__(self) -> None:
+    isolate_failures: a policy or calendar that fails for a conversation (a calendar with no
+    opening time, say) is logged and noted in `failures`, and that conversation goes on
+    without the clock; the rest of the batch is unaffected. Ingest asks for this: one broken
+    setting must not stop every message of a channel. Without it the error propagates.
+    """
+
+    def __init__(self, *, isolate_failures: bool = False) -> None:
         self._specs: dict[int | None, CalendarSpec] = {None: calendar_spec(None)}
         self._json: dict[int | None, dict] = {}
         self._timelines: dict[int | None, _Timeline] = {}
         self._chosen: dict[tuple, tuple[SlaPolicy | None, int | None]] = {}
+        # A calendar (key) whose business time failed once fails the same way for every clock.
+        self._broken: dict[int | None, Exception] = {}
+        self.isolate_failures = isolate_failures
+        self.failures: list[SlaFailure] = []
+
+    def failed(self, conversation: Conversation, policy_id: int | None, exc: Exception) -> None:
+        """Log and note that a policy failed for one conversation (callers isolate it).
+
+        The traceback is logged once per policy and context: a broken calendar fails the same
+        way for every conversation of a batch (the caller logs how many)."""
+        if all(f.policy_id != policy_id for f in self.failures):
+            log.error(
+                "SLA policy %s failed for conversation %s; it goes on without that clock",
+                policy_id,
+                conversation.pk,
+                exc_info=exc,
+            )
+        self.failures.append(
+            SlaFailure(
+                conversation_id=conversation.pk,
+                policy_id=policy_id,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        )
 
     @cached_property
     def policies(self) -> list[SlaPolicy]:
@@ -292,7 +359,7 @@ class SlaContext:
         } - self._specs.keys()
         if wanted:
             for cal in BusinessCalendar.objects.filter(pk__in=wanted).prefetch_related(
-                "windows", "closures"
+                *CALENDAR_PARTS
             ):
                 self._specs[cal.pk] = calendar_spec(cal)
 
@@ -322,7 +389,7 @@ class SlaContext:
 
     def spec(self, key: int | None) -> CalendarSpec:
         if key not in self._specs:
-            calendar = BusinessCalendar.objects.prefetch_related("windows", "closures").get(pk=key)
+            calendar = BusinessCalendar.objects.prefetch_related(*CALENDAR_PARTS).get(pk=key)
             self._specs[key] = calendar_spec(calendar)
         return self._specs[key]
 
@@ -334,11 +401,22 @@ class SlaContext:
     def warn_and_due(
         self, key: int | None, start: datetime, minutes: int, warn_percent: int
     ) -> tuple[datetime, datetime]:
+        if key in self._broken:
+            # A fresh exception: raising the same one again would grow its traceback each time.
+            broken = self._broken[key]
+            raise type(broken)(*broken.args)
         spec = self.spec(key)
         timeline = self._timelines.get(key)
         if not spec.is_24_7 and (timeline is None or start < timeline.origin):
             timeline = self._timelines[key] = _Timeline(spec, start)
-        return _warn_and_due(start, minutes, warn_percent, spec, [], timeline)
+        try:
+            return _warn_and_due(start, minutes, warn_percent, spec, [], timeline)
+        except ValueError as exc:
+            # The timeline's generator is spent: keep the error, not a timeline that says
+            # StopIteration to the next clock.
+            self._timelines.pop(key, None)
+            self._broken[key] = exc
+            raise
 
 
 def _pauses(clock: SlaClock) -> list[tuple[datetime, datetime]]:
@@ -443,13 +521,22 @@ def _ensure_clocks(
     # Oldest first, so each calendar's timeline is walked once from the earliest start.
     for conv, missing, at in sorted(todo, key=lambda t: t[2]):
         clocks = running[conv.pk]
-        policy, key = ctx.choose(conv)
-        if policy is None:
+        policy = None
+        try:
+            policy, key = ctx.choose(conv)
+            if policy is None:
+                continue
+            made = [
+                _new_clock(conv, kind, policy=policy, ctx=ctx, key=key, at=at) for kind in missing
+            ]
+        except Exception as exc:
+            if not ctx.isolate_failures:
+                raise
+            ctx.failed(conv, policy.pk if policy else None, exc)  # this one starts no clock
             continue
-        for kind in missing:
-            clock = _new_clock(conv, kind, policy=policy, ctx=ctx, key=key, at=at)
+        for clock in made:
             if clock is not None:
-                clocks[kind] = clock
+                clocks[clock.kind] = clock
                 new.append(clock)
     if save:
         _insert_clocks(new)
@@ -529,8 +616,16 @@ def _stop_clocks(
     SlaBreach.objects.bulk_update(complete, ["overdue_by"])
 
 
-def _resume(conversations: Iterable[Conversation], running: Running, at: dict[int, datetime]):
-    """End the pauses (waiting on customer) of these conversations at their `at`."""
+def _resume(
+    conversations: Iterable[Conversation],
+    running: Running,
+    at: dict[int, datetime],
+    ctx: SlaContext | None = None,
+):
+    """End the pauses (waiting on customer) of these conversations at their `at`.
+
+    With an isolating ctx, a clock whose calendar snapshot fails stays without due times.
+    """
     changed = []
     for conv in conversations:
         paused_at = conv.sla_paused_at
@@ -544,7 +639,13 @@ def _resume(conversations: Iterable[Conversation], running: Running, at: dict[in
                     at[conv.pk].astimezone(UTC).isoformat(),
                 ]
                 clock.pauses = [*clock.pauses, span]
-            _compute(clock, paused=False)
+            try:
+                _compute(clock, paused=False)
+            except Exception as exc:
+                if ctx is None or not ctx.isolate_failures:
+                    raise
+                clock.warn_at = clock.due_at = None  # resumed, but no due time to show
+                ctx.failed(conv, clock.policy_id, exc)
             changed.append(clock)
     if changed:
         SlaClock.objects.bulk_update(changed, ["pauses", "warn_at", "due_at"])
@@ -988,7 +1089,7 @@ def plan_ingested(
     group = [convs[pk] for pk in customer if convs[pk].last_inbound_at is not None]
     if group:
         at = {c.pk: c.last_inbound_at for c in group}
-        _resume(group, running, at)  # writes the few resumed clocks itself
+        _resume(group, running, at, ctx)  # writes the few resumed clocks itself
         last = _last_responses(at)
         new += _ensure_clocks(
             ctx,
@@ -1219,9 +1320,7 @@ def _recomputed(
         if policy is not None and conv.status not in END_STATUSES:
             wanting.append(conv)
     bulk_update(SlaClock, ended, ["stopped_at"])
-    if recomputed:
-        # One statement on PostgreSQL whatever the number of rows (no batch_size).
-        SlaClock.objects.bulk_update(recomputed, _RECOMPUTED_CLOCK_FIELDS)
+    bulk_update(SlaClock, recomputed, _RECOMPUTED_CLOCK_FIELDS)
     if wanting:
         # A resolution clock that ever ran (stopped or not) is not started again.
         had_resolution = set(
@@ -1323,6 +1422,22 @@ def _record_breaches(conversation_ids: list[int], *, now: datetime) -> int:
     return len(breaches)
 
 
+def record_policy_failures(failures: Sequence[SlaFailure], *, at: datetime) -> None:
+    """Count on each policy the conversations it failed for, with the latest error, for the SLA
+    settings page. Ingest calls it after its batch committed (a short UPDATE per policy, so
+    ingest of other channels never waits on a policy row)."""
+    by_policy: dict[int, list[SlaFailure]] = defaultdict(list)
+    for failure in failures:
+        if failure.policy_id is not None:
+            by_policy[failure.policy_id].append(failure)
+    for policy_id, items in sorted(by_policy.items()):
+        SlaPolicy.objects.filter(pk=policy_id).update(
+            failure_count=F("failure_count") + len(items),
+            last_failure=items[-1].error,
+            last_failure_at=at,
+        )
+
+
 # --- Escalation ------------------------------------------------------------------
 
 
@@ -1408,6 +1523,7 @@ def notify_sla_state(
         .prefetch_related(
             "department__calendar__windows",
             "department__calendar__closures",
+            "department__calendar__reopened_holidays",
             "department__oncall_shifts__user",
         )
     )
@@ -1486,12 +1602,21 @@ def routing_input_for(conversation) -> RoutingInput:
     )
 
 
-def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
+def apply_routing(
+    *,
+    conversation_ids: Iterable[int],
+    on_error: Callable[[int, Exception], None] | None = None,
+) -> dict[int, int]:
     """Match each new, not yet forwarded conversation against the active rules.
 
     Called by ingest after a batch (system actor). A matching rule stores its department as the
     suggestion, forwards automatically when the rule says so, and sets the priority. One event
     per conversation that changed, written in bulk. Returns {conversation_id: rule_id}.
+
+    A rule that fails for a conversation (bad data written around the rule form), or an SLA
+    recompute that fails after its forward, is logged and handed to on_error(conversation id,
+    error); that conversation stays as it was (unrouted, or routed with its clocks as they
+    were) and the others are routed. Without on_error the error propagates.
     """
     from inbox.models import Conversation, ConversationEvent, Status
     from routing.models import RoutingRule
@@ -1500,6 +1625,7 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
     if not rules:
         return {}
     matched: dict[int, int] = {}
+    failed = 0
     with transaction.atomic():
         conversations = list(
             Conversation.objects.select_for_update(no_key=True, of=("self",))
@@ -1509,10 +1635,26 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
         events = []
         reclock: list[int] = []
         now = timezone.now()
+        by_rule: dict[int, list[int]] = defaultdict(list)
         for conv in conversations:
-            rule = first_matching_rule(rules, routing_input_for(conv))
-            if rule is None:
+            try:
+                rule = first_matching_rule(rules, routing_input_for(conv))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                # The traceback once per call: one broken rule fails for the whole batch.
+                log.error(
+                    "routing rules failed for conversation %s",
+                    conv.pk,
+                    exc_info=exc if not failed else None,
+                )
+                failed += 1
+                on_error(conv.pk, exc)
                 continue
+            if rule is not None:
+                by_rule[rule.pk].append(conv.pk)
+        for rule in rules:
+            ids = by_rule.get(rule.pk)
             updates: dict = {}
             if rule.department_id:
                 updates["suggested_department_id"] = rule.department_id
@@ -1521,31 +1663,63 @@ def apply_routing(*, conversation_ids: Iterable[int]) -> dict[int, int]:
                     updates["status"] = Status.TRIAGED
             if rule.set_priority is not None:
                 updates["priority"] = rule.set_priority
-            if not updates:
+            if not ids or not updates:
                 continue
-            Conversation.objects.filter(pk=conv.pk).update(
+            # One UPDATE per rule that matched: its actions are the same for every row.
+            Conversation.objects.filter(pk__in=ids).update(
                 **updates, version=F("version") + 1, updated_at=now
             )
-            events.append(
-                ConversationEvent(
-                    conversation_id=conv.pk,
-                    actor=None,
-                    kind="auto_forwarded" if "department_id" in updates else "routed",
-                    data={
-                        "rule_id": rule.pk,
-                        "rule": rule.name,
-                        **{k: v for k, v in updates.items() if k != "status"},
-                    },
-                )
-            )
-            matched[conv.pk] = rule.pk
+            data = {
+                "rule_id": rule.pk,
+                "rule": rule.name,
+                **{k: v for k, v in updates.items() if k != "status"},
+            }
+            kind = "auto_forwarded" if "department_id" in updates else "routed"
+            events += [
+                ConversationEvent(conversation_id=pk, actor=None, kind=kind, data=data)
+                for pk in ids
+            ]
+            matched.update(dict.fromkeys(ids, rule.pk))
             if "priority" in updates or "department_id" in updates:
-                reclock.append(conv.pk)
+                reclock += ids
         ConversationEvent.objects.bulk_create(events)
-        # A new priority or team can mean another SLA policy or calendar for the running clocks.
-        for conversation in Conversation.objects.filter(pk__in=reclock):
-            on_priority_or_department_changed(conversation, at=now)
+        # A new priority or team can mean another SLA policy or calendar for the running clocks:
+        # recomputed together (one policy and calendar load for the batch, not one per row).
+        reclocked = list(with_sla_fields(Conversation.objects.filter(pk__in=reclock)))
+        if on_error is None:
+            on_priorities_or_departments_changed(conversations=reclocked, at=now)
+        elif reclocked:
+            _reclock_isolated(reclocked, at=now, on_error=on_error)
     return matched
+
+
+def _reclock_isolated(
+    conversations: list[Conversation], *, at: datetime, on_error: Callable[[int, Exception], None]
+) -> None:
+    """on_priorities_or_departments_changed in a savepoint; if it fails, again one conversation
+    at a time (each in its own savepoint), so only those that fail keep the clocks they had."""
+    try:
+        with transaction.atomic():
+            on_priorities_or_departments_changed(conversations=conversations, at=at)
+        return
+    except Exception as exc:
+        log.error(
+            "SLA recompute after routing failed for %s conversations; one by one now",
+            len(conversations),
+            exc_info=exc,
+        )
+    # Loaded again: the failed attempt may have changed the objects in memory.
+    for conversation in with_sla_fields(
+        Conversation.objects.filter(pk__in=[c.pk for c in conversations])
+    ):
+        try:
+            with transaction.atomic():
+                on_priorities_or_departments_changed(conversations=[conversation], at=at)
+        except Exception as exc:
+            log.error(
+                "SLA recompute after routing failed for conversation %s: %s", conversation.pk, exc
+            )
+            on_error(conversation.pk, exc)
 
 
 def _check_rule_editor(user) -> None:

@@ -2,7 +2,9 @@
 
 A calendar is a time zone plus opening windows per weekday (several per day for
 split shifts), minus closed days (Dutch public holidays from the `holidays`
-package and custom closures), or simply always open (24/7).
+package and custom closures), or simply always open (24/7). A team may work on
+some public holidays: by the holiday's name every year ("Good Friday") or on one
+date; a custom closure still closes such a day.
 
 DST-safety: windows are wall-clock times. Each day's windows are built in local
 wall time for that date and only then converted to UTC, so a 09:00-17:00 window
@@ -42,6 +44,10 @@ class CalendarSpec:
     windows: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     use_dutch_holidays: bool = True
     closed_dates: frozenset[date] = frozenset()
+    # Public holidays the team works on: by name (holidays.NL's English names, every year)...
+    reopened_holidays: frozenset[str] = frozenset()
+    # ... or on single dates.
+    reopened_dates: frozenset[date] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -50,7 +56,14 @@ class CalendarSpec:
     def is_closed_day(self, day: date) -> bool:
         if day in self.closed_dates:
             return True
-        return self.use_dutch_holidays and day in dutch_holidays(day.year)
+        if not self.use_dutch_holidays:
+            return False
+        names = dutch_holiday_names(day.year).get(day)
+        if not names or day in self.reopened_dates:
+            return False
+        # Two holidays can fall on one date (Ascension and Liberation Day, 2005): open only
+        # when the team works on both.
+        return not self.reopened_holidays.issuperset(names)
 
     def has_open_time(self) -> bool:
         return self.is_24_7 or any(self.windows.get(d) for d in range(7))
@@ -66,6 +79,8 @@ class CalendarSpec:
                 for day, spans in self.windows.items()
             },
             "closed_dates": sorted(d.isoformat() for d in self.closed_dates),
+            "reopened_holidays": sorted(self.reopened_holidays),
+            "reopened_dates": sorted(d.isoformat() for d in self.reopened_dates),
         }
 
     @classmethod
@@ -79,6 +94,9 @@ class CalendarSpec:
                 for day, spans in (data.get("windows") or {}).items()
             },
             closed_dates=frozenset(date.fromisoformat(d) for d in data.get("closed_dates", [])),
+            # Absent from snapshots taken before holidays could be reopened: none reopened.
+            reopened_holidays=frozenset(data.get("reopened_holidays", [])),
+            reopened_dates=frozenset(date.fromisoformat(d) for d in data.get("reopened_dates", [])),
         )
 
 
@@ -92,10 +110,36 @@ def office_hours(
     return CalendarSpec(tz=tz, windows=dict.fromkeys(range(5), ((start, end),)), **kwargs)
 
 
+# The language of the holiday names calendars store (stable whatever the process locale).
+HOLIDAY_NAME_LANGUAGE = "en_US"
+
+
 @functools.lru_cache(maxsize=64)
+def dutch_holiday_names(
+    year: int, language: str = HOLIDAY_NAME_LANGUAGE
+) -> dict[date, tuple[str, ...]]:
+    """Dutch public holidays of a year and their names (Koningsdag moves to the 26th when the
+    27th is a Sunday; Liberation Day is a day off in lustrum years only)."""
+    listed = holidays.NL(years=year, language=language)
+    return {day: tuple(listed.get_list(day)) for day in sorted(listed)}
+
+
 def dutch_holidays(year: int) -> frozenset[date]:
-    """Dutch public holidays (Koningsdag moves to the 26th when the 27th is a Sunday)."""
-    return frozenset(holidays.NL(years=year).keys())
+    """The dates of the Dutch public holidays of a year."""
+    return frozenset(dutch_holiday_names(year))
+
+
+def dutch_holiday_rules(years: Iterable[int], language: str) -> dict[str, str]:
+    """The holidays a calendar can reopen every year: stored name -> its name in `language`
+    (any language holidays.NL speaks: en_US, nl, ...), in calendar order of the first year
+    each occurs (Liberation Day is a day off in lustrum years only)."""
+    found: dict[str, tuple[tuple[int, int], str]] = {}
+    for year in sorted(years):
+        stored, shown = dutch_holiday_names(year), dutch_holiday_names(year, language)
+        for day, names in stored.items():
+            for name, label in zip(names, shown[day], strict=True):
+                found.setdefault(name, ((day.month, day.day), label))
+    return {name: label for name, (_key, label) in sorted(found.items(), key=lambda i: i[1][0])}
 
 
 def _require_aware(value: datetime, name: str) -> None:
@@ -152,6 +196,9 @@ def open_intervals(
 ) -> Iterator[Interval]:
     """Open business intervals (UTC) from `start` onwards, in order, pauses removed."""
     _require_aware(start, "start")
+    if not cal.has_open_time():
+        # No window on any weekday: say so now rather than after searching three years.
+        raise ValueError("calendar has no open business time")
     start = start.astimezone(UTC)
     norm_pauses = sorted((a.astimezone(UTC), b.astimezone(UTC)) for a, b in pauses if b > a)
     # Start one local day early: a window ending after midnight belongs to the previous date.

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -8,10 +9,13 @@ from routing import services
 from routing.forms import (
     BusinessCalendarForm,
     ClosureFormSet,
+    ReopenedHolidayFormSet,
     RoutingRuleForm,
     SlaPolicyForm,
     TryoutForm,
     WindowFormSet,
+    holiday_label_language,
+    reopened_label,
 )
 from routing.models import BusinessCalendar, Department, RoutingRule, SlaPolicy, SlaTarget
 from webcare.http import AuthedRequest
@@ -32,7 +36,11 @@ def departments(request: AuthedRequest):
 def sla_overview(request: AuthedRequest):
     """Policies in order, calendars, and the "when would this be due" tryout."""
     policies = SlaPolicy.objects.select_related("department", "calendar").order_by("order", "id")
-    calendars = BusinessCalendar.objects.prefetch_related("windows", "departments")
+    calendars = list(
+        BusinessCalendar.objects.prefetch_related("windows", "departments", "reopened_holidays")
+    )
+    for calendar in calendars:
+        calendar.works_on = [reopened_label(r) for r in calendar.reopened_holidays.all()]
     tryout = TryoutForm(request.GET or None)
     result = None
     if tryout.is_bound and tryout.is_valid():
@@ -70,6 +78,9 @@ def _tryout(data: dict) -> dict:
         return {"policy": None}
     calendar = services.effective_calendar(policy, department)
     spec = services.calendar_spec(calendar)
+    if not spec.has_open_time():
+        # Saved before the editor refused such calendars, or written around it.
+        return {"policy": policy, "calendar": calendar, "no_open_time": True}
     times = services.due_times(policy=policy, spec=spec, at=data["at"])
     labels = dict(SlaTarget.choices)
     rows = [
@@ -102,12 +113,17 @@ def calendar_edit(request: AuthedRequest, pk: int | None = None):
     form = BusinessCalendarForm(data, instance=calendar)
     windows = WindowFormSet(data, instance=calendar, prefix="windows")
     closures = ClosureFormSet(data, instance=calendar, prefix="closures")
-    if request.method == "POST" and all(f.is_valid() for f in (form, windows, closures)):
+    reopened = ReopenedHolidayFormSet(data, instance=calendar, prefix="holidays")
+    formsets = (windows, closures, reopened)
+    # Every form validated (all errors shown at once), the calendar's own first: the windows
+    # formset reads its "open 24/7" from the instance that form updates.
+    checked = [f.is_valid() for f in (form, *formsets)]
+    if request.method == "POST" and all(checked):
         with transaction.atomic():
             saved = form.save()
-            windows.instance = closures.instance = saved
-            windows.save()
-            closures.save()
+            for formset in formsets:
+                formset.instance = saved
+                formset.save()
         messages.success(request, _("Calendar saved. It applies to clocks that start from now on."))
         return redirect("routing:sla")
     return render(
@@ -117,9 +133,20 @@ def calendar_edit(request: AuthedRequest, pk: int | None = None):
             "form": form,
             "windows": windows,
             "closures": closures,
+            "reopened": reopened,
+            "holidays": _holidays(calendar),
             "calendar": calendar,
             "active": "settings",
         },
+    )
+
+
+def _holidays(calendar: BusinessCalendar) -> list:
+    """This year's and next year's public holidays, open or closed as the calendar is saved."""
+    calendar = BusinessCalendar.objects.get(pk=calendar.pk) if calendar.pk else calendar
+    year = timezone.localdate().year
+    return services.holiday_overview(
+        calendar, years=(year, year + 1), language=holiday_label_language()
     )
 
 

@@ -34,6 +34,10 @@ def is_admin(user) -> bool:
     return user.is_admin_role
 
 
+def is_coordinator_or_manager(user) -> bool:
+    return user.is_coordinator or user.is_manager
+
+
 def is_team_lead_or_manager(user) -> bool:
     return user.is_manager or user.memberships.filter(is_lead=True).exists()
 
@@ -45,6 +49,7 @@ def is_authenticated(user) -> bool:
 coordinator_required = role_required(is_coordinator)
 any_user_required = role_required(is_authenticated)
 manager_required = role_required(is_manager)
+coordinator_or_manager_required = role_required(is_coordinator_or_manager)
 admin_required = role_required(is_admin)
 lead_or_manager_required = role_required(is_team_lead_or_manager)
 

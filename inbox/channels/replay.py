@@ -6,6 +6,12 @@ account posted them outside the app), and in_response_to_tweet_id becomes
 parent_external_id so ingest rebuilds the threads. Times are kept, or shifted
 and compressed so a replay can stream a day of traffic in minutes.
 
+A brand's channel gets only what a live connector for that brand would fetch
+(addresses_brand): customer tweets that mention the brand or reply to one of
+its tweets, and the brand's own replies. The file also holds tweets that do
+neither (marketing templates, other people's tweets in a thread); replayed as
+customer messages they would start clocks no real inbox ever starts.
+
 Like every connector this module never touches the ORM.
 """
 
@@ -92,6 +98,17 @@ def brand_of_threads(tweets: Iterable[Tweet]) -> dict[str, str]:
     return out
 
 
+def addresses_brand(tweet: Tweet, brand: str, by_id: dict[str, Tweet]) -> bool:
+    """Whether a live connector for brand's account would fetch this tweet: a customer tweet
+    that mentions @brand or replies to one of brand's tweets, or brand's own reply."""
+    parent = by_id.get(tweet.in_response_to)
+    if tweet.author_id == brand:
+        return bool(tweet.in_response_to)  # its posts that answer nobody start nothing
+    if parent is not None and parent.author_id == brand:
+        return True
+    return brand.casefold() in {m.casefold() for m in _MENTION.findall(tweet.text)}
+
+
 def twcs_messages_by_brand(
     path: Path | None = None,
     *,
@@ -105,6 +122,8 @@ def twcs_messages_by_brand(
     """
     tweets = read_twcs(path)
     brands = brand_of_threads(tweets)
+    by_id = {t.tweet_id: t for t in tweets}
+    tweets = [t for t in tweets if addresses_brand(t, brands[t.tweet_id], by_id)]
     first = min(t.created_at for t in tweets)
     anchor = start or first
 

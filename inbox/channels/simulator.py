@@ -839,12 +839,52 @@ class SimulatorConnector:
         root = self._build(cfg, root_rng, root_slot, lang, kind, root_author, own=ours)
         if slot.burst_root:
             return root
+        return self._burst_comment(cfg, slot, lang, root)
+
+    def _burst_comment(
+        self, cfg: _Settings, slot: _Slot, lang: str, root: IncomingMessage
+    ) -> IncomingMessage:
         rng = self._rng(cfg, slot.external_id)
         kind = _weighted(rng, BURST_KINDS)
-        if kind == "chime_in" and not ours and rng.random() < 0.3:
+        if kind == "chime_in" and not root.is_own and rng.random() < 0.3:
             kind = "complaint"  # piling on under a customer's viral post
         author = self._author(cfg, lang, rng.randrange(AUTHOR_POOL))
         return self._build(cfg, rng, slot, lang, kind, author, parent=root)
+
+    def staged_burst(
+        self,
+        channel: ChannelConfig,
+        *,
+        start: datetime,
+        minutes: int,
+        per_minute: float,
+        lang: str = "nl",
+    ) -> list[IncomingMessage]:
+        """A burst like the live stream's, under our own unlucky post, at a moment the caller
+        picks (the demo's history stages one): the post at `start`, then about per_minute
+        comments a minute for `minutes` minutes. Deterministic in (seed, start)."""
+        cfg = _Settings(channel)
+        first = math.floor(start.timestamp() / 60)
+        rng = self._rng(cfg, "staged", first)
+        root_slot = _Slot(_minute_start(first), f"sim-{cfg.tag}-s{first}", first, 0, first, True)
+        author = self._kind_author(cfg, rng, lang, "own")
+        root = self._build(cfg, rng, root_slot, lang, "burst_own", author, own=True)
+        out = [root]
+        for age in range(minutes):
+            minute_rng = self._rng(cfg, "staged", first, age)
+            count = _poisson(minute_rng, per_minute)
+            offsets = sorted(minute_rng.randrange(1, 60_000_000) for _ in range(count))
+            for index, offset in enumerate(offsets):
+                slot = _Slot(
+                    _minute_start(first + age) + timedelta(microseconds=offset),
+                    f"sim-{cfg.tag}-s{first}-{age}-{index}",
+                    first + age,
+                    index,
+                    first,
+                    False,
+                )
+                out.append(self._burst_comment(cfg, slot, lang, root))
+        return out
 
     def _build(
         self,

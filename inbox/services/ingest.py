@@ -4,7 +4,8 @@ ingest_messages() is the only way messages enter the database. It is idempotent
 (unique (channel, external_id), so a replayed or doubly delivered batch creates
 nothing), saves the connector's cursor in the same transaction as the messages,
 threads replies into their parent's conversation, reopens or follows up closed
-conversations, and enriches new inbound messages.
+conversations, puts a conversation waiting on the customer back to work when the
+customer answers, and enriches new inbound messages.
 
 Speed matters (>= 5,000 messages/s, DESIGN.md): work is set-based. On
 PostgreSQL every write is one INSERT ... SELECT FROM unnest(arrays) or one
@@ -15,6 +16,13 @@ portable Django path (bulk_create / bulk_update) with the same decisions.
 Concurrency: the channel row is locked (SELECT ... FOR UPDATE) for the whole
 batch, so two workers ingesting one channel serialise instead of racing on the
 threading decisions; the unique constraints stay the last line of defence.
+
+Fail-safe: settings and heuristics never stop ingest. An SLA policy or calendar that
+fails for a conversation, a routing rule that fails for one, or enrichment that
+fails for a message is logged, and the message is stored all the same: without that
+clock, unrouted, or unenriched. Each such message counts on the channel's health
+(Channel.ingest_problem_count, last_ingest_problem) and a failing policy on the
+policy (SlaPolicy.failure_count), where the settings pages show them.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from inbox.channels.base import IncomingMessage
 from inbox.models import (
@@ -50,16 +59,19 @@ from inbox.models import (
 )
 from routing.services import (
     SLA_FIELDS,
+    PendingClocks,
     SlaContext,
+    SlaFailure,
     apply_routing,
     fetch_with_sla_fields,
     on_customer_message,
     on_status_changed,
     plan_ingested,
+    record_policy_failures,
     save_clocks_of_new,
     start_clocks_of_new,
 )
-from webcare.db import bulk_insert, on_postgres, pg_cursor, plain
+from webcare.db import bulk_insert, bulk_update, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +92,14 @@ class IngestResult:
     new_conversation_ids: list[int] = field(default_factory=list)
     reopened_ids: list[int] = field(default_factory=list)
     contacts_created: int = 0
+    # Messages stored with a step skipped: no SLA clock, not routed or not enriched (see above).
+    problems: int = 0
 
     def merge(self, other: IngestResult) -> None:
         self.created += other.created
         self.duplicates += other.duplicates
         self.contacts_created += other.contacts_created
+        self.problems += other.problems
         self.new_conversation_ids += other.new_conversation_ids
         self.reopened_ids += other.reopened_ids
         self.conversation_ids = sorted(set(self.conversation_ids) | set(other.conversation_ids))
@@ -117,7 +132,7 @@ def ingest_messages(
     chunks = [ordered[i : i + BATCH_SIZE] for i in range(0, len(ordered), BATCH_SIZE)] or [[]]
     if len(chunks) == 1:
         result.merge(_ingest_batch(channel.pk, chunks[0], cursor, enriched=None))
-        _route(result)
+        _route(channel.pk, result)
         return result
     # Pipeline: enrich the next batch in a thread while this one is written.
     # Language detection (lingua) releases the GIL and PostgreSQL works in its
@@ -135,14 +150,28 @@ def ingest_messages(
             result.merge(
                 _ingest_batch(channel.pk, chunk, cursor if last else None, enriched=enriched)
             )
-    _route(result)
+    _route(channel.pk, result)
     return result
 
 
-def _route(result: IngestResult) -> None:
-    """New conversations go through the routing rules (suggest, auto-forward, priority)."""
-    if result.new_conversation_ids:
-        apply_routing(conversation_ids=result.new_conversation_ids)
+def _route(channel_id: int, result: IngestResult) -> None:
+    """New conversations go through the routing rules (suggest, auto-forward, priority).
+
+    After the batches committed: a conversation a rule fails for stays unrouted, and counts
+    on the channel's health with its messages.
+    """
+    if not result.new_conversation_ids:
+        return
+    failed: dict[int, Exception] = {}
+    apply_routing(conversation_ids=result.new_conversation_ids, on_error=failed.__setitem__)
+    if failed:
+        # Only on failure: how many stored messages the failed conversations hold.
+        count = Message.objects.filter(conversation_id__in=list(failed)).count()
+        error = next(reversed(failed.values()))
+        problems = _Problems()
+        problems.add(gettext("Routing rules"), count, error)
+        problems.save(channel_id, timezone.now())
+        result.problems += count
 
 
 def _not_stored(channel_id: int, chunk: list[IncomingMessage]) -> list[IncomingMessage]:
@@ -198,6 +227,7 @@ class _Conv:
     is_new: bool = False
     reopened: bool = False
     adopted: bool = False  # first inbound message in a conversation our own post opened
+    resumed: bool = False  # the customer answered while we waited on them
     messages: list[_Row] = field(default_factory=list)
     # The stored row (with what the SLA rules read); None for a conversation not created yet.
     obj: Conversation | None = None
@@ -216,12 +246,41 @@ class _Row:
     conv: _Conv | None = None
 
 
+@dataclass
+class _Problems:
+    """What one batch stored with a step skipped (see "Fail-safe" above)."""
+
+    messages: int = 0
+    last: str = ""
+    sla: list[SlaFailure] = field(default_factory=list)
+
+    def add(self, step: str, messages: int, error: Exception | str) -> None:
+        if isinstance(error, Exception):
+            error = f"{type(error).__name__}: {error}"
+        self.messages += messages
+        self.last = f"{step}: {error}"[:2000]
+
+    def channel_fields(self, now: datetime) -> dict[str, Any]:
+        if not self.messages:
+            return {}
+        return {
+            "ingest_problem_count": F("ingest_problem_count") + self.messages,
+            "last_ingest_problem": self.last,
+            "last_ingest_problem_at": now,
+        }
+
+    def save(self, channel_id: int, now: datetime) -> None:
+        """Outside a batch (routing runs after commit): one UPDATE of the channel's counters."""
+        if self.messages:
+            Channel.objects.filter(pk=channel_id).update(**self.channel_fields(now))
+
+
 def _ingest_batch(
     channel_id: int,
     batch: list[IncomingMessage],
     cursor: dict[str, Any] | None,
     *,
-    enriched: Future[dict[str, tuple[str, str, int]]] | None,
+    enriched: Future[dict[str, Enriched]] | None,
 ) -> IngestResult:
     result = IngestResult()
     with transaction.atomic():
@@ -236,9 +295,15 @@ def _ingest_batch(
         existing = _existing_external_ids(channel_id, [_clip(m.external_id, 255) for m in batch])
         new = [m for m in batch if _clip(m.external_id, 255) not in existing]
         result.duplicates = len(batch) - len(new)
+        problems = _Problems()
         if new:
-            _store(channel, new, result, enriched)
-        _save_channel(channel, cursor, result.created)
+            _store(channel, new, result, enriched, problems)
+        _save_channel(channel, cursor, result.created, problems)
+        result.problems = problems.messages
+        if problems.sla:
+            # After commit, so ingest of other channels never waits on a policy's row.
+            failures, at = problems.sla, timezone.now()
+            transaction.on_commit(lambda: record_policy_failures(failures, at=at), robust=True)
     return result
 
 
@@ -246,7 +311,8 @@ def _store(
     channel: Channel,
     new: list[IncomingMessage],
     result: IngestResult,
-    pending: Future[dict[str, tuple[str, str, int]]] | None,
+    pending: Future[dict[str, Enriched]] | None,
+    problems: _Problems,
 ) -> None:
     """pending: the enrichment of (most of) these messages, running in another thread."""
     now = timezone.now()
@@ -268,14 +334,19 @@ def _store(
     missing = [r.msg for r in rows if not r.own and r.external_id not in enriched]
     if missing:
         enriched = {**enriched, **_enrich_messages(missing, tuple(channel.own_handles or ()))}
+    unenriched = []
     for row in rows:
         if not row.own:
-            row.language, row.sentiment, row.flags = enriched[row.external_id]
+            row.language, row.sentiment, row.flags, error = enriched[row.external_id]
+            if error:
+                unenriched.append(error)
+    if unenriched:
+        problems.add(gettext("Enrichment"), len(unenriched), unenriched[-1])
     for row in rows:
         row.flags |= contact_flags.get(row.contact_id, 0)
 
     convs = _thread(channel.pk, rows)
-    _write(channel, rows, convs, now, result)
+    _write(channel, rows, convs, now, result, problems)
 
 
 # --------------------------------------------------------------------------
@@ -332,6 +403,15 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
                 conv.adopted = True
                 conv.has_inbound = True
                 conv.contact_id = row.contact_id
+                if conv.is_new:
+                    # Our post answered by a customer in the same batch: work, as it is when
+                    # the answer comes in a later batch (_update_conversations).
+                    conv.status = Status.NEW
+            elif not row.own and conv.status == Status.WAITING and not conv.adopted:
+                # The customer answered: back to the state the team works from (the SLA
+                # pause ends with it, see _plan_sla_of_existing).
+                conv.resumed = True
+                conv.status = _working_status(conv.obj)
         elif row.own:
             pass  # our post in a finished thread stays there; it reopens nothing
         elif (
@@ -350,6 +430,25 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
         row.conv = conv
         conv.messages.append(row)
     return convs
+
+
+def _working_status(obj: Conversation) -> str:
+    """Where a conversation goes when the customer answers while we wait on them: to its
+    assignee, else to its team's queue, else to the shared inbox."""
+    if obj.assignee_id:
+        return Status.ASSIGNED
+    if obj.department_id:
+        return Status.TRIAGED
+    return Status.NEW
+
+
+def _new_status(conv: _Conv) -> str | None:
+    """The status this batch gives a stored conversation, or None when it keeps its own."""
+    if conv.reopened or conv.adopted:
+        return Status.NEW
+    if conv.resumed:
+        return conv.status
+    return None
 
 
 def _open(key: str, row: _Row, *, previous: int | None) -> _Conv:
@@ -524,26 +623,48 @@ def _load_contacts(
 # --------------------------------------------------------------------------
 
 
+# (language, sentiment, flags, error): the error is "" when enrichment worked, else why it
+# failed (the message is stored with no language, neutral sentiment and no flags).
+Enriched = tuple[str, str, int, str]
+
+
 def _enrich_messages(
     messages: list[IncomingMessage], own_handles: tuple[str, ...]
-) -> dict[str, tuple[str, str, int]]:
-    """external id -> (language, sentiment, flags) for inbound messages. Pure: no database."""
+) -> dict[str, Enriched]:
+    """external id -> Enriched for inbound messages. Pure: no database.
+
+    One batch call; if it fails, message by message, so one message the enrichers choke on
+    costs only its own enrichment (logged, and counted by _store).
+    """
     from inbox.enrich import enrich_batch
 
     inbound = [m for m in messages if not m.is_own]
     if not inbound:
         return {}
-    results = enrich_batch(
-        [(m.text or "", m.author_handle, m.author_name) for m in inbound], own_handles=own_handles
-    )
-    return {
-        _clip(m.external_id, 255): (
-            (e.language or "")[:8],
-            e.sentiment or Sentiment.NEUTRAL,
-            int(e.flags or 0),
-        )
-        for m, e in zip(inbound, results, strict=True)
-    }
+    items = [(m.text or "", m.author_handle, m.author_name) for m in inbound]
+    try:
+        results = enrich_batch(items, own_handles=own_handles)
+    except Exception:
+        logger.exception("enrichment of %s messages failed; retrying one by one", len(items))
+        results = []
+        for message, item in zip(inbound, items, strict=True):
+            try:
+                results.extend(enrich_batch([item], own_handles=own_handles))
+            except Exception as exc:
+                logger.exception("enrichment of message %r failed", message.external_id)
+                results.append(exc)
+    out: dict[str, Enriched] = {}
+    for m, e in zip(inbound, results, strict=True):
+        if isinstance(e, Exception):
+            out[_clip(m.external_id, 255)] = ("", Sentiment.NEUTRAL, 0, f"{type(e).__name__}: {e}")
+        else:
+            out[_clip(m.external_id, 255)] = (
+                (e.language or "")[:8],
+                e.sentiment or Sentiment.NEUTRAL,
+                int(e.flags or 0),
+                "",
+            )
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -552,7 +673,12 @@ def _enrich_messages(
 
 
 def _write(
-    channel: Channel, rows: list[_Row], convs: dict[str, _Conv], now: datetime, result: IngestResult
+    channel: Channel,
+    rows: list[_Row],
+    convs: dict[str, _Conv],
+    now: datetime,
+    result: IngestResult,
+    problems: _Problems,
 ) -> None:
     channel_id = channel.pk
     touched = [c for c in convs.values() if c.messages]
@@ -566,8 +692,17 @@ def _write(
         own = [r.created_at for r in conv.messages if r.own]
         if own:
             responded[obj.pk] = max(own)
-    sla = SlaContext()
-    pending = start_clocks_of_new(conversations=sla_rows, responded=responded, ctx=sla)
+    # A policy that fails for a conversation leaves it without clocks (sla.failures).
+    sla = SlaContext(isolate_failures=True)
+    sla_step = gettext("SLA policy")
+    by_sla_pk = {obj.pk: conv for obj, conv in zip(sla_rows, fresh, strict=True)}
+    try:
+        pending = start_clocks_of_new(conversations=sla_rows, responded=responded, ctx=sla)
+    except Exception as exc:
+        # Not one policy: the planning itself failed. The new conversations go without clocks.
+        logger.exception("SLA planning of %s new conversations failed", len(fresh))
+        pending = _without_clocks(sla_rows)
+        problems.add(sla_step, sum(len(c.messages) for c in fresh), exc)
     if fresh:
         _insert_conversations(channel_id, fresh, fresh_aggs, sla_rows, now)
         for obj, conv in zip(sla_rows, fresh, strict=True):
@@ -607,12 +742,43 @@ def _write(
 
     existing = [c for c in touched if not c.is_new and c.messages]
     aggs = [_aggregate(c) for c in existing]
-    plan = _plan_sla_of_existing(existing, aggs, sla)
+    plan = PendingClocks([], [])
+    if existing:
+        try:
+            with transaction.atomic():  # a savepoint: a failed plan leaves no clock half written
+                plan = _plan_sla_of_existing(existing, aggs, sla)
+        except Exception as exc:
+            logger.exception("SLA planning of %s stored conversations failed", len(existing))
+            problems.add(sla_step, sum(len(c.messages) for c in existing), exc)
+    by_sla_pk.update((c.id, c) for c in existing)
+    if sla.failures:
+        failed = {f.conversation_id for f in sla.failures}
+        logger.warning(
+            "channel %s: SLA policies %s failed for %s conversations, stored without clocks",
+            channel_id,
+            sorted({f.policy_id or 0 for f in sla.failures}),
+            len(failed),
+        )
+        last = sla.failures[-1]
+        names = {p.pk: p.name for p in sla.policies}
+        if last.policy_id in names:
+            sla_step = gettext("SLA policy “%(name)s”") % {"name": names[last.policy_id]}
+        problems.add(
+            sla_step,
+            sum(len(by_sla_pk[pk].messages) for pk in failed if pk in by_sla_pk),
+            last.error,
+        )
+        problems.sla += sla.failures
     if existing:
         _update_conversations(existing, aggs, now, sla={c.pk for c in plan.changed})
 
     events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
     events += [(c.id, "reopened", {}) for c in existing if c.reopened]
+    events += [
+        (c.id, "customer_replied", {"from": Status.WAITING.value, "to": str(c.status)})
+        for c in existing
+        if c.resumed
+    ]
     if events:
         bulk_insert(
             ConversationEvent,
@@ -706,8 +872,8 @@ def _plan_sla_of_existing(existing: list[_Conv], aggs: list[dict[str, Any]], ctx
     """
     for conv, agg in zip(existing, aggs, strict=True):
         obj = conv.obj
-        if conv.reopened or conv.adopted:
-            obj.status = Status.NEW
+        if (status := _new_status(conv)) is not None:
+            obj.status = status
         if conv.reopened:
             obj.closed_at = None
         if agg["last_inbound_at"] is not None:
@@ -785,7 +951,8 @@ def _update_conversations(
     """
     if on_postgres():
         # Relative (count + n, GREATEST, OR) so concurrent writers of other
-        # fields keep their changes; status only changes on reopen or adoption.
+        # fields keep their changes; status only changes on reopen, adoption or a customer
+        # answering while we waited (decided on the row locked in _load_conversations).
         arrays = [
             ([c.id for c in convs], "bigint"),
             ([a["count"] for a in aggs], "integer"),
@@ -793,6 +960,7 @@ def _update_conversations(
             ([a["last_inbound_at"] for a in aggs], "timestamptz"),
             ([a["flags"] for a in aggs], "integer"),
             ([c.reopened for c in convs], "boolean"),
+            ([_new_status(c) for c in convs], "text"),
             ([c.contact_id if c.adopted else None for c in convs], "bigint"),
             (
                 [_adopt(c, a, "received_at") for c, a in zip(convs, aggs, strict=True)],
@@ -817,11 +985,9 @@ def _update_conversations(
                 last_message_at = GREATEST(c.last_message_at, u.last_at),
                 last_inbound_at = GREATEST(c.last_inbound_at, u.last_in),
                 flags = c.flags | u.flags,
-                status = CASE WHEN u.reopen OR u.contact_id IS NOT NULL
-                              THEN '{Status.NEW}' ELSE c.status END,
+                status = COALESCE(u.status, c.status),
                 closed_at = CASE WHEN u.reopen THEN NULL ELSE c.closed_at END,
-                version = c.version
-                    + CASE WHEN u.reopen OR u.contact_id IS NOT NULL THEN 1 ELSE 0 END,
+                version = c.version + CASE WHEN u.status IS NOT NULL THEN 1 ELSE 0 END,
                 contact_id = COALESCE(u.contact_id, c.contact_id),
                 received_at = COALESCE(u.received_at, c.received_at),
                 snippet = COALESCE(u.snippet, c.snippet),
@@ -830,7 +996,7 @@ def _update_conversations(
                 {sla_sets},
                 updated_at = %s
             FROM unnest({", ".join(f"%b::{t}[]" for _, t in arrays)})
-                AS u(id, n, last_at, last_in, flags, reopen, contact_id, received_at,
+                AS u(id, n, last_at, last_in, flags, reopen, status, contact_id, received_at,
                      snippet, language, sentiment, sla, {", ".join(SLA_FIELDS)})
             WHERE c.id = u.id
         """
@@ -852,8 +1018,8 @@ def _update_conversations(
             )
         obj.flags |= agg["flags"]
         obj.updated_at = now
-        if conv.reopened or conv.adopted:
-            obj.status = Status.NEW
+        if (status := _new_status(conv)) is not None:
+            obj.status = status
             obj.version += 1
         if conv.reopened:
             obj.closed_at = None
@@ -863,8 +1029,9 @@ def _update_conversations(
             obj.snippet = _adopt(conv, agg, "snippet")
             obj.language = _adopt(conv, agg, "language")
             obj.sentiment = _adopt(conv, agg, "sentiment")
-    Conversation.objects.bulk_update(
-        stored.values(),
+    bulk_update(
+        Conversation,
+        list(stored.values()),
         [
             "message_count",
             "last_message_at",
@@ -881,7 +1048,6 @@ def _update_conversations(
             "updated_at",
             *SLA_FIELDS,
         ],
-        batch_size=500,
     )
 
 
@@ -898,10 +1064,13 @@ def _adopt(conv: _Conv, agg: dict[str, Any], what: str) -> Any:
     }[what]
 
 
-def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int) -> None:
-    """Cursor and today's counter, in the same transaction as the messages."""
+def _save_channel(
+    channel: Channel, cursor: dict[str, Any] | None, created: int, problems: _Problems
+) -> None:
+    """Cursor, today's counter and the batch's problems, in the same transaction as the
+    messages (the channel row is locked already)."""
     today = timezone.localdate()
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = problems.channel_fields(timezone.now())
     if cursor is not None:
         update["cursor"] = cursor
     if created:
@@ -919,6 +1088,15 @@ def _save_channel(channel: Channel, cursor: dict[str, Any] | None, created: int)
 # --------------------------------------------------------------------------
 
 _SLA_TYPES = {name: "text" if name == "sla_state" else "timestamptz" for name in SLA_FIELDS}
+
+
+def _without_clocks(sla_rows: list[Conversation]) -> PendingClocks:
+    """The new conversations' SLA fields back to "no SLA", and no clock to write."""
+    blank = Conversation()
+    for row in sla_rows:
+        for name in SLA_FIELDS:
+            setattr(row, name, getattr(blank, name))
+    return PendingClocks([], [])
 
 
 def _sla_rows(

@@ -104,3 +104,16 @@ def test_bad_json_is_a_form_error_not_a_500(client, admin_user):
     assert response.status_code == 200
     assert response.content.decode().count('role="alert"') >= 2
     assert not Channel.objects.exists()
+
+
+def test_it_shows_messages_stored_with_a_step_skipped(client, admin_user):
+    ChannelFactory(
+        name="X @kapot",
+        ingest_problem_count=7,
+        last_ingest_problem="SLA policy “Kapot”: ValueError: calendar has no open business time",
+        last_ingest_problem_at=timezone.now(),
+    )
+    client.force_login(admin_user)
+    body = client.get(reverse("inbox:channels")).content.decode()
+    assert "7 messages stored without an SLA clock, routing or enrichment" in body
+    assert "calendar has no open business time" in body

@@ -243,6 +243,23 @@ def test_a_customer_answering_our_own_post_turns_it_into_work(channel):
 
 
 @pytest.mark.django_db
+def test_our_post_and_a_customers_answer_in_one_batch_are_work_too(channel):
+    """The same as across two batches: the batch boundary must not decide what needs triage."""
+    ingest_messages(
+        channel=channel,
+        messages=[
+            msg("post", author="woonstad", own=True, text="Storing!"),
+            msg("q", author="cust-5", parent="post", minutes=4, text="Wanneer?"),
+        ],
+    )
+    conv = Conversation.objects.get()
+    assert conv.status == Status.NEW
+    assert conv.contact.external_id == "cust-5"
+    assert conv.snippet == "Wanneer?"
+    assert conv.received_at == T0 + timedelta(minutes=4)
+
+
+@pytest.mark.django_db
 def test_contacts_are_one_per_author_and_keep_their_history(channel):
     batches = [
         [msg("a1", author="u1", name="Old Name"), msg("b1", author="u2")],

@@ -1,43 +1,26 @@
 """Replaying the real twcs_head5000.csv rebuilds exactly the threads its reply structure implies."""
 
-import csv
 from datetime import UTC, datetime
 
 import pytest
-from django.conf import settings
 
-from inbox.channels.replay import TWCS_FILE, twcs_messages_by_brand
+from inbox.channels.replay import twcs_messages_by_brand
 from inbox.models import Conversation, Direction, Message
 from inbox.services import ingest
 from inbox.services.ingest import ingest_messages
 from tests.factories import ChannelFactory
+from tests.realworld import live_rows, needs_twcs, read_rows, union_find_threads
 
-pytestmark = pytest.mark.skipif(
-    not (settings.REALWORLD_DATA_DIR / TWCS_FILE).exists(),
-    reason=f"real-world data set {TWCS_FILE} not found under REALWORLD_DATA_DIR",
-)
+pytestmark = needs_twcs
 
 
 def threads_in_csv() -> tuple[int, int, int]:
-    """Count threads straight from the CSV (union-find over tweet -> in_response_to)."""
-    with open(settings.REALWORLD_DATA_DIR / TWCS_FILE, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    parent = {}
-
-    def find(x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for row in rows:
-        find(row["tweet_id"])
-        if row["in_response_to_tweet_id"]:
-            parent[find(row["tweet_id"])] = find(row["in_response_to_tweet_id"])
-    threads = {find(row["tweet_id"]) for row in rows}
-    brand_rows = sum(row["inbound"] == "False" for row in rows)
-    return len(threads), len(rows), brand_rows
+    """(threads, rows, brand rows) of what live connectors would fetch, counted straight from
+    the CSV: union-find over tweet -> in_response_to among the rows they fetch."""
+    kept = [row for row, _brand in live_rows(read_rows())]
+    threads = set(union_find_threads(kept).values())
+    brand_rows = sum(row["inbound"] == "False" for row in kept)
+    return len(threads), len(kept), brand_rows
 
 
 def replay(batch_size=None, monkeypatch=None):
@@ -85,6 +68,26 @@ def test_brand_tweets_are_outbound_and_replays_are_harmless():
     for brand, messages in again.items():
         assert ingest_messages(channel=channels[brand], messages=messages).created == 0
     assert Message.objects.count() == rows
+
+
+@pytest.mark.django_db
+def test_only_what_a_live_connector_would_fetch_is_replayed():
+    replay()
+    stored = set(Message.objects.values_list("external_id", flat=True))
+    # AirAsiaSupport's 2011 booking-number template: mentions nobody, answers nobody.
+    assert "348" not in stored
+    # A customer tweet in a Verizon thread addressed to another customer, not the brand.
+    assert "42" not in stored
+    # Customer tweets that mention the brand, and the brand's answers, are there.
+    assert {"3", "1", "2", "4"} <= stored
+    rows = Message.objects.values_list(
+        "channel__name", "external_id", "direction", "text", "parent_external_id"
+    )
+    direction = {(brand, ext): d for brand, ext, d, _text, _parent in rows}
+    for brand, ext, d, text, parent in rows:
+        if d == Direction.INBOUND:
+            answers_brand = direction.get((brand, parent)) == Direction.OUTBOUND
+            assert f"@{brand.lower()}" in text.lower() or answers_brand, (brand, ext)
 
 
 def test_replay_can_compress_time():

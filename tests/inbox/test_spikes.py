@@ -86,6 +86,14 @@ def test_it_records_and_notifies_a_spike_once(busy_channel, coordinator, manager
 
 
 @time_machine.travel(NOW, tick=False)
+def test_everyone_told_of_a_spike_can_open_the_link(client, busy_channel, coordinator, manager):
+    detect_spikes(now=NOW)
+    for notification in Notification.objects.filter(kind="spike").select_related("user"):
+        client.force_login(notification.user)
+        assert client.get(notification.url).status_code == 200, notification.user
+
+
+@time_machine.travel(NOW, tick=False)
 def test_an_ongoing_spike_is_recorded_but_not_notified_again(busy_channel, coordinator):
     detect_spikes(now=NOW)
     later = NOW + timedelta(minutes=10)  # next quarter hour; the 40 are still in the window

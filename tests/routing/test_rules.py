@@ -1,13 +1,21 @@
 """The pure matcher, apply_routing, and the rules pages."""
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from inbox.models import ConversationEvent, Flag, Priority, Status
-from routing.models import RoutingRule
+from inbox.channels.base import IncomingMessage
+from inbox.models import Conversation, ConversationEvent, Flag, Priority, Status
+from inbox.services.ingest import ingest_messages
+from routing.models import RoutingRule, SlaClock
 from routing.rules import RoutingInput, first_matching_rule, rule_matches
 from routing.services import apply_routing
-from tests.factories import ConversationFactory, MessageFactory
+from tests.factories import ChannelFactory, ConversationFactory, MessageFactory
 
 
 def rule(**kwargs):
@@ -147,3 +155,45 @@ def test_departments_page(client, coordinator, staff_a, team_a):
     client.force_login(coordinator)
     response = client.get(reverse("routing:departments"))
     assert response.status_code == 200 and b"Anna de Vries" in response.content
+
+
+@pytest.mark.django_db
+def test_auto_forwarding_moves_the_clocks_to_the_teams_calendar_at_a_fixed_query_count(
+    team_a, office_calendar, policy
+):
+    """Ingest routes new conversations in batches: the forwarded ones are reclocked together,
+    not one policy-and-calendar load per row (40 ms each on SQLite, minutes for a backfill)."""
+    team_a.calendar = office_calendar
+    team_a.save()
+    friday_1645 = datetime(2026, 3, 13, 16, 45, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    monday_0915 = datetime(2026, 3, 16, 9, 15, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    RoutingRule.objects.create(
+        order=0, name="lek", keywords=["lekkage"], department=team_a, auto_forward=True
+    )
+    queries = []
+    for n in (2, 20):
+        channel = ChannelFactory()
+        with time_machine.travel(friday_1645, tick=False):
+            ingest_messages(channel=channel, messages=[mention(i) for i in range(n)])
+            conversations = list(Conversation.objects.filter(channel=channel))
+            Conversation.objects.filter(channel=channel).update(department=None, status="new")
+            with CaptureQueriesContext(connection) as ctx:
+                apply_routing(conversation_ids=[c.pk for c in conversations])
+        queries.append(len(ctx.captured_queries))
+        due = set(
+            SlaClock.objects.filter(
+                conversation__channel=channel, kind="first_response"
+            ).values_list("due_at", flat=True)
+        )
+        assert due == {monday_0915}, (n, due)  # 30 business minutes from Friday 16:45
+    assert queries[0] == queries[1], queries
+
+
+def mention(i: int) -> IncomingMessage:
+    return IncomingMessage(
+        external_id=f"lek-{i}",
+        text=f"Lekkage in de keuken, nummer {i}",
+        created_at=datetime(2026, 3, 13, 15, 45, tzinfo=UTC),
+        author_id=f"bewoner-{i}",
+        author_handle=f"bewoner{i}",
+    )

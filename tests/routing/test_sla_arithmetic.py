@@ -179,11 +179,72 @@ def test_is_open_at():
     assert not is_open_at(OFFICE, ams(2026, 4, 27, 10))
 
 
+# --- Holidays a team works on ----------------------------------------------------------------
+
+THURSDAY_BEFORE_EASTER = ams(2026, 4, 2, 16, 45)  # Good Friday is 3 April 2026
+
+
+def test_good_friday_is_closed_unless_the_team_works_on_it():
+    # Closed Friday, the weekend and Easter Monday: due on Tuesday.
+    assert add_business_time(THURSDAY_BEFORE_EASTER, 30 * MIN, OFFICE) == ams(2026, 4, 7, 9, 15)
+    every_year = office_hours(reopened_holidays=frozenset({"Good Friday"}))
+    assert add_business_time(THURSDAY_BEFORE_EASTER, 30 * MIN, every_year) == ams(2026, 4, 3, 9, 15)
+    once = office_hours(reopened_dates=frozenset({date(2026, 4, 3)}))
+    assert add_business_time(THURSDAY_BEFORE_EASTER, 30 * MIN, once) == ams(2026, 4, 3, 9, 15)
+    # A date reopens that date only: Good Friday 2027 stays closed.
+    assert once.is_closed_day(date(2027, 3, 26)) and not every_year.is_closed_day(date(2027, 3, 26))
+    # Easter Monday is another holiday: still closed.
+    assert every_year.is_closed_day(date(2026, 4, 6))
+
+
+def test_liberation_day_is_closed_in_lustrum_years_and_can_be_reopened():
+    assert OFFICE.is_closed_day(date(2025, 5, 5))
+    assert not OFFICE.is_closed_day(date(2026, 5, 5))  # not a lustrum year: a working day
+    works = office_hours(reopened_holidays=frozenset({"Liberation Day"}))
+    assert not works.is_closed_day(date(2025, 5, 5))
+    assert is_open_at(works, ams(2025, 5, 5, 10))
+
+
+def test_two_holidays_on_one_date_need_both_reopened():
+    # 5 May 2005: Ascension Day and Liberation Day (a lustrum year).
+    liberation = office_hours(reopened_holidays=frozenset({"Liberation Day"}))
+    assert liberation.is_closed_day(date(2005, 5, 5))
+    both = office_hours(reopened_holidays=frozenset({"Liberation Day", "Ascension Day"}))
+    assert not both.is_closed_day(date(2005, 5, 5))
+
+
+def test_a_closure_still_closes_a_reopened_holiday():
+    cal = office_hours(
+        reopened_holidays=frozenset({"Good Friday"}), closed_dates=frozenset({date(2026, 4, 3)})
+    )
+    assert cal.is_closed_day(date(2026, 4, 3))
+
+
+def test_reopening_means_nothing_when_holidays_do_not_close_the_calendar():
+    cal = office_hours(use_dutch_holidays=False, reopened_holidays=frozenset({"Good Friday"}))
+    assert not cal.is_closed_day(date(2026, 4, 3)) and not cal.is_closed_day(date(2026, 4, 6))
+
+
+def test_a_snapshot_from_before_reopened_holidays_reads_as_none_reopened():
+    old = {
+        "tz": "Europe/Amsterdam",
+        "is_24_7": False,
+        "use_dutch_holidays": True,
+        "windows": {"4": [["09:00:00", "17:00:00"]]},
+        "closed_dates": [],
+    }
+    spec = CalendarSpec.from_json(old)
+    assert spec.reopened_holidays == frozenset() and spec.reopened_dates == frozenset()
+    assert spec.is_closed_day(date(2026, 4, 3))
+
+
 def test_spec_survives_a_json_round_trip():
     spec = CalendarSpec(
         tz="Europe/Amsterdam",
         windows={0: ((time(8), time(12)), (time(13), time(0)))},
         closed_dates=frozenset({date(2026, 5, 1)}),
+        reopened_holidays=frozenset({"Good Friday", "Liberation Day"}),
+        reopened_dates=frozenset({date(2026, 12, 26)}),
     )
     assert CalendarSpec.from_json(spec.to_json()) == spec
 

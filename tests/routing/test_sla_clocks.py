@@ -208,3 +208,30 @@ def test_a_policy_edit_applies_to_new_clocks_only(team_conv, policy):
     assert conv.first_response_due_at == MONDAY_0915
     newer = team_conv()
     assert newer.first_response_due_at == datetime(2026, 3, 16, 10, 45, tzinfo=AMS)
+
+
+def test_a_reopened_good_friday_counts_as_business_time_and_the_clock_keeps_it(
+    team_conv, office_calendar
+):
+    """Frozen clock: a mention on the Thursday before Easter 2026 at 16:45."""
+    from routing.models import ReopenedHoliday
+
+    thursday = datetime(2026, 4, 2, 16, 45, tzinfo=AMS)
+    closed = team_conv(at=thursday)
+    # Good Friday, the weekend and Easter Monday closed: due Tuesday 09:15.
+    assert closed.first_response_due_at == datetime(2026, 4, 7, 9, 15, tzinfo=AMS)
+
+    reopened = ReopenedHoliday.objects.create(calendar=office_calendar, holiday="Good Friday")
+    works = team_conv(at=thursday)
+    assert works.first_response_due_at == datetime(2026, 4, 3, 9, 15, tzinfo=AMS)
+    clock = SlaClock.objects.get(conversation=works, kind="first_response")
+    assert clock.calendar_spec["reopened_holidays"] == ["Good Friday"]
+
+    # Undoing the reopen applies to new clocks; a running one keeps its snapshot, also when a
+    # pause ends (the due time is computed again from the snapshot).
+    reopened.delete()
+    assert team_conv(at=thursday).first_response_due_at == datetime(2026, 4, 7, 9, 15, tzinfo=AMS)
+    services.on_status_changed(works, Status.NEW, Status.WAITING, thursday + timedelta(minutes=5))
+    services.on_status_changed(works, Status.WAITING, Status.NEW, thursday + timedelta(minutes=5))
+    works.refresh_from_db()
+    assert works.first_response_due_at == datetime(2026, 4, 3, 9, 15, tzinfo=AMS)

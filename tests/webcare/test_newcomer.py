@@ -139,6 +139,7 @@ def form_posting_to(html: str, pattern: str) -> Form:
 class Dev:
     base: str
     logs: list[Path]
+    started: float  # time.monotonic() when command 1 was started
 
     def session(self, username: str) -> tuple[requests.Session, requests.Response]:
         s = requests.Session()
@@ -180,6 +181,7 @@ def dev(tmp_path_factory) -> Iterator[Dev]:
     }
     env.update(WEBCARE_VAR_DIR=str(var), PORT=str(port))
     out = var / "dev.log"
+    started = time.monotonic()
     with open(out, "w") as log:
         proc = subprocess.Popen(
             readme_command_1(),
@@ -204,7 +206,10 @@ def dev(tmp_path_factory) -> Iterator[Dev]:
                 f"no answer in {START_TIMEOUT} s:\n{out.read_text()[-3000:]}"
             )
             time.sleep(1)
-        yield Dev(base=base, logs=[out, var / "worker.log"])
+        print(
+            f"\nnewcomer: the login page answered {time.monotonic() - started:.0f} s after command 1"
+        )
+        yield Dev(base=base, logs=[out, var / "worker.log"], started=started)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -277,6 +282,39 @@ def _get_form_choices(forms: list[Form], page_url: str) -> list[str]:
                 query = {k: v for k, v in form.fields.items() if v} | {name: value}
                 urls.append(f"{action}?{urlencode(query)}")
     return urls
+
+
+MONTH_DEADLINE = 90  # seconds after command 1 (the README promises a minute; CI is shared)
+
+
+def test_the_dashboards_show_a_month_of_figures_within_a_minute(dev):
+    """The history plays in the background while the inbox already answers: the manager's
+    dashboards must show thirty days of figures, not dashes, about a minute after command 1."""
+    manager, _ = dev.session("manager")
+    panel = dev.base + "/dashboards/panel/{}/?days=30&scope=all"
+    while True:
+        response = manager.get(panel.format("response"), headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        figure = _cell(response.text, "First response, calendar time: median")
+        if figure not in ("", "–"):
+            break
+        elapsed = time.monotonic() - dev.started
+        assert elapsed < MONTH_DEADLINE, f"no first-response figure {elapsed:.0f} s after start"
+        time.sleep(2)
+    print(f"\nnewcomer: a month of figures {time.monotonic() - dev.started:.0f} s after command 1")
+    backlog = manager.get(panel.format("backlog"), headers={"HX-Request": "true"}).text
+    days = re.findall(r"<t[hd][^>]*>\s*\d{2}/\d{2}/\d{4}\s*</t[hd]>", backlog)
+    assert len(days) >= 29, f"the backlog shows {len(days)} days"
+    spikes = manager.get(panel.format("spikes"), headers={"HX-Request": "true"}).text
+    assert "Simulator" in spikes, "no spike alert from the history's viral letter"
+    heatmap = manager.get(panel.format("heatmap"), headers={"HX-Request": "true"})
+    assert heatmap.status_code == 200
+
+
+def _cell(html: str, label: str) -> str:
+    """The first value cell after the row header `label` in a panel's table."""
+    found = re.search(re.escape(label) + r"\s*</t[hd]>\s*<td[^>]*>\s*([^<]*)<", html)
+    return found.group(1).strip() if found else ""
 
 
 def test_command_1_serves_every_demo_users_pages(dev):

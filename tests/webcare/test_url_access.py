@@ -73,7 +73,7 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:reply_discard": ("post", TEAM_A_ACT),
     "inbox:notifications": ("get", ALL),
     "inbox:notifications_read": ("post", ALL),
-    "inbox:spike-alerts": ("get", COORD),
+    "inbox:spike-alerts": ("get", COORD | MANAGER),
     "inbox:channels": ("get", ADMIN),
     "inbox:channel_new": ("get", ADMIN),
     "inbox:channel_edit": ("get", ADMIN),

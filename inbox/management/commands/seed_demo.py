@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from inbox.channels.base import IncomingMessage
 from inbox.demo.examples_nl import EXAMPLES
+from inbox.demo.history import seed_history
 from inbox.models import CannedAnswer, Channel, Flag
 from inbox.services.ingest import ingest_messages
 from routing.models import (
@@ -54,6 +55,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--airline", type=int, default=40, help="English sample tweets from the real data"
         )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=30,
+            help="days of history played in (real customer-care conversations); 0 for none",
+        )
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -65,10 +72,15 @@ class Command(BaseCommand):
             self._routing_rules(teams)
             self._canned_answers(teams)
         created = self._dutch_examples(x_channel) + self._airline_examples(options["airline"])
+        seed_history(days=options["history_days"], progress=self._progress)
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {created} new messages."))
         self.stdout.write("Log in at http://127.0.0.1:8000 with password " + DEMO_PASSWORD + " as:")
         for username, first, last, role, _teams in USERS:
             self.stdout.write(f"  {username:<13} {Role(role).label} ({first} {last})")
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _departments(self) -> dict[str, Department]:
         teams = {}
@@ -106,12 +118,13 @@ class Command(BaseCommand):
 
     def _channels(self, teams: dict[str, Department]) -> tuple[Channel, Channel]:
         x_channel, _ = Channel.objects.get_or_create(
-            kind="x",
             name="X @woonstad",
             defaults={
+                # The sample mentions, on the simulated platform: never polled, and a reply a
+                # newcomer sends is "posted" there (a real X channel needs API credentials).
+                "kind": "simulator",
                 "own_handles": ["woonstad"],
                 "keywords": ["woonstad", "#woonstad"],
-                # No API credentials in the demo: this channel holds the sample mentions only.
                 "enabled": False,
             },
         )
@@ -183,11 +196,12 @@ class Command(BaseCommand):
             ("Overlast en buurt", ["overlast", "buren", "container", "woningruil"], "wonen", None),
             ("Pers", ["artikel", "journalist", "verslaggever"], "communicatie", 3),
         ]
-        for order, (name, keywords, slug, priority) in enumerate(rules):
+        # Ordered from 10 up: the history's sample channel has rules of its own before these.
+        for order, (name, keywords, slug, priority) in enumerate(rules, start=1):
             RoutingRule.objects.get_or_create(
                 name=name,
                 defaults={
-                    "order": order,
+                    "order": 10 * order,
                     "keywords": keywords,
                     "department": teams[slug],
                     "set_priority": priority,
@@ -272,9 +286,9 @@ class Command(BaseCommand):
         if limit <= 0 or not path.exists():
             return 0
         channel, _ = Channel.objects.get_or_create(
-            kind="x",
             name="X @airline (English sample)",
-            defaults={"enabled": False, "own_handles": ["airline"]},
+            # Simulated, as the Dutch samples (see _channels): replies to them are "posted".
+            defaults={"kind": "simulator", "enabled": False, "own_handles": ["airline"]},
         )
         now = timezone.now()
         messages = []
