@@ -60,6 +60,7 @@ from reports.models import (
     Granularity,
     RollupWatermark,
 )
+from routing.models import SlaClock, SlaTarget
 from webcare.db import bulk_update, fetch_rows, insert_rows
 
 BATCH_SIZE = 5000
@@ -480,8 +481,6 @@ _MSG_FIELDS = (
     "conversation__channel_id",
     "conversation__department_id",
     "conversation__language",
-    "conversation__first_response_due_at",
-    "conversation__next_response_due_at",
 )
 _FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag]
 
@@ -544,6 +543,39 @@ def _clocks(conv_ids: set[int]) -> dict[int, _Clock]:
     return {conv_id: _Clock(*values) for conv_id, *values in rows}
 
 
+def _response_deadlines(conv_ids: set[int]) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """Per conversation, its first- and next-response clocks as (started_at, due_at), oldest
+    first: the deadline each wait for us had.
+
+    Read from the clocks, which keep their due time when a response stops them; the
+    conversation's own due fields show only running clocks, so by the time a response is
+    counted they are empty (and "SLA met" was never counted). Uses index: the conversation
+    foreign key's.
+    """
+    deadlines: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    if conv_ids:
+        clocks = SlaClock.objects.filter(
+            conversation_id__in_array=list(conv_ids),
+            kind__in=[SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE],
+        ).order_by("conversation_id", "started_at")
+        for conv_id, started, due in fetch_rows(
+            clocks.values_list("conversation_id", "started_at", "due_at")
+        ):
+            deadlines[conv_id].append((started, due))
+    return deadlines
+
+
+def _deadline(
+    clocks: list[tuple[datetime, datetime | None]], waiting_since: datetime, answered: datetime
+) -> datetime | None:
+    """The due time of the clock that this wait started (the first one started from the
+    customer's message on, up to the answer), or None when the wait had no target."""
+    for started, due in clocks:
+        if waiting_since <= started <= answered:
+            return due
+    return None
+
+
 def _orphan_starts(conv_ids: set[int]) -> set[int]:
     """Those of conv_ids whose first message replies to a message the inbox did not have.
 
@@ -588,6 +620,9 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             return 0
         clocks = _clocks({row[1] for row in settled})
         orphans = _orphan_starts({row[1] for row in settled} - clocks.keys())
+        deadlines = _response_deadlines(
+            {row[1] for row in settled if row[2] == Direction.OUTBOUND and not row[3]}
+        )
         changed: set[int] = set()  # new clocks and changed ones
         batch = Batch()
         for (
@@ -605,8 +640,6 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             channel_id,
             dept_id,
             conv_language,
-            first_due,
-            next_due,
         ) in settled:
             dept = str(dept_id) if dept_id else NO_DEPARTMENT
             dims = _dims(channel_id, dept, msg_language or conv_language or "und")
@@ -639,20 +672,21 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
                 continue  # our own post, or a second answer to the same customer message
             changed.add(conv_id)
             waited = (at - clock.awaiting_since).total_seconds()
+            due = _deadline(deadlines.get(conv_id, []), clock.awaiting_since, at)
             if clock.first_response_at is None:
                 clock.first_response_at = at
                 batch.duration(DurationMetric.FRT_CALENDAR, at, waited, agent_dims, orphan=orphan)
                 business = calendars.business_seconds(dept_id, clock.awaiting_since, at)
                 batch.duration(DurationMetric.FRT_BUSINESS, at, business, agent_dims, orphan=orphan)
-                if first_due is not None:
+                if due is not None:
                     batch.count("frt_due", at, agent_dims, orphan=orphan)
-                    if at <= first_due:
+                    if at <= due:
                         batch.count("frt_met", at, agent_dims, orphan=orphan)
             else:
                 batch.duration(DurationMetric.NRT_CALENDAR, at, waited, agent_dims, orphan=orphan)
-                if next_due is not None:
+                if due is not None:
                     batch.count("nrt_due", at, agent_dims, orphan=orphan)
-                    if at <= next_due:
+                    if at <= due:
                         batch.count("nrt_met", at, agent_dims, orphan=orphan)
             clock.awaiting_since = None
             clock.responses += 1
@@ -695,21 +729,30 @@ def _event_batch(batch_size: int) -> int:
             return 0
         # Only the few conversations that closed come back, with what the figures need.
         in_batch = ConversationEvent.objects.filter(id__gt=mark.last_id, id__lte=got["last"])
-        closed = ConversationClock.objects.filter(
-            conversation_id__in=in_batch.values("conversation_id"),
-            resolved_at=None,
-            conversation__status="closed",
-            conversation__closed_at__isnull=False,
-        ).values_list(
-            "conversation_id",
-            "first_inbound_at",
-            "orphan_start",
-            "conversation__closed_at",
-            "conversation__channel_id",
-            "conversation__department_id",
-            "conversation__language",
-            "conversation__assignee_id",
-            "conversation__resolution_due_at",
+        # The resolution clock keeps its due time when the close stops it (the conversation's
+        # field is emptied then).
+        resolution_due = SlaClock.objects.filter(
+            conversation_id=OuterRef("conversation_id"), kind=SlaTarget.RESOLUTION
+        ).order_by("-started_at")
+        closed = (
+            ConversationClock.objects.filter(
+                conversation_id__in=in_batch.values("conversation_id"),
+                resolved_at=None,
+                conversation__status="closed",
+                conversation__closed_at__isnull=False,
+            )
+            .annotate(resolution_due=Subquery(resolution_due.values("due_at")[:1]))
+            .values_list(
+                "conversation_id",
+                "first_inbound_at",
+                "orphan_start",
+                "conversation__closed_at",
+                "conversation__channel_id",
+                "conversation__department_id",
+                "conversation__language",
+                "conversation__assignee_id",
+                "resolution_due",
+            )
         )
         batch = Batch()
         done = []

@@ -71,6 +71,8 @@ def dashboards_have_figures(demo):
         assert cells(response, "First response, calendar time: median")[0] != "–"
         assert cells(response, "First response, business time: p90")[0] != "–"
         assert cells(response, "Resolution, calendar time: median")[0] != "–"
+        assert cells(response, "SLA met: first response")[0] != "–"
+        assert cells(response, "SLA met: resolution")[0] != "–"
         assert int(cells(response, "Answered conversations")[0]) > 500
 
         volume = volume_panel(demo, Scope())

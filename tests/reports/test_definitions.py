@@ -11,7 +11,10 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.models import ConversationEvent
+from inbox.channels.base import IncomingMessage
+from inbox.models import Conversation, ConversationEvent
+from inbox.services.ingest import ingest_messages
+from inbox.services.replies import close_conversation
 from reports import sketch
 from reports.models import DimKind, DurationMetric
 from reports.rollup import run_rollups
@@ -25,7 +28,7 @@ from reports.selectors import (
     orphan_starts,
     scope_for,
 )
-from routing.models import BusinessCalendar, BusinessWindow
+from routing.models import BusinessCalendar, BusinessWindow, SlaClock
 from tests.factories import ConversationFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,9 +63,15 @@ def count(metric, kind=DimKind.ALL, dim="", *, without_orphans=False):
     )
 
 
-def conversation(at, **kwargs):
+def conversation(at, *, due=None, **kwargs):
+    """A conversation opened by a customer at `at`; with `due`, a first-response clock started
+    then (the routing's SLA hooks would start it), due at that time."""
     conv = ConversationFactory(received_at=at, **kwargs)
     MessageFactory(conversation=conv, created_at=at, direction="in")
+    if due is not None:
+        SlaClock.objects.create(
+            conversation=conv, kind="first_response", target_minutes=60, started_at=at, due_at=due
+        )
     return conv
 
 
@@ -180,14 +189,50 @@ def test_resolution(staff_a):
 
 def test_sla_compliance(staff_a):
     start = NOW - timedelta(hours=5)
-    on_time = conversation(start, first_response_due_at=start + timedelta(hours=1))
-    late = conversation(start, first_response_due_at=start + timedelta(minutes=5))
+    on_time = conversation(start, due=start + timedelta(hours=1))
+    late = conversation(start, due=start + timedelta(minutes=5))
     no_due = conversation(start)
     for conv in (on_time, late, no_due):
         reply(conv, start + timedelta(minutes=30), by=staff_a)
     rollup()
     assert count("frt_due") == 2
     assert count("frt_met") == 1
+
+
+def test_sla_met_as_the_routing_runs_the_clocks(channel, policy, coordinator):
+    """The clocks the SLA hooks start and stop, not deadlines set by hand: a response or a close
+    stops its clock and empties the conversation's due field before the rollup counts it."""
+    start = NOW - timedelta(hours=12)
+
+    def message(ext, minutes, *, own=False, parent=""):
+        return IncomingMessage(
+            external_id=ext,
+            text="Mijn cv-ketel is kapot" if not own else "We komen eraan.",
+            created_at=start + timedelta(minutes=minutes),
+            author_id="woonstad" if own else f"klant-{ext[0]}",
+            author_handle="woonstad" if own else f"klant{ext[0]}",
+            parent_external_id=parent,
+            is_own=own,
+        )
+
+    # policy: 30 minutes to a first response, 60 to the next, 8 hours to resolution, 24/7.
+    for batch in (
+        [message("a1", 0), message("b1", 0)],
+        [message("a2", 10, own=True, parent="a1")],  # in time
+        [message("b2", 45, own=True, parent="b1")],  # 15 minutes late
+        [message("a3", 60, parent="a2")],  # the customer writes again ...
+        [message("a4", 80, own=True, parent="a3")],  # ... answered in time
+    ):
+        ingest_messages(channel=channel, messages=batch)
+    a, b = (Conversation.objects.get(thread_key=key) for key in ("a1", "b1"))
+    assert a.first_response_due_at is None  # answered: the running clock is gone
+    for conv, hours in ((a, 2), (b, 9)):
+        with time_machine.travel(start + timedelta(hours=hours), tick=False):
+            close_conversation(conversation=conv, acting_user=coordinator)
+    rollup()
+    assert (count("frt_due"), count("frt_met")) == (2, 1)
+    assert (count("nrt_due"), count("nrt_met")) == (1, 1)
+    assert (count("res_due"), count("res_met")) == (2, 1)
 
 
 def test_replies_per_conversation(staff_a):
@@ -228,7 +273,7 @@ def test_percentiles(staff_a):
 def test_orphan_starts(staff_a):
     start = NOW - timedelta(hours=6)
     # Counted either way: a new mention, answered in time after 10 minutes ...
-    fresh = conversation(start, first_response_due_at=start + timedelta(hours=1))
+    fresh = conversation(start, due=start + timedelta(hours=1))
     reply(fresh, start + timedelta(minutes=10), by=staff_a)
     # ... and a customer's reply to our own post, which the inbox has: 20 minutes.
     post = ConversationFactory(received_at=start)
@@ -241,11 +286,16 @@ def test_orphan_starts(staff_a):
     )
     reply(post, start + timedelta(minutes=21), by=staff_a)
     # Orphan starts. The customer answers a message the inbox never had (5 hours, late, closed)...
-    orphan = ConversationFactory(
-        received_at=start, first_response_due_at=start + timedelta(hours=1)
-    )
+    orphan = ConversationFactory(received_at=start)
     MessageFactory(
         conversation=orphan, created_at=start, direction="in", parent_external_id="not-here-1"
+    )
+    SlaClock.objects.create(
+        conversation=orphan,
+        kind="first_response",
+        target_minutes=60,
+        started_at=start,
+        due_at=start + timedelta(hours=1),
     )
     reply(orphan, start + timedelta(hours=5), by=staff_a)
     close(orphan, start + timedelta(hours=5, minutes=1))
