@@ -665,11 +665,13 @@ def _message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
                 continue
             if automatic:
                 continue  # acknowledgements are no response (SLA issue, dashboards)
+            if clock is None:
+                continue  # our own post before any customer message: no reply to anyone
             agent_dims = _agent_dims(dims, sent_by)
-            orphan = clock.orphan_start if clock is not None else conv_id in orphans
+            orphan = clock.orphan_start
             batch.count("responses", at, agent_dims, hourly=True, orphan=orphan)
-            if clock is None or clock.awaiting_since is None:
-                continue  # our own post, or a second answer to the same customer message
+            if clock.awaiting_since is None:
+                continue  # a second answer to the same customer message
             changed.add(conv_id)
             waited = (at - clock.awaiting_since).total_seconds()
             due = _deadline(deadlines.get(conv_id, []), clock.awaiting_since, at)
