@@ -227,7 +227,7 @@ class _Conv:
     is_new: bool = False
     reopened: bool = False
     adopted: bool = False  # first inbound message in a conversation our own post opened
-    resumed: bool = False  # the customer answered while we waited on them
+    resumed_from: str = ""  # answered or waiting, when the customer wrote again
     messages: list[_Row] = field(default_factory=list)
     # The stored row (with what the SLA rules read); None for a conversation not created yet.
     obj: Conversation | None = None
@@ -407,10 +407,11 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
                     # Our post answered by a customer in the same batch: work, as it is when
                     # the answer comes in a later batch (_update_conversations).
                     conv.status = Status.NEW
-            elif not row.own and conv.status == Status.WAITING and not conv.adopted:
-                # The customer answered: back to the state the team works from (the SLA
-                # pause ends with it, see _plan_sla_of_existing).
-                conv.resumed = True
+            elif not row.own and conv.status in _RESUMING and not conv.adopted:
+                # The customer wrote again after our answer, or while we waited on them: back
+                # to the state the team works from (a pause ends with it, and a next response
+                # clock starts, see _plan_sla_of_existing).
+                conv.resumed_from = str(conv.status)
                 conv.status = _working_status(conv.obj)
         elif row.own:
             pass  # our post in a finished thread stays there; it reopens nothing
@@ -432,6 +433,10 @@ def _thread(channel_id: int, rows: list[_Row]) -> dict[str, _Conv]:
     return convs
 
 
+# What a customer's message ends: our answer (the ball was in their court) or our wait on them.
+_RESUMING = (Status.ANSWERED, Status.WAITING)
+
+
 def _working_status(obj: Conversation) -> str:
     """Where a conversation goes when the customer answers while we wait on them: to its
     assignee, else to its team's queue, else to the shared inbox."""
@@ -446,7 +451,7 @@ def _new_status(conv: _Conv) -> str | None:
     """The status this batch gives a stored conversation, or None when it keeps its own."""
     if conv.reopened or conv.adopted:
         return Status.NEW
-    if conv.resumed:
+    if conv.resumed_from:
         return conv.status
     return None
 
@@ -775,9 +780,9 @@ def _write(
     events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
     events += [(c.id, "reopened", {}) for c in existing if c.reopened]
     events += [
-        (c.id, "customer_replied", {"from": Status.WAITING.value, "to": str(c.status)})
+        (c.id, "customer_replied", {"from": c.resumed_from, "to": str(c.status)})
         for c in existing
-        if c.resumed
+        if c.resumed_from
     ]
     if events:
         bulk_insert(

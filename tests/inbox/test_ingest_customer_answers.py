@@ -1,4 +1,4 @@
-"""A customer answering a conversation that waits on them puts it back to work (issue item 4):
+"""A customer answering a conversation that waits on them, or that we answered, puts it back to work:
 to its assignee, else its team's queue, else the shared inbox, with an event, and the SLA pause
 ends as before. On a frozen clock; runs on both legs (PostgreSQL's set-based UPDATE in
 ingest._update_conversations and the portable bulk_update)."""
@@ -111,3 +111,22 @@ def test_our_own_message_leaves_a_waiting_conversation_waiting(waiting, channel)
     conv.refresh_from_db()
     assert conv.status == Status.WAITING and conv.sla_paused_at == MONDAY_0905
     assert not ConversationEvent.objects.filter(kind="customer_replied").exists()
+
+
+def test_a_customer_writing_after_our_answer_puts_it_back_to_work(channel, policy, team_a, staff_a):
+    """Answered is the ball in the customer's court: when they write again it is work again
+    (in the team's queue, a next-response clock running), not still "answered"."""
+    with time_machine.travel(FRIDAY_1645, tick=False):
+        ingest_messages(channel=channel, messages=[im("m0", FRIDAY_1645)])
+    conv = Conversation.objects.get()
+    with time_machine.travel(MONDAY_0905, tick=False):
+        Conversation.objects.filter(pk=conv.pk).update(department=team_a, status=Status.ANSWERED)
+        conv.refresh_from_db()
+        services.on_agent_reply(conv, MONDAY_0905, staff_a)
+    with time_machine.travel(TUESDAY_1000 + timedelta(minutes=1), tick=False):
+        ingest_messages(channel=channel, messages=[im("c1", TUESDAY_1000, parent="m0")])
+    conv.refresh_from_db()
+    assert conv.status == Status.TRIAGED
+    event = ConversationEvent.objects.get(conversation=conv, kind="customer_replied")
+    assert event.data == {"by": "ingest", "from": "answered", "to": "triaged"}
+    assert conv.next_response_due_at == TUESDAY_1000 + timedelta(minutes=60)
