@@ -16,10 +16,19 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import F, Max, Sum, Window
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.utils import timezone
 
 from reports import sketch
-from reports.models import BacklogSnapshot, DimKind, Granularity, KeywordCount, RollupWatermark
+from reports.models import (
+    BacklogSnapshot,
+    CountRollup,
+    DimKind,
+    Granularity,
+    KeywordCount,
+    RollupWatermark,
+)
 from reports.rollup import (
     ORPHAN_CONVERSATIONS,
     WINDOWS,
@@ -492,65 +501,53 @@ def orphan_starts(period: Period, *, scope: Scope) -> OrphanStarts:
 
 
 def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
-    """Inbound messages per local weekday (rows, Monday first) and hour of day (columns)."""
-    adapt = connection.ops.adapt_datetimefield_value
+    """Inbound messages per local weekday (rows, Monday first) and hour of day (columns).
+
+    Bucketed in the database on both (PostgreSQL AT TIME ZONE, SQLite through Django's zone
+    functions): 7 x 24 rows come back, not one per hour of the period.
+    """
     kind, dims = _scope_dims(scope)
-    where = ["granularity = %s", "start >= %s", "start < %s", "metric = %s", "dim_kind = %s"]
-    params = [Granularity.HOUR, adapt(period.start), adapt(period.end), "inbound", kind]
-    if dims is not None:
-        dim_sql, dim_params = _in("dim", dims)
-        where.append(dim_sql)
-        params += dim_params
-    grid = [[0] * 24 for _ in range(7)]
-    if on_postgres():
-        # Bucketed in the database: 7 x 24 rows come back instead of one per hour of the period.
-        params.insert(0, str(local_zone()))
-        sql = (
-            "SELECT extract(isodow FROM l)::int - 1, extract(hour FROM l)::int, SUM(value)"
-            " FROM (SELECT start AT TIME ZONE %s AS l, value FROM reports_countrollup"
-            f" WHERE {' AND '.join(where)}) h GROUP BY 1, 2"
-        )
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
-            for weekday, hour, value in cur.fetchall():
-                grid[weekday][hour] += int(value)
-        return grid
-    sql = (
-        "SELECT start, SUM(value) FROM reports_countrollup"
-        f" WHERE {' AND '.join(where)} GROUP BY start"
-    )
     zone = local_zone()
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        for start, value in cur.fetchall():
-            if isinstance(start, str):
-                start = datetime.fromisoformat(start)
-            if timezone.is_naive(start):
-                start = timezone.make_aware(start, UTC)
-            local = start.astimezone(zone)
-            grid[local.weekday()][local.hour] += int(value)
+    hours = CountRollup.objects.filter(
+        granularity=Granularity.HOUR,
+        start__gte=period.start,
+        start__lt=period.end,
+        metric="inbound",
+        dim_kind=kind,
+    )
+    if dims is not None:
+        hours = hours.filter(dim__in=dims)
+    cells = (
+        hours.annotate(
+            weekday=ExtractIsoWeekDay("start", tzinfo=zone), hour=ExtractHour("start", tzinfo=zone)
+        )
+        .values("weekday", "hour")
+        .annotate(n=Sum("value"))
+        .order_by()
+    )
+    grid = [[0] * 24 for _ in range(7)]
+    for weekday, hour, n in cells.values_list("weekday", "hour", "n"):
+        grid[weekday - 1][hour] += int(n)
     return grid
 
 
 def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple[date, int, int]]]:
     """The latest snapshot (open, overdue) and the last snapshot of each day of the period."""
     dims = scope.department_dims() if scope.is_team else [""]
-    if on_postgres():
-        series = _backlog_days_sql(period, dims)
-    else:
-        qs = BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end)
-        qs = qs.filter(dim__in=dims).order_by("hour")
-        per_day: dict[date, dict[str, tuple[int, int]]] = defaultdict(dict)
-        for hour, dim, open_, overdue in qs.values_list("hour", "dim", "open", "overdue"):
-            per_day[hour.astimezone(local_zone()).date()][dim] = (open_, overdue)
-        series = [
-            (
-                day,
-                sum(v[0] for v in per_day[day].values()),
-                sum(v[1] for v in per_day[day].values()),
-            )
-            for day in sorted(per_day)
-        ]
+    zone = local_zone()
+    day = TruncDate("hour", tzinfo=zone)
+    # The last snapshot of each local day and dim: one row per day and dim comes back.
+    last_of_day = (
+        BacklogSnapshot.objects.filter(hour__gte=period.start, hour__lt=period.end, dim__in=dims)
+        .annotate(day=day, last=Window(Max("hour"), partition_by=[F("dim"), day]))
+        .filter(hour=F("last"))
+        .values_list("day", "open", "overdue")
+    )
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for local_day, open_, overdue in last_of_day:
+        per_day[local_day][0] += open_
+        per_day[local_day][1] += overdue
+    series = [(d, *per_day[d]) for d in sorted(per_day)]
     latest_hour = (
         BacklogSnapshot.objects.filter(dim__in=dims)
         .order_by("-hour")
@@ -566,27 +563,7 @@ def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple
     return now, series
 
 
-def _backlog_days_sql(period: Period, dims: list[str]) -> list[tuple[date, int, int]]:
-    """Per local day the last snapshot of each dim, summed: one row per day comes back."""
-    adapt = connection.ops.adapt_datetimefield_value
-    sql = """
-        SELECT day, SUM(open), SUM(overdue) FROM (
-            SELECT DISTINCT ON (day, dim) day, dim, open, overdue
-            FROM (SELECT (hour AT TIME ZONE %s)::date AS day, hour, dim, open, overdue
-                  FROM reports_backlogsnapshot
-                  WHERE hour >= %s AND hour < %s AND dim = ANY(%s)) s
-            ORDER BY day, dim, hour DESC
-        ) last GROUP BY day ORDER BY day
-    """
-    params = [str(local_zone()), adapt(period.start), adapt(period.end), list(dims)]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return [(day, int(o), int(v)) for day, o, v in cur.fetchall()]
-
-
 def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple[str, int]]:
-    from django.db.models import Sum
-
     qs = KeywordCount.objects.filter(day__gte=period.start.date(), day__lt=period.end.date())
     qs = qs.filter(dim__in=scope.department_dims()) if scope.is_team else qs.filter(dim="")
     return list(

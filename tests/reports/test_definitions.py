@@ -4,7 +4,7 @@ Each builds a small history of messages, runs the real rollup task, and reads th
 dashboard shows through reports.selectors.
 """
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -16,7 +16,7 @@ from inbox.models import Conversation, ConversationEvent
 from inbox.services.ingest import ingest_messages
 from inbox.services.replies import close_conversation
 from reports import sketch
-from reports.models import DimKind, DurationMetric
+from reports.models import BacklogSnapshot, DimKind, DurationMetric
 from reports.rollup import run_rollups
 from reports.selectors import (
     OrphanStarts,
@@ -25,6 +25,7 @@ from reports.selectors import (
     backlog,
     counters,
     duration_stats,
+    heatmap,
     orphan_starts,
     scope_for,
 )
@@ -260,6 +261,20 @@ def test_backlog(team_a):
     assert series[-1][1:] == (2, 1)
 
 
+def test_backlog_per_day_is_the_days_last_snapshot_in_local_time(team_a, team_b):
+    monday = [datetime(2026, 3, 9, h, 0, tzinfo=UTC) for h in (21, 22, 23)]  # 22, 23, 00 local
+    for hour, (everyone, a, b) in zip(monday, [(5, 3, 2), (7, 4, 3), (9, 5, 4)], strict=True):
+        for dim, n in (("", everyone), (str(team_a.pk), a), (str(team_b.pk), b)):
+            BacklogSnapshot.objects.create(hour=hour, dim=dim, open=n, overdue=n // 3)
+    _now, series = backlog(period(), scope=Scope())
+    assert [row for row in series if row[0].day in (9, 10)] == [
+        (date(2026, 3, 9), 7, 2),  # 23:00 local is Monday's last
+        (date(2026, 3, 10), 9, 3),  # 00:00 local is Tuesday's
+    ]
+    _now, team = backlog(period(), scope=Scope((team_a.pk, team_b.pk)))
+    assert [row for row in team if row[0].day == 9] == [(date(2026, 3, 9), 7, 2)]
+
+
 def test_percentiles(staff_a):
     durations = [60 * (i + 1) ** 1.5 for i in range(40)]
     start = NOW - timedelta(days=2)
@@ -354,6 +369,22 @@ def test_periods(staff_a):
     )
     got = duration_stats(monday, metrics=[DurationMetric.FRT_CALENDAR], dim_kind=DimKind.ALL)
     assert got[(DurationMetric.FRT_CALENDAR, "")].count == 1
+
+
+def test_heatmap_is_in_local_time(team_a, team_b):
+    """Weekday and hour as the team reads the clock: Monday 23:30 in Amsterdam is 22:30 UTC in
+    winter and belongs to Monday 23:00; the team filter keeps other teams' mail out."""
+    monday_night = datetime(2026, 3, 9, 22, 30, tzinfo=UTC)
+    conv = conversation(monday_night, department=team_a)
+    customer(conv, monday_night + timedelta(minutes=10))
+    conversation(NOW - timedelta(hours=1), department=team_b)  # Wednesday 14:00 local
+    rollup()
+    grid = heatmap(period(), scope=Scope())
+    assert grid[0][23] == 2 and grid[1][0] == 0  # Monday 23:xx, not Tuesday 00:xx
+    assert grid[2][14] == 1
+    assert sum(map(sum, grid)) == 3
+    team = heatmap(period(), scope=Scope((team_a.pk,)))
+    assert team[0][23] == 2 and sum(map(sum, team)) == 2
 
 
 def test_rollups_count_each_message_once(staff_a):
