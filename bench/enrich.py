@@ -1,4 +1,4 @@
-"""Measure inbox.enrich on the real-world data sets and time enrich_batch.
+"""Measure inbox.lib.enrich on the real-world data sets and time enrich_batch.
 
     .venv/bin/python bench/enrich.py [DATA_DIR] [--runs 5] [--tune]
 
@@ -213,7 +213,7 @@ def main() -> None:
     print(f"| airline tweets ({len(airline)}) | en | {english:.3f} |")
     print(f"| HateCheck Dutch ({len(hatecheck)}) | nl | {dutch:.3f} |")
 
-    # The hint pre-filter must never change a verdict (see inbox.enrich, "Flags").
+    # The hint pre-filter must never change a verdict (see inbox.lib.enrich, "Flags").
     texts = [r["text"] for r in airline] + [r["test_case"] for r in hatecheck]
     normalised = [enrich._normalise(t) for t in texts]
     differ = sum(enrich._flags(t) != enrich._flags_unhinted(t) for t in normalised)

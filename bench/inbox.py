@@ -283,8 +283,8 @@ def measure(runs: int) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from inbox import selectors
     from inbox.models import Conversation
+    from inbox.selectors import inbox as selectors
     from routing.models import Department
     from webcare.accounts.models import User
 

@@ -254,11 +254,11 @@ def main() -> None:
         }
     else:
         try:
-            import inbox.enrich  # noqa: F401
+            import inbox.lib.enrich  # noqa: F401
 
             enriched = "yes"
         except ImportError:
-            enriched = "no (inbox.enrich not available)"
+            enriched = "no (inbox.lib.enrich not available)"
         print(f"enrichment: {enriched}")
 
     t = time.perf_counter()

@@ -291,7 +291,7 @@ class Ingest(threading.Thread):
         from django.utils import timezone
 
         from inbox.models import Message
-        from inbox.tasks import poll_channel
+        from inbox.tasks.channels import poll_channel
 
         # Messages stored by an earlier run are not this run's lag: count from our start.
         started = timezone.now()
@@ -427,7 +427,7 @@ def _wait_for_ingest_worker(channel_id: int, timeout: float = 90) -> None:
     from django.utils import timezone
 
     from inbox.models import Channel
-    from inbox.tasks import poll_channel
+    from inbox.tasks.channels import poll_channel
 
     asked = timezone.now()
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ class InboxConfig(AppConfig):
 
         from webcare import refcache
 
-        # What webcare.refcache holds copies of (selectors_team, the options of inbox.forms):
+        # What webcare.refcache holds copies of (inbox.selectors.team, the options of inbox.forms):
         # a change clears them.
         for model in (
             "routing.Department",

@@ -305,7 +305,7 @@ class Conversation(models.Model):
             models.Index(
                 fields=["department", "status", "-received_at", "-id"], name="conv_dept_status_idx"
             ),
-            # Uses index: a team's queue in its own order (selectors_team.team_queue_page) reads
+            # Uses index: a team's queue in its own order (inbox.selectors.team.team_queue_page) reads
             # its first page from here, not every open item of the team through a sort.
             models.Index(
                 fields=["department", "sla_due_at", "received_at", "id"],
@@ -495,7 +495,7 @@ class SpikeAlert(models.Model):
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="spike_alerts")
     keyword = models.CharField(_("keyword"), max_length=100, blank=True, default="")
-    # The quarter hour the spike was seen in (inbox.spikes.window_start): one alert per window.
+    # The quarter hour the spike was seen in (inbox.lib.spikes.window_start): one alert per window.
     window_start = models.DateTimeField()
     count = models.PositiveIntegerField(_("messages in the last 15 minutes"))
     baseline = models.FloatField(_("usual number"))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inbox import webhooks
+from inbox.views import webhooks
 
 app_name = "hooks"
 urlpatterns = [

@@ -3,14 +3,14 @@
 from celery import shared_task
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="reports.update_rollups", acks_late=True, ignore_result=True)
 def update_rollups() -> int:
     from reports.rollup import run_rollups
 
     return run_rollups()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="reports.send_weekly_report", acks_late=True, ignore_result=True)
 def send_weekly_report() -> int:
     from reports.weekly import send_weekly_report as send
 

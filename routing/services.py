@@ -75,6 +75,7 @@ from routing.sla import (
     open_intervals,
 )
 from webcare.db import bulk_insert, bulk_update, fetch_instances, update_returning_pks
+from webcare.jobs import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -1386,11 +1387,9 @@ def sweep_sla(*, now: datetime | None = None, enqueue_notifications: bool = True
             + [ConversationEvent(conversation_id=pk, kind="sla_at_risk") for pk in at_risk]
         )
         if enqueue_notifications:
-            from routing.tasks import notify_sla
-
             for state, ids in ((SlaState.OVERDUE, overdue), (SlaState.AT_RISK, at_risk)):
                 for i in range(0, len(ids), NOTIFY_CHUNK):
-                    notify_sla.delay_on_commit(ids[i : i + NOTIFY_CHUNK], str(state))
+                    enqueue("routing.notify_sla", ids[i : i + NOTIFY_CHUNK], str(state))
     return SweepResult(at_risk=at_risk, overdue=overdue, breaches=breaches)
 
 

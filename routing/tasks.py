@@ -3,7 +3,7 @@
 from celery import shared_task
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="routing.sweep_sla", acks_late=True, ignore_result=True)
 def sweep_sla() -> int:
     """Beat, every minute: mark at risk / overdue (idempotent; notifications fan out after commit)."""
     from routing import services
@@ -11,7 +11,7 @@ def sweep_sla() -> int:
     return services.sweep_sla().changed
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="routing.notify_sla", acks_late=True, ignore_result=True)
 def notify_sla(conversation_ids: list[int], state: str) -> int:
     """Notify about a batch of conversations the sweep marked; safe to run twice (dedupe keys)."""
     from routing import services

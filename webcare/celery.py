@@ -16,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 logger = logging.getLogger(__name__)
 
 
-def _publish_after_commit(publish) -> None:
+def publish_tolerating_outage(publish, name: str) -> None:
     """Publish; with the broker unreachable, log instead of raising.
 
     The action has been committed by now: raising would show the user an error for
@@ -26,31 +26,21 @@ def _publish_after_commit(publish) -> None:
     try:
         publish()
     except OperationalError:
-        logger.exception(
-            "broker unreachable: %s not queued after commit", publish.func.__self__.name
-        )
+        logger.exception("broker unreachable: %s not queued after commit", name)
 
 
 class WebcareTask(DjangoTask):
     def delay_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(
-            functools.partial(_publish_after_commit, functools.partial(self.delay, *args, **kwargs))
-        )
+        self.apply_async_on_commit(args, kwargs)
 
     def apply_async_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(
-            functools.partial(
-                _publish_after_commit, functools.partial(self.apply_async, *args, **kwargs)
-            )
-        )
+        publish = functools.partial(self.apply_async, *args, **kwargs)
+        transaction.on_commit(functools.partial(publish_tolerating_outage, publish, self.name))
 
 
 app = Celery("webcare", task_cls=WebcareTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-# Some apps keep tasks in modules of their own, next to the services they call.
-for module in ("tasks_spikes", "tasks_outbox", "triage_tasks", "tasks_privacy"):
-    app.autodiscover_tasks(["inbox"], related_name=module)
+app.autodiscover_tasks()  # each app's tasks (inbox.tasks is a package that imports its own)
 app.autodiscover_tasks(["webcare"], related_name="health")
 
 # Request ids into task headers, task ids onto log lines (webcare.logs).
@@ -73,27 +63,27 @@ task_postrun.connect(_recycle_database_connections, weak=False)
 # never waits on a platform or a slow query.
 app.conf.beat_schedule = {
     # Enqueues poll_channel for each enabled channel whose poll interval has passed.
-    "dispatch-channel-polls": {"task": "inbox.tasks.dispatch_channel_polls", "schedule": 5.0},
+    "dispatch-channel-polls": {"task": "inbox.dispatch_channel_polls", "schedule": 5.0},
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
-    "sweep-sla": {"task": "routing.tasks.sweep_sla", "schedule": 60.0},
-    "detect-spikes": {"task": "inbox.tasks_spikes.detect_spikes_task", "schedule": 60.0},
-    "outbox-recover": {"task": "inbox.tasks_outbox.recover_outbox_task", "schedule": 60.0},
-    "auto-close": {"task": "inbox.tasks_outbox.auto_close_task", "schedule": 3600.0},
+    "sweep-sla": {"task": "routing.sweep_sla", "schedule": 60.0},
+    "detect-spikes": {"task": "inbox.detect_spikes", "schedule": 60.0},
+    "outbox-recover": {"task": "inbox.recover_outbox", "schedule": 60.0},
+    "auto-close": {"task": "inbox.auto_close", "schedule": 3600.0},
     # Dashboard rollups: new messages and audit events since the stored watermark.
-    "update-rollups": {"task": "reports.tasks.update_rollups", "schedule": 60.0},
+    "update-rollups": {"task": "reports.update_rollups", "schedule": 60.0},
     # The weekly report goes out Monday 08:00 Europe/Amsterdam: beat runs in UTC, so it fires
     # hourly on Mondays and the task sends at the first run from 08:00 local, once per week.
     "weekly-report": {
-        "task": "reports.tasks.send_weekly_report",
+        "task": "reports.send_weekly_report",
         "schedule": crontab(minute=0, day_of_week="mon"),
     },
     # Proves beat, broker and a worker are alive; /health/ calls the worker stale without it.
-    "worker-heartbeat": {"task": "webcare.health.worker_heartbeat", "schedule": 30.0},
+    "worker-heartbeat": {"task": "webcare.worker_heartbeat", "schedule": 30.0},
     # Anonymises what is older than each channel's retention_months: one task per channel,
     # each continuing from its saved cursor (idempotent, batched). Retention is counted in
     # months, so once a night (UTC) is enough; a backlog chains itself to further tasks.
     "apply-retention": {
-        "task": "inbox.tasks_privacy.apply_retention_task",
+        "task": "inbox.apply_retention",
         "schedule": crontab(minute=30, hour=2),
     },
 }

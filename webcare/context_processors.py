@@ -5,9 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _leads_a_team(request: HttpRequest) -> bool:
-    """From selectors_team.user_facts: the query that reads the user's teams, which a staff
+    """From inbox.selectors.team.user_facts: the query that reads the user's teams, which a staff
     page has usually made already."""
-    from inbox.selectors_team import user_facts
+    from inbox.selectors.team import user_facts
 
     return user_facts(request.user).leads_a_team
 
@@ -49,7 +49,7 @@ def notification_count(request: HttpRequest) -> dict:
 
 
 def _unread_label(request: HttpRequest) -> int | str:
-    from inbox.selectors_team import unread_notifications
+    from inbox.selectors.team import unread_notifications
 
     unread = unread_notifications(request.user)
     return "99+" if unread > 99 else unread

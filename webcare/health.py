@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "webcare:worker-heartbeat"
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="webcare.worker_heartbeat", ignore_result=True)
 def worker_heartbeat() -> None:
     """Beat runs this every 30 s; a worker executing it proves beat, broker and worker work."""
     cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=24 * 3600)

@@ -224,7 +224,7 @@ CELERY_TASK_QUEUES = (
     Queue("celery", Exchange("celery"), routing_key="celery"),
     Queue("ingest", Exchange("ingest"), routing_key="ingest"),
 )
-CELERY_TASK_ROUTES = {"inbox.tasks.poll_channel": {"queue": "ingest"}}
+CELERY_TASK_ROUTES = {"inbox.poll_channel": {"queue": "ingest"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -23,7 +23,7 @@ def get_connector(kind: str) -> Connector:
 
 def channel_config(channel) -> ChannelConfig:
     """The plain view of a Channel row that connectors get (credentials decrypted here, not stored)."""
-    from inbox.crypto import decrypt_credentials
+    from inbox.channels.credentials import decrypt_credentials
 
     return ChannelConfig(
         id=channel.pk,

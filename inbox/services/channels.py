@@ -177,7 +177,7 @@ def save_channel(
     Saving clears an error state: the admin fixed credentials or settings, so
     the channel is polled again right away.
     """
-    from inbox.crypto import encrypt_credentials
+    from inbox.channels.credentials import encrypt_credentials
 
     if not getattr(acting_user, "is_admin_role", False):
         from django.core.exceptions import PermissionDenied

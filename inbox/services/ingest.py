@@ -641,7 +641,7 @@ def _enrich_messages(
     One batch call; if it fails, message by message, so one message the enrichers choke on
     costs only its own enrichment (logged, and counted by _store).
     """
-    from inbox.enrich import enrich_batch
+    from inbox.lib.enrich import enrich_batch
 
     inbound = [m for m in messages if not m.is_own]
     if not inbound:

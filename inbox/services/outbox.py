@@ -45,6 +45,7 @@ from inbox.models import (
     ReplyState,
     Status,
 )
+from webcare.jobs import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -337,8 +338,6 @@ def give_up(*, reply_id: int, error: str) -> None:
 
 def recover_outbox(*, now: datetime | None = None) -> list[int]:
     """Replies whose worker died (lease expired) or whose task was lost: queue them again."""
-    from inbox.tasks_outbox import send_reply_task
-
     now = now or timezone.now()
     stale = now - timedelta(seconds=2 * settings.OUTBOX_LEASE_SECONDS)
     # Uses index: reply_outbox_idx (partial on sending/unknown) for the first two branches.
@@ -350,5 +349,5 @@ def recover_outbox(*, now: datetime | None = None) -> list[int]:
         ).values_list("pk", flat=True)[:500]
     )
     for pk in ids:
-        send_reply_task.delay(pk)
+        enqueue("inbox.send_reply", pk)
     return ids

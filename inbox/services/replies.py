@@ -17,7 +17,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inbox import replytext
+from inbox.lib import replytext
 from inbox.models import (
     AfterSend,
     Channel,
@@ -30,9 +30,10 @@ from inbox.models import (
     ReplyVersion,
     Status,
 )
-from inbox.selectors_team import may_act_on
+from inbox.selectors.team import may_act_on
 from inbox.services.team import ActionRefused
 from routing.models import ReviewPolicy
+from webcare.jobs import enqueue
 
 # Flags that make the "flagged" review policy ask for a second pair of eyes.
 REVIEW_FLAGS = Flag.THREAT | Flag.PRESS | Flag.ABUSE | Flag.POLITICAL | Flag.IMPERSONATION
@@ -40,20 +41,6 @@ MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
 # --- Text --------------------------------------------------------------------------------
-
-
-def reply_variables(*, conversation: Conversation, user) -> dict[str, str]:
-    """The values a canned answer may use. Plain strings only (see replytext.render_variables)."""
-    contact = conversation.contact
-    return {
-        "contact_name": contact.name or contact.handle or "",
-        "contact_handle": f"@{contact.handle}" if contact.handle else "",
-        "agent_name": user.first_name or user.get_full_name() or user.username,
-        "agent_initials": user.signature(),
-        "team": str(conversation.department or ""),
-        "conversation_id": str(conversation.pk),
-        "channel": conversation.channel.name,
-    }
 
 
 def signature_for(*, conversation: Conversation, user) -> str:
@@ -338,7 +325,7 @@ def _submit(
 
 
 def _notify_reviewers(reply: Reply, author) -> None:
-    from inbox.selectors_team import team_members
+    from inbox.selectors.team import team_members
     from inbox.services.notifications import notify_users
 
     conversation = reply.conversation
@@ -357,8 +344,6 @@ def _notify_reviewers(reply: Reply, author) -> None:
 
 
 def _approve(reply: Reply, *, acting_user, kind: str) -> Reply:
-    from inbox.tasks_outbox import send_reply_task
-
     now = timezone.now()
     reply.state = ReplyState.APPROVED
     reply.approved_at = now
@@ -390,7 +375,7 @@ def _approve(reply: Reply, *, acting_user, kind: str) -> Reply:
         notice.save(update_fields=["state", "approved_at", "reviewer", "updated_at"])
         to_send.append(notice.pk)
     for pk in to_send:
-        send_reply_task.delay_on_commit(pk)
+        enqueue("inbox.send_reply", pk)
     return reply
 
 
@@ -469,8 +454,6 @@ def send_back_reply(*, reply: Reply, comment: str, acting_user) -> Reply:
 @transaction.atomic
 def retry_reply(*, reply: Reply, acting_user) -> Reply:
     """Queue a failed reply again. The outbox checks the platform first if the last try is unknown."""
-    from inbox.tasks_outbox import send_reply_task
-
     reply = _lock(reply)
     if not may_act_on(acting_user, reply.conversation):
         raise PermissionDenied
@@ -488,7 +471,7 @@ def retry_reply(*, reply: Reply, acting_user) -> Reply:
         kind="reply_retried",
         data={"reply": reply.pk},
     )
-    send_reply_task.delay_on_commit(reply.pk)
+    enqueue("inbox.send_reply", reply.pk)
     reply.refresh_from_db()
     return reply
 
@@ -521,7 +504,7 @@ def parse_mentions(text: str) -> list[str]:
 @transaction.atomic
 def add_note(*, conversation: Conversation, text: str, acting_user) -> Note:
     """An internal note; colleagues @mentioned (who may see the conversation) are notified."""
-    from inbox.selectors_team import may_see_team
+    from inbox.selectors.team import may_see_team
     from inbox.services.notifications import notify_users
     from webcare.accounts.models import User
 

@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from inbox import spikes
+from inbox.lib import spikes
 from inbox.models import Channel, Direction, Message, SpikeAlert
 from inbox.services.notifications import notify_users
 from webcare.accounts.models import Role, User

@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Status
-from inbox.selectors_team import may_act_on
+from inbox.selectors.team import may_act_on
 
 
 class ActionRefused(Exception):

@@ -45,6 +45,7 @@ from routing.services import (
     on_statuses_changed,
     with_sla_fields,
 )
+from webcare.jobs import enqueue
 
 # Flags a coordinator sets by hand (the enrichment sets the others).
 MANUAL_FLAGS = (Flag.THREAT, Flag.FAKE_ACCOUNT, Flag.PRESS, Flag.VIP)
@@ -208,9 +209,7 @@ def mark_no_reply_needed(
 def _schedule_platform_hide(conversation_ids: list[int], hidden: bool) -> None:
     # A slow platform must never hold the coordinator's request: the connector call runs in a
     # Celery task enqueued after commit (the task reads the committed state).
-    from inbox.triage_tasks import hide_on_platform
-
-    transaction.on_commit(lambda: hide_on_platform.delay(conversation_ids, hidden))
+    enqueue("inbox.hide_on_platform", conversation_ids, hidden)
 
 
 def hide_conversation(

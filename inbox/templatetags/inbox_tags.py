@@ -11,7 +11,7 @@ from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 
 if TYPE_CHECKING:
-    from inbox.selectors_team import TeamRow
+    from inbox.selectors.team import TeamRow
 
 register = template.Library()
 

@@ -14,7 +14,7 @@ import os
 import pytest
 import responses
 
-from inbox.crypto import encrypt_credentials
+from inbox.channels.credentials import encrypt_credentials
 from inbox.models import CannedAnswer, Conversation, Reply, ReplyState
 from routing.models import ReviewPolicy
 from tests.factories import PASSWORD, ConversationFactory, MessageFactory

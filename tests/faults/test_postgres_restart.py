@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from inbox.tasks import poll_channel
+from inbox.tasks.channels import poll_channel
 from tests.factories import ChannelFactory
 from tests.outbox.test_exactly_once import wait_for
 
@@ -122,7 +122,7 @@ def test_a_worker_reconnects_after_postgresql_restarts(own_postgres, start_worke
     assert worker.poll() is None
     assert stored(url, first.pk) == 40
     log = worker.log_path.read_text()
-    assert "succeeded" in log.rsplit("inbox.tasks.poll_channel", 1)[-1], log[-3000:]
+    assert "succeeded" in log.rsplit("inbox.poll_channel", 1)[-1], log[-3000:]
 
 
 def test_a_worker_keeps_its_postgresql_session_between_tasks(own_postgres, start_worker):

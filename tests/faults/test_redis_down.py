@@ -35,7 +35,7 @@ from django.urls import reverse
 from inbox.models import Channel, Message, ReplyState
 from inbox.services.ingest import BATCH_SIZE
 from inbox.services.outbox import recover_outbox
-from inbox.tasks import poll_channel
+from inbox.tasks.channels import poll_channel
 from tests.factories import ChannelFactory
 from tests.outbox.test_exactly_once import LEASE_SECONDS, assert_sent_once, reply_state, wait_for
 from webcare.celery import app as celery_app

@@ -16,7 +16,7 @@ from django.db.models import Count
 
 from inbox.models import Channel, ChannelStatus, Conversation, Message
 from inbox.services.ingest import BATCH_SIZE
-from inbox.tasks import dispatch_channel_polls
+from inbox.tasks.channels import dispatch_channel_polls
 from tests.factories import ChannelFactory
 from tests.outbox.test_exactly_once import wait_for
 

@@ -17,8 +17,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inbox.channels.credentials import encrypt_credentials
 from inbox.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from inbox.crypto import encrypt_credentials
 from inbox.models import Channel, Message
 from tests.fuzz.strategies import FUZZ, any_text, fixture_json, payloads
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.crypto import decrypt_credentials
+from inbox.channels.credentials import decrypt_credentials
 from inbox.models import Channel, ChannelStatus
 from tests.factories import ChannelFactory
 

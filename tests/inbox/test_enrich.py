@@ -1,4 +1,4 @@
-"""inbox.enrich on hand-written examples (not taken from the evaluation data), plus the HateCheck
+"""inbox.lib.enrich on hand-written examples (not taken from the evaluation data), plus the HateCheck
 threat target on the real data when it is present."""
 
 import csv
@@ -6,8 +6,8 @@ import csv
 import pytest
 from django.conf import settings
 
-from inbox import enrich
-from inbox.enrich import Enrichment, enrich_batch, enrich_text
+from inbox.lib import enrich
+from inbox.lib.enrich import Enrichment, enrich_batch, enrich_text
 from inbox.models import Flag
 
 OWN = ("KLM", "KLM_NL")

@@ -6,9 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox import presence
 from inbox.models import Conversation, ConversationEvent, Flag, HouseRule, SavedView, Status
-from inbox.services import triage
+from inbox.services import presence, triage
 from tests.factories import ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db

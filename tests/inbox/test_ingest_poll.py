@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from inbox import tasks
 from inbox.channels import registry
 from inbox.channels.base import (
     AuthFailed,
@@ -16,6 +15,7 @@ from inbox.channels.base import (
 )
 from inbox.models import ChannelStatus, Message, Notification
 from inbox.services.channels import POLL_LEASE, dispatch_due_polls, poll_channel_once
+from inbox.tasks import channels as tasks
 from tests.factories import ChannelFactory
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

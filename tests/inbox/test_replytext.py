@@ -1,4 +1,4 @@
-from inbox import replytext
+from inbox.lib import replytext
 
 
 def test_variables_are_filled_once_and_literally():

@@ -4,10 +4,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from inbox import spikes
+from inbox.lib import spikes
 from inbox.models import Notification, SpikeAlert
 from inbox.services.spikes import detect_spikes
-from inbox.tasks_spikes import detect_spikes_task
+from inbox.tasks.spikes import detect_spikes_task
 from tests.factories import ConversationFactory, MessageFactory
 
 NOW = datetime(2026, 3, 2, 9, 7, tzinfo=UTC)

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from inbox import selectors_team
 from inbox.models import OPEN_STATUSES, Conversation, Flag, Notification, ReplyState
+from inbox.selectors import team as team_selectors
 from inbox.services import replies as svc
 from inbox.services import team as team_svc
 from inbox.services.team import ActionRefused
@@ -32,14 +32,14 @@ def test_queue_shows_only_own_team_sorted_by_due_time(staff_a, staff_b, team_a, 
         channel=channel, department=team_a, received_at=now - timedelta(days=1)
     )
     ConversationFactory(channel=channel, department=team_b)
-    rows, _ = selectors_team.team_queue_page(staff_a)
+    rows, _ = team_selectors.team_queue_page(staff_a)
     assert [c.pk for c in rows] == [soon.pk, late.pk, none.pk]
-    page1, key = selectors_team.team_queue_page(staff_a, size=2)
-    page2, _ = selectors_team.team_queue_page(staff_a, size=2, after=key)
+    page1, key = team_selectors.team_queue_page(staff_a, size=2)
+    page2, _ = team_selectors.team_queue_page(staff_a, size=2, after=key)
     assert [c.pk for c in page1 + page2] == [soon.pk, late.pk, none.pk]
-    assert selectors_team.team_queue_page(staff_b)[0][0].department_id == team_b.pk
+    assert team_selectors.team_queue_page(staff_b)[0][0].department_id == team_b.pk
     with pytest.raises(PermissionDenied):
-        selectors_team.get_team_conversation(staff_b, late.pk)
+        team_selectors.get_team_conversation(staff_b, late.pk)
 
 
 def test_claim_conflict_reassign_and_hand_back(conv, staff_a, lead_a, staff_b):
@@ -165,7 +165,7 @@ def test_workspace_shows_the_latest_replies_and_finds_an_older_draft(
     from inbox.models import Reply
 
     draft = svc.save_draft(conversation=conv, text="Mijn oude concept", acting_user=staff_a)
-    shown = selectors_team.RECENT_REPLIES
+    shown = team_selectors.RECENT_REPLIES
     for i in range(shown + 2):
         Reply.objects.create(conversation=conv, author=staff_a, text=f"antwoord {i}", state="sent")
     client.force_login(staff_a)
@@ -222,12 +222,12 @@ def test_a_team_queue_reads_its_first_page_in_order_from_the_index(
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE inbox_conversation")
-    page, _ = selectors_team.team_queue_page(staff_a)
-    assert [r.department_id for r in page] == [team_a.pk] * selectors_team.PAGE_SIZE
+    page, _ = team_selectors.team_queue_page(staff_a)
+    assert [r.department_id for r in page] == [team_a.pk] * team_selectors.PAGE_SIZE
     assert [(r.sla_due_at, r.received_at, r.pk) for r in page] == sorted(
         (r.sla_due_at, r.received_at, r.pk) for r in page
     )
-    qs = selectors_team.team_conversations(staff_a).filter(status__in=OPEN_STATUSES)
+    qs = team_selectors.team_conversations(staff_a).filter(status__in=OPEN_STATUSES)
     ids = qs.order_by("sla_due_at", "received_at", "id").values("id")[:51]
     sql, params = ids.query.sql_with_params()
     with connection.cursor() as cursor:

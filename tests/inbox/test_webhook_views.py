@@ -12,10 +12,10 @@ import time_machine
 from django.test import Client
 from django.urls import include, path, reverse
 
-from inbox import webhooks
+from inbox.channels.credentials import encrypt_credentials
 from inbox.channels.webhook import sign
-from inbox.crypto import encrypt_credentials
 from inbox.models import Channel, Conversation, Direction, Message, Status
+from inbox.views import webhooks
 
 # The project includes inbox.webhook_urls under "hooks/"; this module routes the
 # same way so the tests stand on their own.

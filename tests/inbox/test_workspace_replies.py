@@ -1,4 +1,4 @@
-"""What the conversation page reads (selectors_team): replies with their versions, the thread
+"""What the conversation page reads (inbox.selectors.team): replies with their versions, the thread
 and the notes, each one plain query into values; and the same markup whether a reply is built
 in Python or by inbox/reply_item.html."""
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.template.loader import get_template
 
-from inbox import selectors_team
 from inbox.models import Note, Reply, ReplyState
+from inbox.selectors import team as team_selectors
 from inbox.services import replies as svc
 from inbox.templatetags.inbox_tags import _reply_html
 from routing.models import ReviewPolicy
@@ -43,7 +43,7 @@ def test_replies_carry_authors_reviewers_and_every_version_in_two_queries(
 ):
     # The replies with their authors and reviewers, then the versions of all of them.
     with django_assert_num_queries(2):
-        (item,), earlier = selectors_team.replies_for(conv, latest=10)
+        (item,), earlier = team_selectors.replies_for(conv, latest=10)
     assert not earlier
     assert (item.pk, item.state, item.text) == (
         reviewed.pk,
@@ -71,9 +71,9 @@ def test_replies_carry_authors_reviewers_and_every_version_in_two_queries(
 def test_latest_cuts_oldest_first_and_says_so(conv, staff_a):
     for i in range(4):
         Reply.objects.create(conversation=conv, author=staff_a, text=f"antwoord {i}", state="sent")
-    shown, earlier = selectors_team.replies_for(conv, latest=3)
+    shown, earlier = team_selectors.replies_for(conv, latest=3)
     assert [r.text for r in shown] == ["antwoord 1", "antwoord 2", "antwoord 3"] and earlier
-    everything, earlier = selectors_team.replies_for(conv)
+    everything, earlier = team_selectors.replies_for(conv)
     assert [r.text for r in everything] == [f"antwoord {i}" for i in range(4)] and not earlier
     assert everything[0].versions == () and everything[0].reviewer == ""
 
@@ -109,7 +109,7 @@ def test_python_items_have_the_markup_of_the_template(conv, reviewed, staff_a, l
         external_id="1234",
         external_url="https://x.com/i/web/status/1234?a=1&b=2",
     )
-    items, _ = selectors_team.replies_for(conv)
+    items, _ = team_selectors.replies_for(conv)
     assert len(items) == 4
     template = get_template("inbox/reply_item.html")
     for item in items:
@@ -139,7 +139,7 @@ def test_thread_names_who_wrote_each_message(conv, staff_a, channel):
     MessageFactory(
         conversation=conv, contact=None, direction="out", sent_by=None, text="Automatisch"
     )
-    thread, earlier = selectors_team.thread_of(conv)
+    thread, earlier = team_selectors.thread_of(conv)
     assert not earlier
     assert [(m.direction, m.contact, m.sent_by, m.is_public) for m in thread] == [
         ("in", conv.contact.name, "", True),
@@ -154,14 +154,14 @@ def test_thread_names_who_wrote_each_message(conv, staff_a, channel):
 
 
 def test_a_long_thread_shows_its_latest_messages_and_the_rest_on_request(conv, staff_a, client):
-    shown = selectors_team.RECENT_MESSAGES
+    shown = team_selectors.RECENT_MESSAGES
     for i in range(shown + 5):
         MessageFactory(
             conversation=conv,
             text=f"bericht {i}.",
             created_at=conv.received_at + timedelta(minutes=i),
         )
-    thread, earlier = selectors_team.thread_of(conv, latest=shown)
+    thread, earlier = team_selectors.thread_of(conv, latest=shown)
     assert earlier and [m.text for m in thread] == [f"bericht {i}." for i in range(5, shown + 5)]
     client.force_login(staff_a)
     url = f"/team/conversations/{conv.pk}/"
@@ -179,7 +179,7 @@ def test_notes_keep_their_text_when_the_author_is_gone(conv, staff_a, team_a):
     Note.objects.create(conversation=conv, author=staff_a, text="Monteur gebeld")
     Note.objects.create(conversation=conv, author=gone, text="Foto <i>gevraagd</i>")
     gone.delete()
-    notes = selectors_team.notes_for(conv)
+    notes = team_selectors.notes_for(conv)
     assert [(n.author, n.text) for n in notes] == [
         ("Anna de Vries", "Monteur gebeld"),
         ("", "Foto <i>gevraagd</i>"),

@@ -112,7 +112,7 @@ def test_the_heartbeat_is_on_the_beat_schedule():
     from webcare.celery import app
 
     entry = app.conf.beat_schedule["worker-heartbeat"]
-    assert entry["task"] == "webcare.health.worker_heartbeat" and entry["schedule"] <= 30
+    assert entry["task"] == "webcare.worker_heartbeat" and entry["schedule"] <= 30
 
 
 def _metrics(client, **headers):

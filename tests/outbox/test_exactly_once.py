@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from inbox.crypto import encrypt_credentials
+from inbox.channels.credentials import encrypt_credentials
 from inbox.models import AttemptOutcome, Direction, Message, Reply, ReplyState
 from inbox.services import replies as reply_services
 from inbox.services.outbox import recover_outbox
-from inbox.tasks_outbox import send_reply_task
+from inbox.tasks.outbox import send_reply_task
 from routing.models import ReviewPolicy
 from tests.conftest import test_database_url
 from tests.factories import ConversationFactory, MessageFactory, UserFactory

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from inbox.models import Contact, Conversation, ConversationEvent, Message
 from inbox.services.privacy import apply_retention, erase_contact, export_contact_data
-from inbox.tasks_privacy import apply_retention_task
+from inbox.tasks.privacy import apply_retention_task
 from tests.factories import ChannelFactory, ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,23 +126,25 @@ def test_the_views_are_admin_only_and_work(client, admin_user, manager):
     contact = ContactFactory(channel=channel, handle="jdevries")
     _thread(channel, contact, timezone.now())
     client.force_login(manager)
-    assert client.get(reverse("privacy_contacts")).status_code == 403
+    assert client.get(reverse("inbox:privacy_contacts")).status_code == 403
     assert (
-        client.post(reverse("privacy_erase", args=[contact.pk]), {"confirm": "erase"}).status_code
+        client.post(
+            reverse("inbox:privacy_erase", args=[contact.pk]), {"confirm": "erase"}
+        ).status_code
         == 403
     )
 
     client.force_login(admin_user)
-    response = client.get(reverse("privacy_contacts"), {"q": "@JDeVries"})
+    response = client.get(reverse("inbox:privacy_contacts"), {"q": "@JDeVries"})
     assert list(response.context["contacts"]) == [contact]
-    assert client.get(reverse("privacy_contact", args=[contact.pk])).status_code == 200
-    assert client.get(reverse("privacy_export", args=[contact.pk])).status_code == 405
-    response = client.post(reverse("privacy_export", args=[contact.pk]))
+    assert client.get(reverse("inbox:privacy_contact", args=[contact.pk])).status_code == 200
+    assert client.get(reverse("inbox:privacy_export", args=[contact.pk])).status_code == 405
+    response = client.post(reverse("inbox:privacy_export", args=[contact.pk]))
     assert response["Content-Disposition"].startswith("attachment")
     assert json.loads(response.content)["contact"]["handle"] == "jdevries"
     # Without the confirmation nothing happens.
-    client.post(reverse("privacy_erase", args=[contact.pk]))
+    client.post(reverse("inbox:privacy_erase", args=[contact.pk]))
     assert Contact.objects.get(pk=contact.pk).handle == "jdevries"
-    response = client.post(reverse("privacy_erase", args=[contact.pk]), {"confirm": "erase"})
+    response = client.post(reverse("inbox:privacy_erase", args=[contact.pk]), {"confirm": "erase"})
     assert response.status_code == 302
     assert Contact.objects.get(pk=contact.pk).handle == ""

@@ -206,7 +206,7 @@ def _user():
 def test_the_nightly_beat_entry_runs_the_task():
     from celery.schedules import crontab
 
-    from inbox.tasks_privacy import apply_retention_task
+    from inbox.tasks.privacy import apply_retention_task
     from webcare.celery import app
 
     entry = app.conf.beat_schedule["apply-retention"]

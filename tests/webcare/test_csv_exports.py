@@ -64,7 +64,7 @@ def test_the_team_export_leaves_empty_and_harmless_snippets_alone(client, staff_
 def test_the_audit_export_leaves_an_empty_actor_alone(client, manager, conversation):
     ConversationEvent.objects.create(conversation=conversation, kind="note", data={})
     client.force_login(manager)
-    header, *body = rows(client.get(reverse("audit_export")))
+    header, *body = rows(client.get(reverse("inbox:audit_export")))
     assert header[2] == "actor"
     assert [row[2] for row in body if row[3] == "note"] == [""]
 

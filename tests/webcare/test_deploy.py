@@ -71,7 +71,7 @@ def test_compose_commands_exist_in_the_project():
         if cmd[:4] == ["celery", "-A", "webcare", "worker"]:
             consumed |= set(cmd[cmd.index("-Q") + 1].split(",")) if "-Q" in cmd else {"*"}
     assert {q.name for q in app.conf.task_queues} <= consumed, consumed
-    assert app.amqp.router.route({}, "inbox.tasks.poll_channel")["queue"].name == "ingest"
+    assert app.amqp.router.route({}, "inbox.poll_channel")["queue"].name == "ingest"
 
     for entry in app.conf.beat_schedule.values():
         app.loader.import_default_modules()

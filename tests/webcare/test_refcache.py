@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from inbox import selectors_team
 from inbox.models import FaqSet
+from inbox.selectors import team as team_selectors
 from routing.models import Department, Membership
 from tests.factories import ConversationFactory
 from webcare import refcache
@@ -34,41 +34,41 @@ def test_the_copy_saves_the_queries_and_a_bulk_update_shows_after_the_ttl(
     conv, staff_a, django_assert_num_queries
 ):
     FaqSet.objects.create(department=conv.department, topic="Storing")
-    assert [f.topic for f in selectors_team.faq_sets_for(conv)] == ["Storing"]
-    members = selectors_team.team_member_list(conv.department_id)
+    assert [f.topic for f in team_selectors.faq_sets_for(conv)] == ["Storing"]
+    members = team_selectors.team_member_list(conv.department_id)
     with django_assert_num_queries(0):
-        assert [f.topic for f in selectors_team.faq_sets_for(conv)] == ["Storing"]
-        assert selectors_team.team_member_list(conv.department_id) == members
+        assert [f.topic for f in team_selectors.faq_sets_for(conv)] == ["Storing"]
+        assert team_selectors.team_member_list(conv.department_id) == members
     # No signal: this process keeps its copy until the TTL has passed.
     FaqSet.objects.update(topic="Storing opgelost")
-    assert [f.topic for f in selectors_team.faq_sets_for(conv)] == ["Storing"]
+    assert [f.topic for f in team_selectors.faq_sets_for(conv)] == ["Storing"]
     later = timezone.now() + timedelta(seconds=refcache.TTL_SECONDS + 1)
     with time_machine.travel(later, tick=False):
-        assert [f.topic for f in selectors_team.faq_sets_for(conv)] == ["Storing opgelost"]
+        assert [f.topic for f in team_selectors.faq_sets_for(conv)] == ["Storing opgelost"]
 
 
 def test_members_follow_membership_saves(conv, staff_a):
-    assert staff_a in selectors_team.team_member_list(conv.department_id)
+    assert staff_a in team_selectors.team_member_list(conv.department_id)
     newcomer = User.objects.create_user("nieuw", role="staff")
     Membership.objects.create(user=newcomer, department=conv.department)
-    assert newcomer in selectors_team.team_member_list(conv.department_id)
+    assert newcomer in team_selectors.team_member_list(conv.department_id)
     newcomer.is_active = False
     newcomer.save()
-    assert newcomer not in selectors_team.team_member_list(conv.department_id)
+    assert newcomer not in team_selectors.team_member_list(conv.department_id)
 
 
 def test_team_membership_is_a_permission_and_never_comes_from_the_copy(staff_a, team_a, team_b):
     """The list of teams is copied; which of them a user belongs to is read per request."""
-    assert selectors_team.teams_of(staff_a) == [team_a]
+    assert team_selectors.teams_of(staff_a) == [team_a]
     # A bulk insert sends no signal, so the copy of all teams is not cleared...
     Membership.objects.bulk_create([Membership(user=staff_a, department=team_b)])
     staff_a = User.objects.get(pk=staff_a.pk)  # a new request: no per-request memo
     # ...and still the new team shows, because membership itself is not cached.
-    assert set(selectors_team.teams_of(staff_a)) == {team_a, team_b}
+    assert set(team_selectors.teams_of(staff_a)) == {team_a, team_b}
     renamed = Department.objects.get(pk=team_b.pk)
     renamed.name = "Zzz laatste"
     renamed.save()
-    assert [t.name for t in selectors_team.teams_of(staff_a)][-1] == "Zzz laatste"
+    assert [t.name for t in team_selectors.teams_of(staff_a)][-1] == "Zzz laatste"
 
 
 def test_panel_options_come_from_the_copy_and_a_stale_one_is_refused(

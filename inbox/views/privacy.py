@@ -72,10 +72,10 @@ def privacy_erase(request: AuthedRequest, contact_id: int):
     contact = get_object_or_404(Contact, pk=contact_id)
     if request.POST.get("confirm") != "erase":
         messages.error(request, _("Tick the box to confirm the erasure."))
-        return redirect("privacy_contact", contact_id=contact.pk)
+        return redirect("inbox:privacy_contact", contact_id=contact.pk)
     result = erase_contact(contact=contact, acting_user=request.user)
     messages.success(
         request,
         _("Erased: the contact and the texts of %(n)d messages.") % {"n": result["messages"]},
     )
-    return redirect("privacy_contact", contact_id=contact.pk)
+    return redirect("inbox:privacy_contact", contact_id=contact.pk)

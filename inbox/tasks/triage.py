@@ -12,7 +12,7 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.hide_on_platform", acks_late=True, ignore_result=True)
 def hide_on_platform(conversation_ids: list[int], hidden: bool) -> None:
     """Hide (or unhide) the conversations' inbound messages on the platform, where it allows.
 

@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from inbox import forms, presence, selectors
+from inbox import forms
 from inbox.models import (
     Contact,
     Conversation,
@@ -32,7 +32,8 @@ from inbox.models import (
     Sentiment,
     Status,
 )
-from inbox.services import triage
+from inbox.selectors import inbox as selectors
+from inbox.services import presence, triage
 from webcare.csvcell import safe_cell
 from webcare.http import AuthedRequest
 from webcare.permissions import any_user_required, coordinator_required, public_endpoint

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.apply_retention", acks_late=True, ignore_result=True)
 def apply_retention_task() -> None:
     """Thin: one task per channel with a retention policy, so one channel's backlog never
     holds the others up. Idempotent: each channel continues from its saved cursor."""
@@ -16,7 +16,7 @@ def apply_retention_task() -> None:
             apply_channel_retention_task.delay(pk)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.apply_channel_retention", acks_late=True, ignore_result=True)
 def apply_channel_retention_task(channel_id: int) -> None:
     """One run's worth of batches on one channel; hands what is left to a fresh task.
 

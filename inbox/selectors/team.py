@@ -512,12 +512,25 @@ class CannedMatch:
     text: str  # with this conversation's variables filled in
 
 
+def reply_variables(*, conversation: Conversation, user) -> dict[str, str]:
+    """The values a canned answer may use. Plain strings only (see replytext.render_variables)."""
+    contact = conversation.contact
+    return {
+        "contact_name": contact.name or contact.handle or "",
+        "contact_handle": f"@{contact.handle}" if contact.handle else "",
+        "agent_name": user.first_name or user.get_full_name() or user.username,
+        "agent_initials": user.signature(),
+        "team": str(conversation.department or ""),
+        "conversation_id": str(conversation.pk),
+        "channel": conversation.channel.name,
+    }
+
+
 def canned_answers_for(
     user, conversation: Conversation, *, query: str = "", limit: int = 10
 ) -> list[CannedMatch]:
     """Active canned answers of the conversation's team (and global ones), in its language first."""
-    from inbox.replytext import render_variables
-    from inbox.services.replies import reply_variables
+    from inbox.lib.replytext import render_variables
 
     qs = CannedAnswer.objects.filter(is_active=True).filter(
         Q(department__isnull=True) | Q(department_id=conversation.department_id)

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from inbox import selectors_team
 from inbox.models import OPEN_STATUSES, AfterSend, Conversation, Reply, ReplyState
+from inbox.selectors import team as team_selectors
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
 from inbox.services.team import ActionRefused
@@ -31,7 +31,7 @@ from webcare.permissions import any_user_required
 # --- The queue -------------------------------------------------------------------------------
 
 
-def _parse_after(raw: str) -> selectors_team.QueueKey | None:
+def _parse_after(raw: str) -> team_selectors.QueueKey | None:
     if not raw:
         return None
     try:
@@ -45,7 +45,7 @@ def _parse_after(raw: str) -> selectors_team.QueueKey | None:
         raise Http404("bad page key") from None
 
 
-def _format_key(key: selectors_team.QueueKey | None) -> str:
+def _format_key(key: team_selectors.QueueKey | None) -> str:
     if key is None:
         return ""
     due, received, pk = key
@@ -57,7 +57,7 @@ def _selected_team(request: AuthedRequest) -> Department | None:
     if not slug:
         return None
     department = get_object_or_404(Department, slug=slug)
-    if not selectors_team.may_see_team(request.user, department.pk):
+    if not team_selectors.may_see_team(request.user, department.pk):
         raise PermissionDenied
     return department
 
@@ -67,7 +67,7 @@ def _selected_team(request: AuthedRequest) -> Department | None:
 def team(request: AuthedRequest):
     """The team queue: open items of the user's teams, SLA due first."""
     department = _selected_team(request)
-    rows, next_key = selectors_team.team_queue_page(
+    rows, next_key = team_selectors.team_queue_page(
         request.user,
         department=department,
         mine=request.GET.get("mine") == "1",
@@ -77,7 +77,7 @@ def team(request: AuthedRequest):
     context = {
         "conversations": rows,
         "next_after": _format_key(next_key),
-        "teams": selectors_team.teams_of(request.user),
+        "teams": team_selectors.teams_of(request.user),
         "team": department,
         "mine": request.GET.get("mine") == "1",
         "q": request.GET.get("q", ""),
@@ -94,7 +94,7 @@ def team_export(request: AuthedRequest):
     """CSV of the open team queue the user may see (same visibility as the page)."""
     department = _selected_team(request)
     qs = (
-        selectors_team.team_conversations(request.user, department=department)
+        team_selectors.team_conversations(request.user, department=department)
         .filter(status__in=OPEN_STATUSES)
         .select_related("channel", "contact", "department", "assignee")
         .order_by("received_at", "id")
@@ -126,7 +126,7 @@ def team_export(request: AuthedRequest):
 @any_user_required
 def reviews(request: AuthedRequest):
     """Replies of colleagues waiting for the user's review."""
-    pending = list(selectors_team.review_queue(request.user)[:100])
+    pending = list(team_selectors.review_queue(request.user)[:100])
     return render(request, "inbox/team_reviews.html", {"replies": pending, "active": "team"})
 
 
@@ -135,7 +135,7 @@ def reviews(request: AuthedRequest):
 
 def _conversation(request: AuthedRequest, pk: int) -> Conversation:
     try:
-        return selectors_team.get_team_conversation(request.user, pk)
+        return team_selectors.get_team_conversation(request.user, pk)
     except Conversation.DoesNotExist:
         raise Http404 from None
 
@@ -143,20 +143,20 @@ def _conversation(request: AuthedRequest, pk: int) -> Conversation:
 def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> dict:
     user = request.user
     all_replies = request.GET.get("replies") == "all"
-    replies, earlier_replies = selectors_team.replies_for(
-        conv, latest=None if all_replies else selectors_team.RECENT_REPLIES
+    replies, earlier_replies = team_selectors.replies_for(
+        conv, latest=None if all_replies else team_selectors.RECENT_REPLIES
     )
     draft = next(
         (r for r in replies if r.state == ReplyState.DRAFT and r.author_id == user.pk), None
     )
     if draft is None and earlier_replies:
-        draft = selectors_team.draft_of(conv, user)
+        draft = team_selectors.draft_of(conv, user)
     composed = reply_services.compose_reply(
         conversation=conv, user=user, text=draft.text if draft else ""
     )
     return {
         "conversation": conv,
-        "can_act": selectors_team.may_act_on(user, conv),
+        "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
         "can_private": reply_services.can_reply_privately(conv),
         "review_needed": reply_services.review_required(conversation=conv, author=user),
@@ -165,11 +165,11 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "draft": draft,
         "composed": composed,
         "signature": reply_services.signature_for(conversation=conv, user=user),
-        "members": selectors_team.team_member_list(conv.department_id)
+        "members": team_selectors.team_member_list(conv.department_id)
         if conv.department_id
         else [],
-        "notes": selectors_team.notes_for(conv),
-        "faq_sets": selectors_team.faq_sets_for(conv),
+        "notes": team_selectors.notes_for(conv),
+        "faq_sets": team_selectors.faq_sets_for(conv),
         "after_send_choices": AfterSend.choices,
         **extra,
     }
@@ -193,8 +193,8 @@ def _respond(request: AuthedRequest, conv: Conversation, error: str = "", *, rer
 def team_conversation(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
     all_messages = request.GET.get("messages") == "all"
-    thread, earlier_messages = selectors_team.thread_of(
-        conv, latest=None if all_messages else selectors_team.RECENT_MESSAGES
+    thread, earlier_messages = team_selectors.thread_of(
+        conv, latest=None if all_messages else team_selectors.RECENT_MESSAGES
     )
     context = _workspace_context(
         request, conv, thread=thread, earlier_messages=earlier_messages, active="team"
@@ -218,7 +218,7 @@ def _version(request: AuthedRequest) -> int | None:
 def _act(request: AuthedRequest, pk: int, action):
     conv = _conversation(request, pk)
     # Permission before input validation: an outsider learns nothing from error messages.
-    if not selectors_team.may_act_on(request.user, conv):
+    if not team_selectors.may_act_on(request.user, conv):
         raise PermissionDenied
     try:
         action(conv)
@@ -265,7 +265,7 @@ def reassign(request: AuthedRequest, pk: int):
 @any_user_required
 def hand_back(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
-    if not selectors_team.may_act_on(request.user, conv):
+    if not team_selectors.may_act_on(request.user, conv):
         raise PermissionDenied
     try:
         team_services.hand_back_conversation(
@@ -314,9 +314,9 @@ def note_add(request: AuthedRequest, pk: int):
 def canned_search(request: AuthedRequest, pk: int):
     """Canned answers matching ?q= (typed after "/"), filled in for this conversation."""
     conv = _conversation(request, pk)
-    if not selectors_team.may_act_on(request.user, conv):
+    if not team_selectors.may_act_on(request.user, conv):
         raise PermissionDenied
-    matches = selectors_team.canned_answers_for(
+    matches = team_selectors.canned_answers_for(
         request.user, conv, query=request.GET.get("q", "").strip()[:100]
     )
     return render(request, "inbox/composer_results.html", {"matches": matches})
@@ -327,7 +327,7 @@ def canned_search(request: AuthedRequest, pk: int):
 def preview(request: AuthedRequest, pk: int):
     """The reply as it will appear: count against the channel's limit, signature, thread split."""
     conv = _conversation(request, pk)
-    if not selectors_team.may_act_on(request.user, conv):
+    if not team_selectors.may_act_on(request.user, conv):
         raise PermissionDenied
     composed = reply_services.compose_reply(
         conversation=conv,
@@ -346,7 +346,7 @@ def preview(request: AuthedRequest, pk: int):
 def reply_save(request: AuthedRequest, pk: int):
     """Save the draft; with action=submit also send it on (to review or to the outbox)."""
     conv = _conversation(request, pk)
-    if not selectors_team.may_act_on(request.user, conv):
+    if not team_selectors.may_act_on(request.user, conv):
         raise PermissionDenied
     draft = None
     if request.POST.get("reply"):
@@ -379,7 +379,7 @@ def reply_save(request: AuthedRequest, pk: int):
 
 def _reply_action(request: AuthedRequest, reply_id: int, action):
     try:
-        reply = selectors_team.get_reply_for_user(request.user, reply_id)
+        reply = team_selectors.get_reply_for_user(request.user, reply_id)
     except Reply.DoesNotExist:
         raise Http404 from None
     conv = reply.conversation

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.utils import timezone
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(
+    name="inbox.send_reply", bind=True, acks_late=True, max_retries=None, ignore_result=True
+)
 def send_reply_task(self, reply_id: int) -> str:
     """Post one reply. A duplicate delivery is harmless: only one claim succeeds."""
     from inbox.services.outbox import deliver_reply, give_up
@@ -20,7 +22,7 @@ def send_reply_task(self, reply_id: int) -> str:
     return outcome.kind
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.recover_outbox", acks_late=True, ignore_result=True)
 def recover_outbox_task() -> int:
     """Beat: requeue replies whose worker died mid-send or whose task message was lost."""
     from inbox.services.outbox import recover_outbox
@@ -28,7 +30,7 @@ def recover_outbox_task() -> int:
     return len(recover_outbox())
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.auto_close", acks_late=True, ignore_result=True)
 def auto_close_task() -> int:
     """Beat: close answered/waiting conversations after AUTO_CLOSE_AFTER_DAYS without a reply."""
     from inbox.services.replies import auto_close_stale

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="inbox.dispatch_channel_polls", acks_late=True, ignore_result=True)
 def dispatch_channel_polls() -> int:
     """Beat, every 5 s: enqueue one poll per channel that is due (claimed, never twice)."""
     from inbox.services.channels import dispatch_due_polls
@@ -17,6 +17,7 @@ def dispatch_channel_polls() -> int:
 
 
 @shared_task(
+    name="inbox.poll_channel",
     acks_late=True,
     ignore_result=True,
     # Under the service's 10-minute lease, so a stuck poll dies before its lease ends.
