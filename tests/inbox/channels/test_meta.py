@@ -519,14 +519,14 @@ def test_instagram_find_existing_reply_and_hide():
 
 
 def test_graph_times_are_parsed_to_utc():
-    assert meta._parse_time("2025-03-14T10:26:53+0100") == datetime(
+    assert meta.parse_time("2025-03-14T10:26:53+0100") == datetime(
         2025, 3, 14, 9, 26, 53, tzinfo=UTC
     )
-    assert meta._parse_time(1741944413) == datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
-    assert meta._parse_time(1741944413000) == datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
+    assert meta.parse_time(1741944413) == datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
+    assert meta.parse_time(1741944413000) == datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
     for bad in (None, "", "yesterday", "2025-03-14T10:26:53", True):
         with pytest.raises(ValueError):
-            meta._parse_time(bad)
-    assert timedelta(0) == meta._parse_time("2025-03-14T09:26:53Z") - datetime(
+            meta.parse_time(bad)
+    assert timedelta(0) == meta.parse_time("2025-03-14T09:26:53Z") - datetime(
         2025, 3, 14, 9, 26, 53, tzinfo=UTC
     )
