@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ import pytest
 import time_machine
 
 from inbox.channels.base import ChannelConfig, ReplyTarget
-from inbox.channels.simulator import SimulatorConnector
+from inbox.channels.simulator import SimulatorConnector, connector, vocabulary
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
@@ -300,3 +301,16 @@ def test_hours_of_stream_and_staged_bursts_are_byte_for_byte_the_same():
         )
     assert len(stream) > 5_000
     assert _digest(stream) == "f5b52cd97a45e046e18f39441f1536f2fd4e9ef54db7cd6bbb880ef93ea7929f"
+
+
+def test_the_vocabulary_has_templates_for_every_kind_with_variables_the_connector_fills():
+    kinds = {kind for kind, _ in connector.TOP_LEVEL_KINDS + connector.REPLY_KINDS}
+    kinds |= {kind for kind, _ in connector.BURST_KINDS} | {"burst_own", "burst_viral"}
+    for lang in vocabulary.ORG:
+        assert vocabulary.FIRST_NAMES[lang] and vocabulary.LAST_NAMES[lang], lang
+        for kind in kinds:
+            for template in vocabulary.TEMPLATES[(lang, kind)]:
+                # An unknown {variable} raises KeyError here rather than in a demo's poll.
+                text = template.format_map(connector._Vars(random.Random(1), lang, "@us"))
+                assert "{" not in text and "}" not in text, template
+    assert set(vocabulary.TAILS) <= set(vocabulary.TEMPLATES)
