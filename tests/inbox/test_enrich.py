@@ -6,8 +6,9 @@ import csv
 import pytest
 from django.conf import settings
 
-from inbox.lib import enrich
 from inbox.lib.enrich import Enrichment, enrich_batch, enrich_text
+from inbox.lib.enrich.flags import flag_bits, flag_bits_unhinted
+from inbox.lib.enrich.text import normalise
 from inbox.models import Flag
 
 OWN = ("KLM", "KLM_NL")
@@ -181,8 +182,8 @@ def test_hints_never_change_a_verdict():
         "De wereld is beter af zonder jullie",
     ]
     for text in texts:
-        normalised = enrich._normalise(text)
-        assert enrich._flags(normalised) == enrich._flags_unhinted(normalised), text
+        normalised = normalise(text)
+        assert flag_bits(normalised) == flag_bits_unhinted(normalised), text
 
 
 def _hatecheck_rows():

@@ -184,16 +184,16 @@ def test_when_the_sla_planning_itself_fails_the_batch_is_stored_without_clocks(
 
 
 def test_enrichment_failing_for_one_message_stores_it_unenriched(monkeypatch, channel):
-    from inbox import enrich
+    from inbox.lib.enrich import analysis
 
-    real = enrich._analyse_text
+    real = analysis._analyse_text
 
     def analyse(text):
         if "BOEM" in text:
             raise RuntimeError("enricher choked")
         return real(text)
 
-    monkeypatch.setattr(enrich, "_analyse_text", analyse)
+    monkeypatch.setattr(analysis, "_analyse_text", analyse)
     msgs = [
         im("m0", text="Waarom is mijn huur verhoogd? Ik ben echt boos hierover."),
         im("m1", 1, author="b", text="BOEM BOEM dit bericht breekt de verrijking"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 import time
 from collections import Counter
@@ -11,7 +13,7 @@ import pytest
 import time_machine
 
 from inbox.channels.base import ChannelConfig, ReplyTarget
-from inbox.channels.simulator import SimulatorConnector
+from inbox.channels.simulator import SimulatorConnector, connector, vocabulary
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
@@ -220,3 +222,95 @@ def test_a_quiet_poll_moves_the_cursor_and_a_damaged_cursor_restarts():
     assert result.cursor == {"last_time": NOW.isoformat(), "last_id": ""}
     busy = channel(backlog_minutes=5)
     assert fetch_at(NOW, busy, {"last_time": "yesterday"}).messages == fetch_at(NOW, busy).messages
+
+
+# Exact output for a fixed seed and clock. The stream is a pure function of (seed, minute,
+# index), so a change here means the vocabulary, its order or the draws changed: a demo or a
+# load test replayed against stored data would then create new messages instead of none.
+PINNED_MINUTE = [
+    (
+        "sim-92cfce-29016719-0",
+        "2025-03-03T11:59:08.606318+00:00",
+        "@imurphy",
+        "Isabella Murphy",
+        "praise",
+        "Shoutout to the crew on NS1526 to CPH, they made my kids' first flight amazing ✈️❤️ "
+        "@northseaair",
+    ),
+    (
+        "sim-92cfce-29016719-3",
+        "2025-03-03T11:59:10.113896+00:00",
+        "@raj_94",
+        "Raj Young",
+        "complaint",
+        "Lost my stroller on NS509 from DUB. 5 days, no update, nobody answers the phone. "
+        "@northseaair",
+    ),
+    (
+        "sim-92cfce-29016719-1",
+        "2025-03-03T11:59:41.301263+00:00",
+        "@jyoung",
+        "James Young",
+        "question",
+        "@northseaair is there wifi on the LHR route? Need to work during the flight.",
+    ),
+    (
+        "sim-92cfce-29016719-2",
+        "2025-03-03T11:59:59.148864+00:00",
+        "@fleur_95",
+        "Fleur Yilmaz",
+        "threat",
+        "@woonstad ik weet waar die wijkbeheerder woont. Als hij nog één keer zo tegen mijn vrouw "
+        "praat steek ik zijn auto in de fik.",
+    ),
+]
+
+
+def test_a_fixed_seed_and_minute_give_exactly_these_messages():
+    result = fetch_at(NOW, channel(rate_per_minute=6, backlog_minutes=1))
+    got = [
+        (
+            m.external_id,
+            m.created_at.isoformat(),
+            m.author_handle,
+            m.author_name,
+            m.raw["kind"],
+            m.text,
+        )
+        for m in result.messages
+    ]
+    assert got == PINNED_MINUTE
+
+
+def _digest(messages) -> str:
+    return hashlib.sha256(repr(messages).encode()).hexdigest()
+
+
+def test_hours_of_stream_and_staged_bursts_are_byte_for_byte_the_same():
+    """Thousands of messages of every kind, both languages, bursts and the demo's staged
+    burst: every template, ending and name list takes part, so moving or reordering any
+    entry of the vocabulary changes the digest."""
+    config = channel(rate_per_minute=20, burst_chance=0.05, backlog_minutes=120)
+    stream = fetch_at(NOW, config).messages
+    english = channel(language_mix={"en": 1}, handle_en="@nsair", backlog_minutes=30)
+    stream += fetch_at(NOW, english).messages
+    connector = SimulatorConnector()
+    for lang in ("nl", "en"):
+        stream += connector.staged_burst(
+            config, start=NOW - timedelta(days=4), minutes=10, per_minute=6.0, lang=lang
+        )
+    assert len(stream) > 5_000
+    assert _digest(stream) == "f5b52cd97a45e046e18f39441f1536f2fd4e9ef54db7cd6bbb880ef93ea7929f"
+
+
+def test_the_vocabulary_has_templates_for_every_kind_with_variables_the_connector_fills():
+    kinds = {kind for kind, _ in connector.TOP_LEVEL_KINDS + connector.REPLY_KINDS}
+    kinds |= {kind for kind, _ in connector.BURST_KINDS} | {"burst_own", "burst_viral"}
+    for lang in vocabulary.ORG:
+        assert vocabulary.FIRST_NAMES[lang] and vocabulary.LAST_NAMES[lang], lang
+        for kind in kinds:
+            for template in vocabulary.TEMPLATES[(lang, kind)]:
+                # An unknown {variable} raises KeyError here rather than in a demo's poll.
+                text = template.format_map(connector._Vars(random.Random(1), lang, "@us"))
+                assert "{" not in text and "}" not in text, template
+    assert set(vocabulary.TAILS) <= set(vocabulary.TEMPLATES)

@@ -4,6 +4,8 @@ fetch() streams realistic Dutch mentions of a housing corporation ("Woonstad") a
 mentions of an airline ("NorthSea Air"): questions, complaints, praise, threats, spam,
 political remarks, an impersonator account, replies in threads, our own posts, and now
 and then a viral burst (hundreds of comments under one post within minutes).
+The names, places and message templates are data, in vocabulary.toml (read by
+vocabulary.py); this module is the logic that draws from them.
 
 Everything is a pure function of (seed, minute, index): the minute's message count and
 timestamps come from a generator seeded with (seed, minute), each message's content from
@@ -40,6 +42,17 @@ from inbox.channels.base import (
     IncomingMessage,
     ReplyTarget,
 )
+from inbox.channels.simulator.vocabulary import (
+    DEFAULT_HANDLE,
+    FIRST_NAMES,
+    IMPERSONATORS,
+    LAST_NAMES,
+    ORG,
+    TAILS,
+    TEMPLATES,
+    WEEKDAYS,
+    WORDS,
+)
 
 BASE_URL = "https://sim.webcare.invalid"
 REPLY_SHARE = 0.25  # share of ordinary messages that answer an earlier post
@@ -47,404 +60,8 @@ REPLY_LOOKBACK_MINUTES = 45
 BURST_MAX_MINUTES = 8
 AUTHOR_POOL = 4000  # per language: authors come back, so contacts get a history
 
-ORG = {"nl": "Woonstad", "en": "NorthSea Air"}
-DEFAULT_HANDLE = {"nl": "@woonstad", "en": "@northseaair"}
-IMPERSONATORS = {
-    "nl": [("@W00nstad_Service", "Woonstad Klantenservice"), ("@woonstad_nl_", "Woonstad NL")],
-    "en": [("@NorthSeaAir_Help", "NorthSea Air Support"), ("@n0rthseaair", "NorthSea Air")],
-}
-
-# --------------------------------------------------------------------------- vocabulary
-
-FIRST_NL = [
-    "Anouk",
-    "Bram",
-    "Daan",
-    "Emma",
-    "Fleur",
-    "Gijs",
-    "Hanna",
-    "Iris",
-    "Jesse",
-    "Joris",
-    "Julia",
-    "Kevin",
-    "Lieke",
-    "Lotte",
-    "Luuk",
-    "Maaike",
-    "Mohamed",
-    "Noah",
-    "Noor",
-    "Priya",
-    "Ricardo",
-    "Rik",
-    "Sanne",
-    "Sara",
-    "Sem",
-    "Sophie",
-    "Stijn",
-    "Tess",
-    "Thijs",
-    "Yusuf",
-    "Fatima",
-    "Ayoub",
-    "Derya",
-    "Wendy",
-    "Kees",
-    "Ria",
-    "Henk",
-    "Ingrid",
-    "Marco",
-    "Shanti",
-    "Dewi",
-    "Jolanda",
-    "Ruud",
-    "Ilse",
-]
-LAST_NL = [
-    "de Vries",
-    "Jansen",
-    "Bakker",
-    "Visser",
-    "Smit",
-    "Meijer",
-    "de Boer",
-    "Mulder",
-    "de Groot",
-    "Bos",
-    "Vos",
-    "Peters",
-    "Hendriks",
-    "van Leeuwen",
-    "Dekker",
-    "Brouwer",
-    "de Wit",
-    "Dijkstra",
-    "Smits",
-    "el Amrani",
-    "Yilmaz",
-    "Ramdin",
-    "Haddad",
-    "Kartosen",
-    "van der Berg",
-    "Koster",
-    "Verbeek",
-    "Postma",
-    "Willems",
-    "Ouali",
-]
-FIRST_EN = [
-    "James",
-    "Olivia",
-    "Liam",
-    "Emma",
-    "Noah",
-    "Ava",
-    "Mason",
-    "Sophia",
-    "Ethan",
-    "Isabella",
-    "Lucas",
-    "Mia",
-    "Oliver",
-    "Amelia",
-    "Harry",
-    "Grace",
-    "Jack",
-    "Chloe",
-    "Aiden",
-    "Priya",
-    "Raj",
-    "Chen",
-    "Wei",
-    "Sofia",
-    "Mateo",
-    "Fatima",
-    "Omar",
-    "Hannah",
-    "Ryan",
-    "Zoe",
-]
-LAST_EN = [
-    "Smith",
-    "Johnson",
-    "Brown",
-    "Taylor",
-    "Wilson",
-    "Davies",
-    "Evans",
-    "Thomas",
-    "Roberts",
-    "Walker",
-    "Wright",
-    "Patel",
-    "Khan",
-    "Garcia",
-    "Martinez",
-    "Nguyen",
-    "Chen",
-    "Murphy",
-    "O'Brien",
-    "Kelly",
-    "Clarke",
-    "Hughes",
-    "Lewis",
-    "Hall",
-    "Young",
-]
-
-STREETS = [
-    "Mathenesserweg",
-    "Schiekade",
-    "Beukelsdijk",
-    "Vierambachtsstraat",
-    "Zwart Janstraat",
-    "Goudsesingel",
-    "Nieuwe Binnenweg",
-    "Pleinweg",
-    "Groene Hilledijk",
-    "Putselaan",
-    "Bergweg",
-    "Zaagmolenkade",
-    "Dordtselaan",
-    "Spangesekade",
-    "Oudedijk",
-    "Slinge",
-    "Beijerlandselaan",
-    "Hillevliet",
-    "Schiedamseweg",
-    "Crooswijksestraat",
-]
-NEIGHBOURHOODS = [
-    "Spangen",
-    "Crooswijk",
-    "het Oude Noorden",
-    "Delfshaven",
-    "Feijenoord",
-    "Charlois",
-    "Bloemhof",
-    "Ommoord",
-    "Hillesluis",
-    "Lombardijen",
-    "Tarwewijk",
-    "Kralingen",
-]
-APPLIANCES = [
-    "cv-ketel",
-    "boiler",
-    "mechanische ventilatie",
-    "intercom",
-    "lift",
-    "deurbel",
-    "keukenkraan",
-    "afvoer",
-    "rookmelder",
-    "dakgoot",
-    "mengkraan in de douche",
-    "voordeur",
-    "galerijverlichting",
-    "radiator",
-    "geiser",
-]
-DEFECTS = [
-    "doet het niet meer",
-    "is al weken kapot",
-    "geeft steeds een storing",
-    "maakt een enorm lawaai",
-    "is losgeraakt",
-    "werkt maar half",
-]
-AIRPORTS = [
-    "LHR",
-    "JFK",
-    "BCN",
-    "DXB",
-    "CDG",
-    "FCO",
-    "LIS",
-    "MAD",
-    "BER",
-    "CPH",
-    "DUB",
-    "EDI",
-    "MAN",
-    "IST",
-    "NCE",
-    "ATH",
-]
-BAG_ITEMS = ["suitcase", "stroller", "golf bag", "guitar", "wheelchair", "car seat", "backpack"]
-PARTIES_NL = [
-    "de coalitie",
-    "de wethouder",
-    "de gemeenteraad",
-    "het kabinet",
-    "Den Haag",
-    "de minister",
-]
-SPAM_URLS = ("bit.ly/3xWin", "tinyurl.com/gratis-iphone", "cryptoboost.example/vip", "t.co/x9Zq")
-
-TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("nl", "question"): (
-        "{org} hoe lang duurt het gemiddeld voordat een reparatieverzoek voor de {appliance} wordt opgepakt? Melding staat al {days} dagen open.",
-        "{handle} Is er een storing in {hood}? Onze {appliance} {defect} en bij de buren ook.",
-        "Vraagje {handle}: mag ik zelf een vaatwasser aansluiten of moet dat via jullie? {street} {num}",
-        "{handle} wanneer wordt de huurverhoging van dit jaar bekend gemaakt? En geldt de huurbevriezing ook voor ons?",
-        "Hoi {handle}, ik heb een nieuwe bankrekening. Hoe wijzig ik de automatische incasso voor de huur?",
-        "{handle} wij willen graag ruilen naar een woning met een lift, mijn moeder kan de trap niet meer op. Hoe werkt dat?",
-        "Weet iemand of {org} de kozijnen aan de {street} dit jaar nog gaat schilderen? {handle}",
-    ),
-    ("nl", "complaint"): (
-        "{handle} al {days} dagen geen warm water aan de {street} {num}. Drie keer gebeld, niemand komt. Dit is echt schandalig.",
-        "Alweer de {appliance} kapot in ons portiek ({street}). {org} doet NIKS. Bewoners met rollators zitten vast. {handle}",
-        "{handle} de monteur zou vandaag tussen 8 en 12 komen. Het is nu {hour}:00. Weer een vrije dag verspild.",
-        "Die standaardbrief van {org} over 'woongedrag' is echt beledigend. Wij wonen hier 30 jaar netjes. {handle}",
-        "Schimmel in de slaapkamer van mijn kinderen en {org} zegt dat we 'beter moeten ventileren'. Serieus?? {handle}",
-        "{handle} de {appliance} {defect}. Melding {ticket} is gewoon gesloten zonder dat er iemand geweest is.",
-        "Huurverhoging van {pct}% en ondertussen lekt het dak aan de {street}. Waar gaat ons geld heen {handle}?",
-    ),
-    ("nl", "praise"): (
-        "Complimenten aan de monteur van {org} die vanochtend de {appliance} aan de {street} heeft gemaakt! Supersnel en vriendelijk 👏",
-        "{handle} dank jullie wel voor de snelle hulp gisteravond. Top service!",
-        "Nieuwe keuken erin gezet door {org}, ziet er prachtig uit 😍 {handle}",
-        "Eindelijk is de galerij in {hood} opgeknapt. Echt mooi geworden, bedankt {handle}!",
-        "Fijn gesprek gehad met de wijkbeheerder van {org}. Eindelijk iemand die luistert 🙏",
-    ),
-    ("nl", "threat"): (
-        "Als die {appliance} morgen niet gemaakt is kom ik met een paar vrienden verhaal halen op jullie kantoor {handle}. Let maar op.",
-        "{handle} ik weet waar die wijkbeheerder woont. Als hij nog één keer zo tegen mijn vrouw praat steek ik zijn auto in de fik.",
-        "Die medewerker van {org} moet oppassen als ik hem op straat tegenkom. Ik sla hem in elkaar. {handle}",
-        "{handle} nog één brief over mijn huurachterstand en ik kom met een knuppel langs op het kantoor.",
-    ),
-    ("nl", "spam"): (
-        "🔥 Verdien €{money} per dag vanuit huis! Geen ervaring nodig. Klik: {url} #woonstad #rotterdam",
-        "{handle} GRATIS iPhone 16 voor de eerste 100 huurders!! Claim via {url}",
-        "Beste huurders, ontvang tot €{money} huurtoeslag extra. Vul je gegevens in op {url} 💰💰",
-        "Bitcoin x10 in één week 🚀🚀 DM mij of ga naar {url} {handle}",
-    ),
-    ("nl", "political"): (
-        "Typisch {party}: wel geld voor een nieuw stadskantoor, niet voor woningen. {org} is gewoon een verlengstuk van de politiek.",
-        "{handle} stem in maart gewoon op een partij die sociale huur serieus neemt. Dit kan zo niet langer.",
-        "Wie heeft die sloopplannen in {hood} bedacht? {party} moet eens met de bewoners gaan praten. #woningnood",
-        "Zolang {party} de huren laat stijgen blijven corporaties als {org} gewoon cashen. Politieke keuze!",
-    ),
-    ("nl", "impersonation"): (
-        "Beste huurder, u heeft recht op een huurteruggave van €{money}. Stuur uw IBAN en BSN in een DM naar dit account. Groet, {org}",
-        "LET OP: vanwege een systeemstoring moet u uw huur van deze maand opnieuw overmaken via {url}. {org} Klantenservice",
-        "Win een jaar gratis huur! Volg ons en deel dit bericht. Winnaars krijgen een DM van {org} 🎁",
-    ),
-    ("nl", "other"): (
-        "Ben benieuwd wat {org} gaat doen met al die lege winkelpanden in {hood}.",
-        "Net de nieuwsbrief van {org} gelezen. Mooie plannen voor {hood}, nu nog uitvoeren.",
-        "Zit iemand anders ook in de wijkraad van {hood}? {handle} komt donderdag praten over de renovatie.",
-    ),
-    ("nl", "own"): (
-        "Storing: de {appliance} aan de {street} is defect. Een monteur is onderweg. Excuses voor het ongemak.",
-        "Vanaf {day} renoveren we 120 woningen in {hood}. Bewoners krijgen deze week een brief met alle informatie.",
-        "Onze klantenservice is vandaag tot 17:00 bereikbaar. Met spoed? Bel het storingsnummer.",
-        "Tip: ventileer dagelijks 15 minuten, ook in de winter. Zo voorkomt u schimmel en vocht.",
-    ),
-    ("nl", "follow_up"): (
-        "Nog steeds niks gehoord {handle}. Hallo??",
-        "Update: er is nog steeds niemand geweest. Dag {days}.",
-        "Ik heb jullie een DM gestuurd met mijn adres en telefoonnummer {handle}.",
-        "Bedankt voor de reactie, maar de afspraak is weer verzet. Dit is de derde keer.",
-        "Top, de monteur komt {day}. Dank!",
-    ),
-    ("nl", "chime_in"): (
-        "Precies hetzelfde bij ons aan de {street}. Al weken.",
-        "Herkenbaar. Bij mijn moeder in {hood} precies zo.",
-        "Gewoon blijven bellen, anders gebeurt er niks. Ik heb 6 weken gewacht.",
-        "Moet je bij de huurcommissie melden, dan gaan ze wel bewegen.",
-        "Ik vind dat {org} wel snel reageert eigenlijk, bij mij was het in 2 dagen geregeld.",
-        "Dit is toch niet normaal in 2025?! @{tagged}",
-    ),
-    ("nl", "abuse"): (
-        "{org} stelletje oplichters. Kapot moeten jullie.",
-        "Wat een kutbedrijf is {org} ook. Zakkenvullers.",
-        "Idioten daar bij {org}, allemaal ontslaan.",
-    ),
-    ("nl", "burst_own"): (
-        "Wij begrijpen dat onze brief over 'overlast door bewoners' veel mensen heeft gekwetst. Dat was nooit de bedoeling. We gaan met bewoners in gesprek.",
-        "Vanaf 1 juli gaan de servicekosten voor alle woningen in {hood} omhoog. Lees de brief die u deze week ontvangt.",
-    ),
-    ("nl", "burst_viral"): (
-        "Kijk wat {org} ons stuurt na 3 maanden lekkage: een brief dat WIJ de schade moeten betalen. Deel dit alsjeblieft! #woonstad",
-        "Mijn oma (89) zit al 2 weken zonder verwarming aan de {street} en {org} zegt 'geen spoed'. RT zodat ze het zien {handle}",
-    ),
-    ("en", "question"): (
-        "{handle} my flight {flight} to {airport} is showing delayed, will I make my connection?",
-        "Hi {handle}, can I bring a {bag} as cabin baggage on a European flight?",
-        "{handle} how do I add my frequent flyer number to a booking made through a travel agent?",
-        "{handle} is there wifi on the {airport} route? Need to work during the flight.",
-        "Does {org} offer assistance for passengers with reduced mobility at AMS? My dad needs a wheelchair. {handle}",
-    ),
-    ("en", "complaint"): (
-        "{handle} {hours} hours on the tarmac in AMS and no water offered. Flight {flight}. Unacceptable.",
-        "Lost my {bag} on {flight} from {airport}. 5 days, no update, nobody answers the phone. {handle}",
-        "{handle} cancelled {flight} at midnight and rebooked me 2 days later?? I have a wedding tomorrow.",
-        "Still waiting for my refund from {org}, {weeks} weeks now. Case {ticket}. {handle}",
-        "{handle} your app keeps crashing at check-in and now the desk charges me €{money}. Seriously?",
-    ),
-    ("en", "praise"): (
-        "Shoutout to the crew on {flight} to {airport}, they made my kids' first flight amazing ✈️❤️ {handle}",
-        "{handle} thanks for finding my {bag} so fast, delivered to my hotel the same night!",
-        "Smoothest boarding ever at AMS today. Well done {org} 👏",
-    ),
-    ("en", "threat"): (
-        "{handle} if my {bag} isn't back tomorrow I'll come to the airport and smash your desk. And the staff behind it.",
-        "Someone at {org} is going to get hurt if I miss this wedding. I know where your office is {handle}.",
-        "{handle} that gate agent on {flight} better watch her back next time I fly.",
-    ),
-    ("en", "spam"): (
-        "💸 I made ${money} last week trading crypto from my phone! DM me or visit {url} {handle}",
-        "{handle} FREE flight vouchers for the first 500 followers!!! Claim at {url}",
-        "Get 1000 real followers in 24h ✅ {url} #travel #aviation",
-    ),
-    ("en", "political"): (
-        "Airlines like {org} should pay proper tax on kerosene. Governments keep bailing them out. {handle}",
-        "{handle} the government should ban short-haul flights. Take the train.",
-        "Funny how {org} suddenly cares about climate when the subsidy vote is next week.",
-    ),
-    ("en", "impersonation"): (
-        "We're sorry for your experience! To process your compensation of €{money}, please DM us your card number and booking code. - {org} Support",
-        "Due to overbooking, {org} is giving away 2 free tickets. Follow us and fill in your details at {url}",
-    ),
-    ("en", "other"): (
-        "Watching the {org} planes land at AMS from the rooftop, never gets old ✈️",
-        "Anyone flown {org} business class to {airport}? Worth the upgrade?",
-    ),
-    ("en", "own"): (
-        "Due to strong winds at AMS some flights may be delayed today. Check the app for your flight status.",
-        "New route! From {day} we fly daily to {airport}.",
-        "Travelling this weekend? Check in online up to 30 hours before departure.",
-    ),
-    ("en", "follow_up"): (
-        "Still no reply {handle}...",
-        "Sent you a DM with my booking code {handle}.",
-        "Update: my {bag} has been found! Thanks.",
-        "Day {days} and still nothing. Great service.",
-    ),
-    ("en", "chime_in"): (
-        "Same thing happened to me last month.",
-        "Never flying {org} again after this.",
-        "Honestly they sorted mine out within a day, give them a chance.",
-        "File an EU261 claim, you're entitled to compensation.",
-    ),
-    ("en", "abuse"): (
-        "{org} is a joke of an airline. Bunch of clowns.",
-        "Worst company ever, useless idiots.",
-    ),
-    ("en", "burst_own"): (
-        "We are aware of the IT outage affecting check-in at AMS. Our teams are working on it. We apologise for the long queues.",
-        "From next month a cabin bag costs €{money} on all European flights. Details on our website.",
-    ),
-    ("en", "burst_viral"): (
-        "{org} left my 8-year-old alone at the gate for 3 hours. Please share. I want answers. {handle}",
-        "Watch {org} staff throw my {bag} onto the tarmac from 3 metres high 🤬 {handle}",
-    ),
-}
-
+# How often each kind of message comes, as relative weights (the templates per kind are in
+# vocabulary.toml): a top-level post, a reply under one, a comment under a burst.
 TOP_LEVEL_KINDS = (
     ("question", 30),
     ("complaint", 25),
@@ -458,8 +75,6 @@ TOP_LEVEL_KINDS = (
 )
 REPLY_KINDS = (("follow_up", 45), ("chime_in", 42), ("abuse", 9), ("threat", 4))
 BURST_KINDS = (("chime_in", 50), ("complaint", 25), ("abuse", 15), ("threat", 4), ("praise", 6))
-DAYS_NL = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag"]
-DAYS_EN = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -532,59 +147,28 @@ class _Vars(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         rng, nl = self.rng, self.lang == "nl"
         draw: dict[str, Any] = {
-            "street": lambda: rng.choice(STREETS),
-            "num": lambda: f"{rng.randint(1, 240)}{rng.choice(['', '', 'A', 'B', '-2'])}",
-            "hood": lambda: rng.choice(NEIGHBOURHOODS),
-            "appliance": lambda: rng.choice(APPLIANCES),
-            "defect": lambda: rng.choice(DEFECTS),
+            "street": lambda: rng.choice(WORDS["street"]),
+            "num": lambda: f"{rng.randint(1, 240)}{rng.choice(WORDS['num_suffix'])}",
+            "hood": lambda: rng.choice(WORDS["hood"]),
+            "appliance": lambda: rng.choice(WORDS["appliance"]),
+            "defect": lambda: rng.choice(WORDS["defect"]),
             "days": lambda: rng.randint(2, 21),
             "weeks": lambda: rng.randint(3, 14),
             "hours": lambda: rng.randint(2, 6),
             "hour": lambda: rng.randint(13, 17),
-            "pct": lambda: rng.choice(["4,5", "5", "5,5", "6,1", "7"]),
+            "pct": lambda: rng.choice(WORDS["pct"]),
             "ticket": lambda: f"{'M' if nl else 'CAS-'}{rng.randint(100000, 999999)}",
-            "money": lambda: rng.choice([50, 150, 250, 350, 500, 750, 1200]),
-            "url": lambda: rng.choice(SPAM_URLS),
-            "party": lambda: rng.choice(PARTIES_NL),
+            "money": lambda: rng.choice(WORDS["money"]),
+            "url": lambda: rng.choice(WORDS["url"]),
+            "party": lambda: rng.choice(WORDS["party"]),
             "flight": lambda: f"NS{rng.randint(100, 1999)}",
-            "airport": lambda: rng.choice(AIRPORTS),
-            "bag": lambda: rng.choice(BAG_ITEMS),
-            "day": lambda: rng.choice(DAYS_NL if nl else DAYS_EN),
-            "tagged": lambda: rng.choice(["gemeenterotterdam", "huurcommissie", "rtvrijnmond"]),
+            "airport": lambda: rng.choice(WORDS["airport"]),
+            "bag": lambda: rng.choice(WORDS["bag"]),
+            "day": lambda: rng.choice(WEEKDAYS[self.lang]),
+            "tagged": lambda: rng.choice(WORDS["tagged"]),
         }
         value = self[key] = draw[key]()
         return value
-
-
-# Endings people add, so the same template does not read as a copy: (language, kind).
-TAILS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("nl", "question"): (
-        "",
-        "",
-        "",
-        " Alvast bedankt!",
-        " Groetjes",
-        " 🙏",
-        " Graag snel antwoord.",
-    ),
-    ("nl", "complaint"): (
-        "",
-        "",
-        " 😡",
-        " Graag een reactie.",
-        " #woonstad",
-        " Echt klaar mee.",
-        " Schaam je!",
-    ),
-    ("nl", "praise"): ("", "", " 👍", " Zo kan het dus ook!", " ❤️"),
-    ("nl", "follow_up"): ("", "", " 😤", " ??", " Reageer nou eens."),
-    ("nl", "chime_in"): ("", "", " 🙄", " Schandalig.", " Typisch.", " #woonstad"),
-    ("en", "question"): ("", "", "", " Thanks!", " Cheers", " 🙏"),
-    ("en", "complaint"): ("", "", " 😡", " #neveragain", " Disgraceful.", " Please respond."),
-    ("en", "praise"): ("", "", " 👏", " 10/10", " ❤️"),
-    ("en", "follow_up"): ("", "", " 🙄", " ??"),
-    ("en", "chime_in"): ("", "", " 🤦", " #neveragain", " Shocking."),
-}
 
 
 class SimulatorConnector:
@@ -737,10 +321,7 @@ class SimulatorConnector:
 
     def _author(self, cfg: _Settings, lang: str, index: int) -> dict[str, str]:
         rng = self._rng(cfg, "a", lang, index)
-        if lang == "nl":
-            first, last = rng.choice(FIRST_NL), rng.choice(LAST_NL)
-        else:
-            first, last = rng.choice(FIRST_EN), rng.choice(LAST_EN)
+        first, last = rng.choice(FIRST_NAMES[lang]), rng.choice(LAST_NAMES[lang])
         style = rng.randrange(4)
         base = (first + last.split()[-1]).lower().replace("'", "")
         handle = {
