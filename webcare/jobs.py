@@ -9,17 +9,20 @@ rather than raised: the action already happened, and the beat sweepers queue the
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from django.db import transaction
+
+def task_named(name: str):
+    """The registered task `name`. Celery imports the apps' task modules lazily (a worker does
+    at start; a web process never would), so the first lookup runs its autodiscovery."""
+    from webcare.celery import app
+
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
 
 
 def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
     """Run task `name` with args after the current transaction commits (at once without one)."""
-    from webcare.celery import app, publish_tolerating_outage
-
-    task = app.tasks[name]  # loads the task modules once (Celery's autodiscovery)
     options = {} if countdown is None else {"countdown": countdown}
-    publish = functools.partial(task.apply_async, args, **options)
-    transaction.on_commit(functools.partial(publish_tolerating_outage, publish, name))
+    task_named(name).apply_async_on_commit(args, **options)
