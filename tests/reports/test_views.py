@@ -160,7 +160,9 @@ def test_team_dashboard_reads_few_queries(
     # ready?, bins, counters, agent names; plus the navigation and notification-bell context
     # processors: none grows with the data.
     with django_assert_max_num_queries(12):
-        client.get(url, {"scope": "team"})
+        page = client.get(url, {"scope": "team"})
+    assert page.status_code == 200
+    assert staff_a.get_full_name() in page.content.decode()  # the figures were read, not skipped
 
 
 def test_crisis_view_counts_the_last_two_hours(client, manager, channel):

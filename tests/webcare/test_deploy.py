@@ -41,6 +41,7 @@ def test_check_deploy_fails_without_a_secret_key():
     env = PRODUCTION_ENV | {"SECRET_KEY": ""}
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr, result.stderr[-2000:]
 
 
 def test_compose_commands_exist_in_the_project():
