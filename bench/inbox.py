@@ -130,10 +130,11 @@ def load(n: int) -> None:
             """
             INSERT INTO inbox_channel (id, kind, name, own_handles, keywords, credentials_encrypted,
               config, poll_interval_seconds, enabled, cursor, status, last_error,
-              consecutive_failures, reviewed_replies_only, ingest_day_count, created_at)
+              consecutive_failures, reviewed_replies_only, ingest_day_count, ingest_problem_count,
+              last_ingest_problem, created_at)
             SELECT g, (ARRAY['x','facebook','instagram','mastodon','email'])[g],
-              'Bench channel ' || g, '[]', '[]', '', '{}', 60, true, '{}', 'ok', '', 0, false, 0,
-              now()
+              'Bench channel ' || g, '[]', '[]', '', '{}', 60, true, '{}', 'ok', '', 0, false, 0, 0,
+              '', now()
             FROM generate_series(1, 5) g
             """
         )
