@@ -2,7 +2,10 @@
 
 A Conversation is one unit of work (a thread); Messages belong to one
 conversation; every state change writes one ConversationEvent. State changes
-go through inbox/services.py, never through these models directly.
+go through inbox/services/, never through these models directly.
+
+Size: one module for the inbox's tables, as Django expects of an app; each model is short
+and its choices sit beside it, and a reader follows the relations in one file.
 """
 
 import enum
