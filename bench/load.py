@@ -1,4 +1,4 @@
-"""Load benchmark (issue 8, item 5): the whole app under a working day's worst hour.
+"""Load benchmark: the whole app under a working day's worst hour.
 
     python bench/load.py [--duration 300] [--port 0] [--gunicorn-workers 6]
 
@@ -495,27 +495,70 @@ def main() -> int:
         # As docker-compose.yml deploys it: the app logs every request itself (with its id),
         # so gunicorn keeps no second access log; --preload imports the app once.
         gunicorn = subprocess.Popen(
-            [str(venv / "gunicorn"), "webcare.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
-             "--preload"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=gunicorn_log,
-        )  # fmt: skip
+            [
+                str(venv / "gunicorn"),
+                "webcare.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(args.gunicorn_workers),
+                "--threads",
+                str(args.gunicorn_threads),
+                "--preload",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=gunicorn_log,
+        )
         procs.append(gunicorn)
         # Two workers, as docker-compose.yml runs them: one for the default queue (reply sends,
         # sweeps; with beat embedded) and one for the ingest queue alone, so 12 reply sends a
         # second never queue ahead of the next poll.
         worker = subprocess.Popen(
-            [str(venv / "celery"), "-A", "webcare", "worker", "-B", "-l", "warning",
-             "-Q", "celery", "-n", "default@%h",
-             "-c", str(args.worker_concurrency), "-s", str(workdir / "beat-schedule")],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=worker_log,
-        )  # fmt: skip
+            [
+                str(venv / "celery"),
+                "-A",
+                "webcare",
+                "worker",
+                "-B",
+                "-l",
+                "warning",
+                "-Q",
+                "celery",
+                "-n",
+                "default@%h",
+                "-c",
+                str(args.worker_concurrency),
+                "-s",
+                str(workdir / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=worker_log,
+        )
         procs.append(worker)
         ingest_worker = subprocess.Popen(
-            [str(venv / "celery"), "-A", "webcare", "worker", "-l", "warning",
-             "-Q", "ingest", "-n", "ingest@%h", "-c", str(args.ingest_concurrency)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=worker_log,
-        )  # fmt: skip
+            [
+                str(venv / "celery"),
+                "-A",
+                "webcare",
+                "worker",
+                "-l",
+                "warning",
+                "-Q",
+                "ingest",
+                "-n",
+                "ingest@%h",
+                "-c",
+                str(args.ingest_concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=worker_log,
+        )
         procs.append(ingest_worker)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -533,22 +576,53 @@ def main() -> int:
         ingest.start()
         # After locust's ramp-up, until just before it stops.
         cpu = CpuAccount(
-            {"gunicorn": gunicorn.pid, "celery-default": worker.pid,
-             "celery-ingest": ingest_worker.pid, "orchestrator": os.getpid()},
+            {
+                "gunicorn": gunicorn.pid,
+                "celery-default": worker.pid,
+                "celery-ingest": ingest_worker.pid,
+                "orchestrator": os.getpid(),
+            },
             urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/"),
-            start=start + min(20, args.duration / 4), end=start + args.duration - 5,
-        )  # fmt: skip
+            start=start + min(20, args.duration / 4),
+            end=start + args.duration - 5,
+        )
         cpu.start()
         prefix = str(workdir / "locust")
         users = COORDINATORS + STAFF + MANAGERS
         locust = subprocess.run(
-            [str(venv / "locust"), "-f", __file__, "--headless", "--host", host,
-             "-u", str(users), "-r", "25", "-t", f"{args.duration}s", "--csv", prefix,
-             "--only-summary", "--reset-stats", "--stop-timeout", "10", "--loglevel", "WARNING"],
-            cwd=ROOT, env=dict(env, LOAD_TEAM_IDS=ids["teams"], LOAD_STAFF_IDS=ids["staff"],
-                     LOAD_SESSIONS=str(workdir / "sessions.json")),
-            timeout=args.duration + 120, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                str(venv / "locust"),
+                "-f",
+                __file__,
+                "--headless",
+                "--host",
+                host,
+                "-u",
+                str(users),
+                "-r",
+                "25",
+                "-t",
+                f"{args.duration}s",
+                "--csv",
+                prefix,
+                "--only-summary",
+                "--reset-stats",
+                "--stop-timeout",
+                "10",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=dict(
+                env,
+                LOAD_TEAM_IDS=ids["teams"],
+                LOAD_STAFF_IDS=ids["staff"],
+                LOAD_SESSIONS=str(workdir / "sessions.json"),
+            ),
+            timeout=args.duration + 120,
+            capture_output=True,
+            text=True,
+        )
         ingest.join(timeout=5)
         ingest_rate = ingest.rate() if len(ingest.window) == 2 else float("nan")
         (workdir / "lags.txt").write_text("\n".join(f"{lag:.2f}" for lag in ingest.lags))

@@ -519,7 +519,7 @@ class SpikeAlert(models.Model):
         return f"{self.channel} {self.keyword} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"
 
 
-# --- Replies, review and the outbox (issue 5) ---------------------------------------------
+# --- Replies, review and the outbox ---------------------------------------------------------
 
 
 class ReplyState(models.TextChoices):
@@ -748,7 +748,7 @@ class Note(models.Model):
         return self.text[:60]
 
 
-# --- Triage: reasons, house rules, saved views, contact notes (issue 4) ---------------------
+# --- Triage: reasons, house rules, saved views, contact notes -----------------------------
 
 
 class NoReplyReason(models.Model):

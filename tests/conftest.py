@@ -17,6 +17,9 @@ from tests.factories import (
     UserFactory,
 )
 
+# The local IMAP and SMTP servers, started only for a test that asks for them.
+pytest_plugins = ["tests.inbox.channels.mailservers"]
+
 
 def pytest_configure(config):
     if os.environ.get("WEBCARE_TEST_SQLITE") == "1":

@@ -104,8 +104,8 @@ class InArray(models.Lookup):
     (PostgreSQL: ``= ANY(%s)`` with an array; elsewhere ``IN (SELECT value FROM json_each(%s))``).
 
     Ingest asks for thousands of ids per batch. Django's ``__in`` builds and binds one
-    placeholder per value (about 30 ms a query for 5,000 ids here, and SQLite allows 999
-    placeholders a statement); one array parameter costs a few ms.
+    placeholder per value (slow to build and bind for thousands, and SQLite allows 999
+    placeholders a statement); one array parameter does not grow with them.
     """
 
     lookup_name = "in_array"
@@ -354,7 +354,7 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     """One UPDATE of these fields (plain values, no expressions) for many rows: PostgreSQL
     UPDATE ... FROM unnest(arrays) for the field types it knows; elsewhere one prepared UPDATE
     run for each row (executemany). Django's bulk_update builds a CASE per field and row, whose
-    expressions cost ~100 ms of Python for a few dozen rows of twenty fields on every ingest."""
+    expressions cost more Python than the update itself for a few dozen rows of twenty fields."""
     if not objs:
         return
     meta = model._meta

@@ -1,7 +1,7 @@
 """Short-lived, per-process copies of small reference lists: teams, their members, FAQ sets.
 
 Every staff page and every saved reply shows them, and they change a few times a day; reading
-them cost a query each (0.5-1.3 ms of CPU per request under load). Permissions are never
+them cost a query each on every request. Permissions are never
 cached here: who may see or do what is read per request.
 
 A save or delete of a model listed in inbox.apps clears this process's copies at once

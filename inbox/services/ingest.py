@@ -1175,7 +1175,7 @@ def _clip(value: str | None, length: int) -> str:
 
 def _web_url(value: str | None) -> str:
     """Only http(s) links are kept: the templates put these URLs in href/src, where a
-    platform-supplied `javascript:` or `data:` URL would run (issue 8, inert markup)."""
+    platform-supplied `javascript:` or `data:` URL would run."""
     value = _clip(value, 1000).strip()
     return value if value.lower().startswith(("https://", "http://")) else ""
 

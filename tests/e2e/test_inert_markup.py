@@ -1,4 +1,4 @@
-"""Issue 8, item 1: hostile markup in mentions stays inert everywhere it is shown, proved in Chromium.
+"""Hostile markup in mentions stays inert everywhere it is shown, proved in Chromium.
 
 A mention whose text, author name, handle and contact fields carry HTML, script and markdown
 payloads comes in through the real ingest service; then every page that shows it is opened in a

@@ -1,4 +1,4 @@
-"""Issue 14, part 5: the phone layout, in Chromium at 360x740 (the coordinator on weekend duty).
+"""The phone layout, in Chromium at 360x740 (the coordinator on weekend duty).
 
 The header collapses into a menu button (the unread count stays on it), the bulk actions wait
 behind a selection, the filters are a closed disclosure, and at least four inbox rows fit on the

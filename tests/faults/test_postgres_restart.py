@@ -59,10 +59,22 @@ def own_postgres():
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
     subprocess.run(
-        as_postgres([f"{PGBIN}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                     "-E", "UTF8", "--locale=C.UTF-8", ">/dev/null"]),
+        as_postgres(
+            [
+                f"{PGBIN}/initdb",
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                ">/dev/null",
+            ]
+        ),
         check=True,
-    )  # fmt: skip
+    )
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(
             f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{data}'\n"
@@ -90,13 +102,38 @@ def copy_test_database(url: str) -> None:
         ["createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "copy"], check=True
     )
     dump = subprocess.run(
-        ["pg_dump", "-h", s["HOST"], "-p", str(s["PORT"]), "-U", s["USER"], "--no-owner", s["NAME"]],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "pg_dump",
+            "-h",
+            s["HOST"],
+            "-p",
+            str(s["PORT"]),
+            "-U",
+            s["USER"],
+            "--no-owner",
+            s["NAME"],
+        ],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run(
-        ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "copy"],
-        input=dump.stdout, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "psql",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            "postgres",
+            "copy",
+        ],
+        input=dump.stdout,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def stored(url: str, channel_id: int) -> int:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
-# 5,000 cases per target in CI (issue 8); no per-example deadline, CI machines are slow.
+# 5,000 cases per target in CI; no per-example deadline, CI machines are slow.
 # FUZZ_EXAMPLES lowers it for a quick local run.
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")),

@@ -133,8 +133,9 @@ def test_too_long_reply_is_refused_unless_split(conv, staff_a, team_a):
     assert len(reply.parts) == 2
 
 
-def test_note_mentions_notify_team_members_only(conv, staff_a, lead_a, staff_b, mailoutbox,
-                                               django_capture_on_commit_callbacks):  # fmt: skip
+def test_note_mentions_notify_team_members_only(
+    conv, staff_a, lead_a, staff_b, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         note = svc.add_note(
             conversation=conv, text="@lars kijk even mee, @bram ook?", acting_user=staff_a

@@ -77,15 +77,33 @@ def start_worker(broker, tmp_path):
         }
         log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", app, "worker",
-             "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "--loglevel=INFO", "-n", f"{name}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                app,
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+                "-n",
+                f"{name}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         proc.log_path = tmp_path / f"{name}.log"
         workers.append(proc)
-        wait_for(lambda: "ready." in proc.log_path.read_text() or proc.poll() is not None,
-                 what=f"worker {name} to start")  # fmt: skip
+        wait_for(
+            lambda: "ready." in proc.log_path.read_text() or proc.poll() is not None,
+            what=f"worker {name} to start",
+        )
         assert proc.poll() is None, proc.log_path.read_text()
         return proc
 

@@ -31,24 +31,43 @@ def erased_thread(team_a, staff_a, coordinator):
     channel = ChannelFactory()
     contact = ContactFactory(channel=channel, handle=HANDLE, name=NAME, external_id="x-77")
     conv = ConversationFactory(
-        channel=channel, contact=contact, department=team_a, status="assigned",
-        assignee=staff_a, snippet=TEXT, received_at=timezone.now() - timedelta(hours=1),
-    )  # fmt: skip
+        channel=channel,
+        contact=contact,
+        department=team_a,
+        status="assigned",
+        assignee=staff_a,
+        snippet=TEXT,
+        received_at=timezone.now() - timedelta(hours=1),
+    )
     MessageFactory(conversation=conv, contact=contact, text=TEXT)
     # A real service writes an event carrying a reply text: a discarded draft.
     draft = reply_services.save_draft(conversation=conv, text=REPLY, acting_user=staff_a)
     reply_services.discard_reply(reply=draft, acting_user=staff_a)
     # The shapes other services write (triage evidence snapshot, hand-back, review).
     shapes = [
-        ("threat_evidence", {"messages": [{"external_id": "1", "author_handle": HANDLE,
-                                           "author_name": NAME, "text": TEXT, "direction": "in"}]}),
+        (
+            "threat_evidence",
+            {
+                "messages": [
+                    {
+                        "external_id": "1",
+                        "author_handle": HANDLE,
+                        "author_name": NAME,
+                        "text": TEXT,
+                        "direction": "in",
+                    }
+                ]
+            },
+        ),
         ("handed_back", {"department": team_a.pk, "reason": "Piet belt zelf terug"}),
         ("reply_sent_back", {"reply": 1, "comment": "Noem Piet niet bij naam"}),
-        ("forwarded", {"department_id": team_a.pk, "department": team_a.name,
-                       "note": f"zie @{HANDLE}"}),
+        (
+            "forwarded",
+            {"department_id": team_a.pk, "department": team_a.name, "note": f"zie @{HANDLE}"},
+        ),
         ("priority_changed", {"priority": 2, "from": 1}),
         ("split", {"new_conversation_id": 5, "summary": f"gesplitst voor {NAME.upper()}"}),
-    ]  # fmt: skip
+    ]
     for kind, data in shapes:
         ConversationEvent.objects.create(conversation=conv, actor=coordinator, kind=kind, data=data)
     # Another customer's conversation quoting this handle: not this contact's audit trail.

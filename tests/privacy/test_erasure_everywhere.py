@@ -67,9 +67,14 @@ def busy_thread(team_a, staff_a, lead_a, coordinator):
     channel.reply_teams.add(team_a)
     contact = ContactFactory(channel=channel, handle=HANDLE, name=NAME, external_id="x-77")
     conv = ConversationFactory(
-        channel=channel, contact=contact, department=team_a, status="assigned",
-        assignee=staff_a, snippet=TEXT, received_at=timezone.now() - timedelta(hours=2),
-    )  # fmt: skip
+        channel=channel,
+        contact=contact,
+        department=team_a,
+        status="assigned",
+        assignee=staff_a,
+        snippet=TEXT,
+        received_at=timezone.now() - timedelta(hours=2),
+    )
     MessageFactory(conversation=conv, contact=contact, text=TEXT, raw={"author": HANDLE})
     # A reply through review: drafted, sent back with a comment, edited, approved with an edit.
     queued = reply_services.save_draft(
@@ -89,15 +94,25 @@ def busy_thread(team_a, staff_a, lead_a, coordinator):
     assert queued.state == ReplyState.APPROVED and queued.parts
     # A reply that went out earlier, with a failed attempt whose platform error quotes it.
     sent = Reply.objects.create(
-        conversation=conv, author=staff_a, state=ReplyState.SENT, text="Dag Piet Jansen",
-        parts=["Dag Piet Jansen"], posted_ids=["p1"], external_id="p1",
-        external_url="https://example.test/p1", attempt_count=2, sent_at=timezone.now(),
+        conversation=conv,
+        author=staff_a,
+        state=ReplyState.SENT,
+        text="Dag Piet Jansen",
+        parts=["Dag Piet Jansen"],
+        posted_ids=["p1"],
+        external_id="p1",
+        external_url="https://example.test/p1",
+        attempt_count=2,
+        sent_at=timezone.now(),
         last_error="",
-    )  # fmt: skip
+    )
     ReplyAttempt.objects.create(
-        reply=sent, number=1, outcome="failed", started_at=timezone.now(),
+        reply=sent,
+        number=1,
+        outcome="failed",
+        started_at=timezone.now(),
         error='403 {"detail": "duplicate content: Dag Piet Jansen"}',
-    )  # fmt: skip
+    )
     ReplyAttempt.objects.create(reply=sent, number=2, outcome="sent", started_at=timezone.now())
     # A draft of a colleague's that never left.
     reply_services.save_draft(conversation=conv, text="Piet belt morgen terug", acting_user=lead_a)
@@ -136,31 +151,45 @@ def test_erasure_empties_every_text_about_the_contact(busy_thread, admin_user):
         "ConversationEvent",
         "Message",
         "Contact",
-    }  # fmt: skip  (the fixture really put the person everywhere)
+    }  # the fixture really put the person everywhere
     conv.refresh_from_db()
     before = {
-        "conversation": (conv.status, conv.message_count, conv.received_at, conv.flags,
-                         conv.priority, conv.sla_state, conv.first_response_due_at),
+        "conversation": (
+            conv.status,
+            conv.message_count,
+            conv.received_at,
+            conv.flags,
+            conv.priority,
+            conv.sla_state,
+            conv.first_response_due_at,
+        ),
         "replies": Reply.objects.filter(conversation=conv).count(),
         "versions": ReplyVersion.objects.filter(reply__conversation=conv).count(),
         "attempts": ReplyAttempt.objects.filter(reply=sent).count(),
         "events": conv.events.count(),
         "notifications": conv.notifications.count(),
-    }  # fmt: skip
+    }
 
     erase_contact(contact=contact, acting_user=admin_user)
 
     assert _texts_in_database() == []
     conv.refresh_from_db()
     after = {
-        "conversation": (conv.status, conv.message_count, conv.received_at, conv.flags,
-                         conv.priority, conv.sla_state, conv.first_response_due_at),
+        "conversation": (
+            conv.status,
+            conv.message_count,
+            conv.received_at,
+            conv.flags,
+            conv.priority,
+            conv.sla_state,
+            conv.first_response_due_at,
+        ),
         "replies": Reply.objects.filter(conversation=conv).count(),
         "versions": ReplyVersion.objects.filter(reply__conversation=conv).count(),
         "attempts": ReplyAttempt.objects.filter(reply=sent).count(),
         "events": conv.events.count() - 1,  # plus the erasure's own event
         "notifications": conv.notifications.count(),
-    }  # fmt: skip
+    }
     assert after == before
     sent.refresh_from_db()
     assert sent.state == ReplyState.SENT and sent.attempt_count == 2 and sent.sent_at

@@ -39,9 +39,13 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 def _thread(channel, contact, when, texts):
     conv = ConversationFactory(
-        channel=channel, contact=contact, received_at=when, snippet=texts[0],
-        last_message_at=when + timedelta(hours=len(texts) - 1), message_count=len(texts),
-    )  # fmt: skip
+        channel=channel,
+        contact=contact,
+        received_at=when,
+        snippet=texts[0],
+        last_message_at=when + timedelta(hours=len(texts) - 1),
+        message_count=len(texts),
+    )
     for i, text in enumerate(texts):
         MessageFactory(conversation=conv, text=text, created_at=when + timedelta(hours=i))
     return conv
@@ -180,9 +184,14 @@ def test_contacts_without_conversations_are_anonymised_by_age():
 def test_retention_leaves_statistics_alone(half_year):
     channel, convs = half_year
     Reply.objects.create(
-        conversation=convs[0], author=_user(), state=ReplyState.SENT, text="x",
-        parts=["x"], posted_ids=["p"], sent_at=START + timedelta(hours=1),
-    )  # fmt: skip
+        conversation=convs[0],
+        author=_user(),
+        state=ReplyState.SENT,
+        text="x",
+        parts=["x"],
+        posted_ids=["p"],
+        sent_at=START + timedelta(hours=1),
+    )
     fields = ("status", "received_at", "last_message_at", "message_count", "sla_state", "flags")
     before = list(Conversation.objects.filter(channel=channel).order_by("pk").values(*fields))
     events = ConversationEvent.objects.count()

@@ -81,9 +81,26 @@ class _HTMLText(HTMLParser):
     head content is dropped; entities are unescaped (convert_charrefs)."""
 
     _BLOCK = {
-        "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-        "blockquote", "pre", "table", "ul", "ol", "hr", "section", "article",
-    }  # fmt: skip
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "hr",
+        "section",
+        "article",
+    }
     _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 
     def __init__(self) -> None:

@@ -19,8 +19,7 @@ import pytest
 
 from inbox.channels.base import AuthFailed, ChannelConfig, ConnectorError, ReplyTarget
 from inbox.channels.email import MAX_TEXT_CHARS, EmailConnector, html_to_text
-from tests.inbox.channels.conftest_mail import *  # noqa: F403 (the mail server fixtures)
-from tests.inbox.channels.conftest_mail import (
+from tests.inbox.channels.mailservers import (
     IMAP_PASSWORD,
     SMTP_PASSWORD,
     SMTP_USER,

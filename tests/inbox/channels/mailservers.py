@@ -4,7 +4,7 @@
   user name logs in with "secret", so each test gets a fresh mailbox by using its own user.
 - aiosmtpd in-process: a real SMTP server that keeps what it receives.
 
-Imported by test_email.py (not a conftest.py, so it stays out of other helpers' way).
+A pytest plugin (tests/conftest.py names it): its fixtures start a server only for a test that asks.
 """
 
 from __future__ import annotations
