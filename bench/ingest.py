@@ -246,11 +246,11 @@ def main() -> None:
 
         SlaPolicy.objects.update(is_active=False)
     print(f"SLA policy active: {'yes' if args.with_sla else 'no'}")
-    from inbox.services import ingest
+    from inbox.services.ingest import batch, cleaning
 
     if args.no_enrich:
-        ingest._enrich_messages = lambda messages, own_handles: {
-            ingest._clip(m.external_id, 255): ("", "neutral", 0) for m in messages
+        batch.enrich_messages = lambda messages, own_handles: {
+            cleaning.clip(m.external_id, 255): ("", "neutral", 0) for m in messages
         }
     else:
         try:

@@ -318,9 +318,9 @@ def test_messages_of_another_channel_never_mix(channel):
 
 @pytest.mark.django_db
 def test_large_input_is_split_into_batches_and_cursor_saved_once(channel, monkeypatch):
-    from inbox.services import ingest
+    from inbox.services.ingest import batch
 
-    monkeypatch.setattr(ingest, "BATCH_SIZE", 7)
+    monkeypatch.setattr(batch, "BATCH_SIZE", 7)
     batch = [
         msg(str(i), author=f"c{i % 4}", parent=str(i - 1) if i % 5 else "", minutes=i)
         for i in range(40)

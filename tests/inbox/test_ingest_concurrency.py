@@ -85,21 +85,21 @@ KILLED_WORKER = """
 import os, sys, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
 django.setup()
-from inbox.services import ingest
+from inbox.services.ingest import batch
 from inbox.models import Channel
 from tests.inbox.test_ingest_concurrency import thread_batch
 
-ingest.BATCH_SIZE = 500
-original = ingest._write
+batch.BATCH_SIZE = 500
+original = batch.write
 
 def slow_write(*args, **kwargs):
     original(*args, **kwargs)
     print("batch-written", flush=True)
     import time; time.sleep(0.5)  # give the test time to kill us mid-call
 
-ingest._write = slow_write
+batch.write = slow_write
 channel = Channel.objects.get(pk=int(sys.argv[1]))
-ingest.ingest_messages(channel=channel, messages=thread_batch(4000), cursor={"page": "next"})
+batch.ingest_messages(channel=channel, messages=thread_batch(4000), cursor={"page": "next"})
 print("finished", flush=True)
 """
 

@@ -1,7 +1,7 @@
 """A customer answering a conversation that waits on them, or that we answered, puts it back to work:
 to its assignee, else its team's queue, else the shared inbox, with an event, and the SLA pause
 ends as before. On a frozen clock; runs on both legs (PostgreSQL's set-based UPDATE in
-ingest._update_conversations and the portable bulk_update)."""
+ingest.writes._update_conversations and the portable bulk_update)."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo

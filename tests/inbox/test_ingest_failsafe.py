@@ -160,14 +160,14 @@ def test_a_policy_failing_for_one_conversation_costs_only_that_one_its_clock(
 def test_when_the_sla_planning_itself_fails_the_batch_is_stored_without_clocks(
     policy, monkeypatch, channel, step
 ):
-    from inbox.services import ingest as ingest_module
+    from inbox.services.ingest import writes
 
     ingest_messages(channel=channel, messages=[im("m0"), im("m1", 1, author="b")])
 
     def explode(**kwargs):
         raise RuntimeError("planning exploded")
 
-    monkeypatch.setattr(ingest_module, step, explode)
+    monkeypatch.setattr(writes, step, explode)
     later = [im("c0", 30, parent="m0"), im("m2", 31, author="c")]
     result = ingest_messages(channel=channel, messages=later)
     assert result.created == 2 and result.problems == 1

@@ -145,12 +145,12 @@ def test_a_channel_is_never_polled_by_two_workers_at_once(polled, fake):
 
 
 def test_a_failed_ingest_keeps_the_cursor(polled, fake, monkeypatch):
-    from inbox.services import ingest
+    from inbox.services.ingest import batch
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest, "_write", broken)
+    monkeypatch.setattr(batch, "write", broken)
     fake.script = [page("101", cursor={"since_id": "101"})]
     with pytest.raises(RuntimeError):
         poll_channel_once(channel_id=polled.pk, now=NOW)

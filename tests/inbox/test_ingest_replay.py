@@ -25,7 +25,7 @@ def threads_in_csv() -> tuple[int, int, int]:
 
 def replay(batch_size=None, monkeypatch=None):
     if batch_size:
-        monkeypatch.setattr(ingest, "BATCH_SIZE", batch_size)
+        monkeypatch.setattr(ingest.batch, "BATCH_SIZE", batch_size)
     by_brand = twcs_messages_by_brand()
     channels = {}
     for brand, messages in by_brand.items():

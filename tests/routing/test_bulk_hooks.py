@@ -387,7 +387,7 @@ def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
 ):
     """Ingest decides the SLA of stored conversations in memory and writes them in its own
     UPDATE (plan_ingested); that equals updating first and running on_ingested on the rows."""
-    from inbox.services import ingest as ingest_module
+    from inbox.services.ingest import writes
     from tests.factories import ChannelFactory
 
     def history(channel):
@@ -426,9 +426,7 @@ def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
     ingest_messages(channel=in_ingest, messages=later)
 
     reference, later = channel_with_history()
-    monkeypatch.setattr(
-        ingest_module, "plan_ingested", lambda **kwargs: services.PendingClocks([], [])
-    )
+    monkeypatch.setattr(writes, "plan_ingested", lambda **kwargs: services.PendingClocks([], []))
     ingest_messages(channel=reference, messages=later)
     convs = {c.thread_key: c.pk for c in Conversation.objects.filter(channel=reference)}
     key_of = {"c0": "m0", "c1": "m1", "c2": "m2", "c3": "m3", "c4": "m4", "r5": "m5", "r1": "m1"}

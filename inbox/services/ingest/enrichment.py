@@ -1,0 +1,54 @@
+"""Enrichment of new inbound messages (language, sentiment, flags), pure and fail-safe: a message
+the enrichers choke on is stored unenriched."""
+
+from __future__ import annotations
+
+import logging
+
+from inbox.channels.base import IncomingMessage
+from inbox.models import (
+    Sentiment,
+)
+from inbox.services.ingest.cleaning import clip
+from inbox.services.ingest.records import Enriched
+
+logger = logging.getLogger(__name__)
+
+
+def enrich_messages(
+    messages: list[IncomingMessage], own_handles: tuple[str, ...]
+) -> dict[str, Enriched]:
+    """external id -> Enriched for inbound messages. Pure: no database.
+
+    One batch call; if it fails, message by message, so one message the enrichers choke on
+    costs only its own enrichment (logged, and counted by _store).
+    """
+    from inbox.lib.enrich import enrich_batch
+
+    inbound = [m for m in messages if not m.is_own]
+    if not inbound:
+        return {}
+    items = [(m.text or "", m.author_handle, m.author_name) for m in inbound]
+    try:
+        results = enrich_batch(items, own_handles=own_handles)
+    except Exception:
+        logger.exception("enrichment of %s messages failed; retrying one by one", len(items))
+        results = []
+        for message, item in zip(inbound, items, strict=True):
+            try:
+                results.extend(enrich_batch([item], own_handles=own_handles))
+            except Exception as exc:
+                logger.exception("enrichment of message %r failed", message.external_id)
+                results.append(exc)
+    out: dict[str, Enriched] = {}
+    for m, e in zip(inbound, results, strict=True):
+        if isinstance(e, Exception):
+            out[clip(m.external_id, 255)] = ("", Sentiment.NEUTRAL, 0, f"{type(e).__name__}: {e}")
+        else:
+            out[clip(m.external_id, 255)] = (
+                (e.language or "")[:8],
+                e.sentiment or Sentiment.NEUTRAL,
+                int(e.flags or 0),
+                "",
+            )
+    return out
