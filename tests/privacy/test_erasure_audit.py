@@ -1,7 +1,6 @@
 """Erasure scrubs the personal data in the audit log of the contact's conversations, through
-the trigger's one narrow UPDATE path (migration 0011); every other change stays refused.
-
-On PostgreSQL only: the append-only guarantee is a PostgreSQL trigger.
+the audit trigger's one narrow UPDATE path (inbox's initial migration carries it, for
+PostgreSQL and for SQLite); every other change stays refused.
 """
 
 from __future__ import annotations

@@ -496,19 +496,12 @@ def test_standard_periods_read_premerged_windows_with_the_same_figures(staff_a):
     assert stat(DurationMetric.FRT_CALENDAR).count == 8
 
 
-def test_the_migration_to_the_orphan_split_counts_the_history_again(staff_a):
-    """Rollups counted before the split hold no figures without orphans: the migration forgets
+def test_forgotten_rollups_are_counted_again_by_the_next_run(staff_a):
+    """Rollups counted before the split hold no figures without orphans: reset_rollups forgets
     them, and the next run counts the history again, with the split."""
-    import importlib
-
-    from django.apps import apps
-
     from reports.models import CountRollup, DurationBin
-    from reports.rollup import NO_ORPHANS
+    from reports.rollup import NO_ORPHANS, reset_rollups
 
-    migration = importlib.import_module(
-        "reports.migrations.0005_count_history_again_with_orphan_starts"
-    )
     start = NOW - timedelta(hours=6)
     conv = conversation(start)
     reply(conv, start + timedelta(minutes=5), by=staff_a)
@@ -518,7 +511,7 @@ def test_the_migration_to_the_orphan_split_counts_the_history_again(staff_a):
     DurationBin.objects.filter(metric__endswith=NO_ORPHANS).delete()
     assert stat(DurationMetric.FRT_CALENDAR, without_orphans=True) is None
 
-    migration.forget_rollups(apps, None)
+    reset_rollups()
     rollup()
     assert stat(DurationMetric.FRT_CALENDAR).count == 1
     assert stat(DurationMetric.FRT_CALENDAR, without_orphans=True).count == 1
