@@ -81,8 +81,8 @@ def update_returning_pks(queryset: models.QuerySet, **values) -> list:
 @contextmanager
 def audit_scrub():
     """Let the audit log's trigger pass erasure's UPDATE of the events' data column (and
-    nothing else) for the body of this block: inbox migrations 0011 (PostgreSQL, a
-    transaction-local setting) and 0016 (SQLite, a flag row no other connection sees).
+    nothing else) for the body of this block: inbox's initial migration carries both triggers
+    (PostgreSQL: a transaction-local setting; SQLite: a flag row no other connection sees).
 
     A savepoint of its own: if the body fails, rolling it back switches the permission off
     again on both databases, with no statement to run in a failed transaction."""

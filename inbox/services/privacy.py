@@ -16,7 +16,7 @@ The audit log (ConversationEvent) is append-only at the database level. Its rows
 record who did what, but their data can carry personal data too (a note, a
 reviewer's comment, a discarded reply, the threat evidence's author and text).
 Erasure and retention scrub those values in the events of the conversations they
-anonymise, through the one narrow UPDATE the trigger allows (migration 0011): only
+anonymise, through the one narrow UPDATE the trigger allows (inbox's initial migration): only
 the data column, only while this service says so. Kind, actor and time stay, and
 so does the audit event of the erasure itself.
 """

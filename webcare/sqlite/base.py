@@ -2,7 +2,7 @@
 
 On PostgreSQL the audit trigger leaves TRUNCATE alone, so `manage.py flush` (and the test
 runner between transactional tests) can still empty the database. SQLite has no TRUNCATE:
-flush is DELETE FROM, which the audit trigger refuses (inbox migration 0016). So flush's
+flush is DELETE FROM, which the audit trigger refuses (inbox's initial migration). So flush's
 statements are bracketed by the flag row that lets a DELETE through, as TRUNCATE passes on
 PostgreSQL; nothing else may delete an event.
 """
