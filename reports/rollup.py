@@ -60,7 +60,9 @@ from reports.models import (
     Granularity,
     RollupWatermark,
 )
-from routing.models import SlaClock, SlaTarget
+from routing.models import Department, SlaClock, SlaTarget
+from routing.sla.arithmetic import CalendarSpec, business_time_between
+from routing.sla.policies import CALENDAR_PARTS, calendar_spec
 from webcare.db import bulk_update, fetch_rows, insert_rows
 
 BATCH_SIZE = 5000
@@ -401,13 +403,9 @@ class Calendars:
     """The business calendar of each department, loaded once per run (none: 24/7)."""
 
     def __init__(self) -> None:
-        self._specs: dict[int | None, object] = {}
+        self._specs: dict[int | None, CalendarSpec | None] = {}
 
     def business_seconds(self, department_id: int | None, a: datetime, b: datetime) -> float:
-        try:
-            from routing.sla import business_time_between
-        except ImportError:  # the SLA module is not there: business time equals calendar time
-            return (b - a).total_seconds()
         if department_id not in self._specs:
             self._specs[department_id] = self._load(department_id)
         spec = self._specs[department_id]
@@ -416,17 +414,13 @@ class Calendars:
         return business_time_between(a, b, spec).total_seconds()
 
     @staticmethod
-    def _load(department_id: int | None):
-        from routing.models import Department
-
-        if department_id is None or not hasattr(Department, "calendar"):
+    def _load(department_id: int | None) -> CalendarSpec | None:
+        if department_id is None:
             return None
-        from routing.services import calendar_spec
-
         dept = (
             Department.objects.filter(pk=department_id)
             .select_related("calendar")
-            .prefetch_related("calendar__windows", "calendar__closures")
+            .prefetch_related(*(f"calendar__{part}" for part in CALENDAR_PARTS))
             .first()
         )
         if dept is None or dept.calendar is None:

@@ -57,20 +57,17 @@ from inbox.models import (
     Sentiment,
     Status,
 )
-from routing.services import (
-    SLA_FIELDS,
+from routing.rules.apply import apply_routing
+from routing.sla.clocks import SLA_FIELDS, fetch_with_sla_fields
+from routing.sla.hooks import (
     PendingClocks,
-    SlaContext,
-    SlaFailure,
-    apply_routing,
-    fetch_with_sla_fields,
     on_customer_message,
     on_status_changed,
     plan_ingested,
-    record_policy_failures,
     save_clocks_of_new,
     start_clocks_of_new,
 )
+from routing.sla.policies import SlaContext, SlaFailure, record_policy_failures
 from webcare.db import bulk_insert, bulk_update, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)
