@@ -81,7 +81,7 @@ def setup(*, reload: bool) -> None:
 def _stamp(n: int) -> str:
     from django.utils import timezone
 
-    from reports.rollup import day_start
+    from reports.periods import day_start
 
     return f"{n}@{day_start(timezone.now()).date()}"
 
@@ -113,7 +113,8 @@ def load(n: int) -> None:
     from django.utils import timezone
 
     from inbox.models import Channel, Contact, Conversation, ConversationEvent, Message
-    from reports.rollup import day_start, run_rollups
+    from reports.periods import day_start
+    from reports.rollup import run_rollups
     from routing.models import Department
     from webcare.accounts.models import User
 

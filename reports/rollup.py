@@ -32,9 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -60,6 +58,7 @@ from reports.models import (
     Granularity,
     RollupWatermark,
 )
+from reports.periods import PERIOD_CHOICES, Period, day_start, hour_start, local_zone, midnight
 from routing.models import Department, SlaClock, SlaTarget
 from routing.sla.arithmetic import CalendarSpec, business_time_between
 from routing.sla.policies import CALENDAR_PARTS, calendar_spec
@@ -194,28 +193,6 @@ STOPWORDS = frozenset(
         "bedankt",
     ]
 )
-
-
-# --------------------------------------------------------------------------
-# Periods
-# --------------------------------------------------------------------------
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def hour_start(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
-
-
-def day_start(at: datetime) -> datetime:
-    local = at.astimezone(local_zone())
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def month_start(at: datetime) -> datetime:
-    return day_start(at).replace(day=1)
 
 
 # --------------------------------------------------------------------------
@@ -896,8 +873,6 @@ def build_windows(*, now: datetime) -> bool:
 
     Skips (returns False) when another worker is building them right now.
     """
-    from reports.selectors import PERIOD_CHOICES, Period
-
     today = day_start(now).date()
     yesterday = today - timedelta(days=1)
     adapt = connection.ops.adapt_datetimefield_value
@@ -914,7 +889,7 @@ def build_windows(*, now: datetime) -> bool:
             cur.execute("DELETE FROM reports_windowcount")
             for days in PERIOD_CHOICES:
                 current = Period.ending_today(days, today=today)
-                complete = Period(current.start, day_start_of_date(today), days - 1)
+                complete = Period(current.start, midnight(today), days - 1)
                 for part, period, kinds in (
                     (0, complete, None),
                     # The comparison is shown for everything and per team only.
@@ -961,10 +936,6 @@ def build_windows(*, now: datetime) -> bool:
         mark.last_id = yesterday.toordinal()
         mark.save(update_fields=["last_id", "updated_at"])
     return True
-
-
-def day_start_of_date(day) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=local_zone())
 
 
 def reset_rollups() -> None:

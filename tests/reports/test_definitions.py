@@ -17,10 +17,10 @@ from inbox.services.ingest import ingest_messages
 from inbox.services.replies import close_conversation
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, DurationMetric
+from reports.periods import Period
 from reports.rollup import run_rollups
 from reports.selectors import (
     OrphanStarts,
-    Period,
     Scope,
     backlog,
     counters,
