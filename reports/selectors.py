@@ -30,11 +30,7 @@ from reports.models import (
     RollupWatermark,
 )
 from reports.periods import PERIOD_CHOICES, Period, day_start, local_zone, midnight
-from reports.rollup import (
-    ORPHAN_CONVERSATIONS,
-    WINDOWS,
-    metric_without_orphans,
-)
+from reports.rollup.metrics import ORPHAN_CONVERSATIONS, WINDOWS, metric_without_orphans
 from webcare.db import on_postgres
 
 

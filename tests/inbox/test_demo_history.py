@@ -35,7 +35,7 @@ from reports.panels import (
     volume_panel,
 )
 from reports.periods import Period
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from reports.selectors import Scope
 from routing.models import Department
 from tests.realworld import needs_twcs

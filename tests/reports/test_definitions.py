@@ -18,7 +18,7 @@ from inbox.services.replies import close_conversation
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, DurationMetric
 from reports.periods import Period
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from reports.selectors import (
     OrphanStarts,
     Scope,
@@ -461,7 +461,7 @@ def test_rebuild_rollups_counts_history_again(staff_a):
 
 def test_standard_periods_read_premerged_windows_with_the_same_figures(staff_a):
     from reports.models import RollupWatermark, WindowBin
-    from reports.rollup import WINDOWS
+    from reports.rollup.metrics import WINDOWS
 
     for day in range(0, 20):
         at = NOW - timedelta(days=day, hours=1)
@@ -504,7 +504,7 @@ def test_the_migration_to_the_orphan_split_counts_the_history_again(staff_a):
     from django.apps import apps
 
     from reports.models import CountRollup, DurationBin
-    from reports.rollup import NO_ORPHANS
+    from reports.rollup.metrics import NO_ORPHANS
 
     migration = importlib.import_module(
         "reports.migrations.0005_count_history_again_with_orphan_starts"

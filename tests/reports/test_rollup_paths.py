@@ -10,7 +10,8 @@ from django.utils import timezone
 from inbox.models import ConversationEvent
 from reports.models import ConversationClock, DimKind, DurationMetric
 from reports.periods import Period, day_start, hour_start, month_start
-from reports.rollup import Batch, run_rollups
+from reports.rollup.batch import Batch
+from reports.rollup.run import run_rollups
 from reports.selectors import duration_stats
 from tests.factories import ConversationFactory
 from tests.reports.test_definitions import NOW, close, conversation, customer, near, reply

@@ -24,7 +24,9 @@ from reports.models import (
     WindowTotal,
 )
 from reports.periods import Period, day_start
-from reports.rollup import WINDOWS, Batch, build_windows
+from reports.rollup.batch import Batch
+from reports.rollup.metrics import WINDOWS
+from reports.rollup.windows import build_windows
 from reports.selectors import Stat, counters, duration_stats
 
 pytestmark = pytest.mark.django_db
