@@ -11,7 +11,7 @@ agent's first response, sometimes a follow-up), and the rollup rows computed fro
 (GROUPING SETS over the messages and conversations, durations binned with reports.sketch's
 formula), plus hourly backlog snapshots and daily keyword counts. Every 40th conversation counts as
 an orphan start (its first message replies to a message not in the inbox): the conversation
-figures are loaded a second time without those (reports.rollup.NO_ORPHANS), as the rollup keeps
+figures are loaded a second time without those (reports.rollup.metrics.NO_ORPHANS), as the rollup keeps
 them. A database loaded before that split gets only the split rows added.
 
 Times through Django's test client (server time, in this process) what a browser fetches for one
@@ -104,7 +104,7 @@ def add_split() -> None:
         _exec(cur, "analyze", "ANALYZE reports_countrollup, reports_durationbin")
         cur.execute("UPDATE bench_meta SET version = %s", [VERSION])
     from reports.models import RollupWatermark
-    from reports.rollup import WINDOWS
+    from reports.rollup.metrics import WINDOWS
 
     RollupWatermark.objects.filter(name=WINDOWS).delete()  # rebuilt with the new rows
 
@@ -274,10 +274,10 @@ def load(n: int) -> None:
 def _rollup_rows(cur, *, split: bool) -> None:
     """The rollup rows computed from the generated conversations and messages, set-based.
 
-    split: the conversation figures without orphan starts instead (reports.rollup.NO_ORPHANS;
+    split: the conversation figures without orphan starts instead (reports.rollup.metrics.NO_ORPHANS;
     every ORPHAN_EVERY-th conversation is taken for one), and the orphan counter.
     """
-    from reports.rollup import NO_ORPHANS, SPLIT_METRICS
+    from reports.rollup.metrics import NO_ORPHANS, SPLIT_METRICS
 
     suffix = NO_ORPHANS if split else ""
     keep = f"c.id % {ORPHAN_EVERY} <> 0" if split else "true"
@@ -403,7 +403,7 @@ def _rollup_rows(cur, *, split: bool) -> None:
 
 def _orphan_rows(cur) -> None:
     """What the orphan filter leaves out: the orphan_conversations counter, by day started."""
-    from reports.rollup import ORPHAN_CONVERSATIONS
+    from reports.rollup.metrics import ORPHAN_CONVERSATIONS
 
     _exec(
         cur,
@@ -535,7 +535,7 @@ def main() -> None:
         settings.ALLOWED_HOSTS.append("testserver")
     from django.utils import timezone
 
-    from reports.rollup import build_windows, windows_stale
+    from reports.rollup.windows import build_windows, windows_stale
 
     if windows_stale(now=timezone.now()):
         started = time.perf_counter()

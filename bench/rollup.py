@@ -1,4 +1,4 @@
-"""Benchmark: one minute of the incremental dashboard rollup (reports.rollup.run_rollups).
+"""Benchmark: one minute of the incremental dashboard rollup (reports.rollup.run.run_rollups).
 
     python bench/rollup.py [--messages 60000] [--runs 3] [--reload]
 
@@ -81,7 +81,7 @@ def setup(*, reload: bool) -> None:
 def _stamp(n: int) -> str:
     from django.utils import timezone
 
-    from reports.rollup import day_start
+    from reports.periods import day_start
 
     return f"{n}@{day_start(timezone.now()).date()}"
 
@@ -113,7 +113,8 @@ def load(n: int) -> None:
     from django.utils import timezone
 
     from inbox.models import Channel, Contact, Conversation, ConversationEvent, Message
-    from reports.rollup import day_start, run_rollups
+    from reports.periods import day_start
+    from reports.rollup.run import run_rollups
     from routing.models import Department
     from webcare.accounts.models import User
 
@@ -299,7 +300,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from reports.rollup import run_rollups
+    from reports.rollup.run import run_rollups
 
     connection.close()  # a fresh backend: its CPU counter is ours alone
     rollups, selects = [], []

@@ -5,7 +5,7 @@
 Loads N open conversations with running clocks (INSERT ... SELECT
 generate_series: seconds, not minutes), then repeatedly moves 1% of them past
 a threshold (half past "warn", half past "due") and times one sweep
-(routing.services.sweep_sla: two conditional UPDATEs through the partial
+(routing.sla.sweep.sweep_sla: two conditional UPDATEs through the partial
 indexes, breach rows, audit events). Baselines in the same run: a sweep when
 nothing changed, and a full scan of every open conversation for due clocks
 (what a sweep without the partial indexes would do). Also times the
@@ -41,8 +41,8 @@ def main() -> None:
     from django.utils import timezone
 
     from inbox.models import Channel, Contact, Conversation
-    from routing import services
     from routing.models import SlaBreach, SlaClock
+    from routing.sla import escalation, sweep
     from webcare.accounts.models import User
 
     call_command("migrate", verbosity=0)
@@ -133,7 +133,7 @@ def main() -> None:
 
     def timed_sweep() -> tuple[float, int]:
         start = time.perf_counter()
-        result = services.sweep_sla(now=timezone.now(), enqueue_notifications=False)
+        result = sweep.sweep_sla(now=timezone.now(), enqueue_notifications=False)
         return (time.perf_counter() - start) * 1000, result.changed
 
     with connection.cursor() as cur:
@@ -171,8 +171,8 @@ def main() -> None:
             scans.append((time.perf_counter() - start) * 1000)
 
     start = time.perf_counter()
-    made = services.notify_sla_state(
-        conversation_ids=last_overdue[: services.NOTIFY_CHUNK], state="overdue"
+    made = escalation.notify_sla_state(
+        conversation_ids=last_overdue[: sweep.NOTIFY_CHUNK], state="overdue"
     )
     notify_ms = (time.perf_counter() - start) * 1000
 
@@ -185,7 +185,7 @@ def main() -> None:
     print(f"baseline sweep, nothing changed: median {statistics.median(noop):.2f} ms")
     print(f"baseline full scan of open items: median {statistics.median(scans):.1f} ms")
     print(
-        f"notification task, one batch of {services.NOTIFY_CHUNK} overdue: {notify_ms:.0f} ms "
+        f"notification task, one batch of {sweep.NOTIFY_CHUNK} overdue: {notify_ms:.0f} ms "
         f"({made} notifications; runs in the worker after the sweep commits)"
     )
     print(f"RESULT sweep_100k_ms={med:.1f} changed={counts[-1]}")

@@ -264,7 +264,7 @@ class Conversation(models.Model):
         related_name="merged",
         db_index=False,
     )
-    # Set by routing.services.apply_routing: the department a rule suggests (not yet forwarded).
+    # Set by routing.rules.apply.apply_routing: the department a rule suggests (not forwarded).
     suggested_department = models.ForeignKey(
         "routing.Department",
         null=True,
@@ -274,7 +274,7 @@ class Conversation(models.Model):
         verbose_name=_("suggested department"),
         db_index=False,  # partial index below, as assignee
     )
-    # SLA (set by routing.services)
+    # SLA (set by routing.sla.clocks)
     first_response_at = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     next_response_due_at = models.DateTimeField(null=True, blank=True)

@@ -8,11 +8,11 @@ range of periods merges with one SUM ... GROUP BY bin, within 0.5% of exact.
 
 Conversation figures (response and resolution times, SLA, answered conversations, replies) are
 kept twice: under their metric for every conversation, and under the metric with the suffix
-reports.rollup.NO_ORPHANS for the conversations that did not start with a reply to a message the
-inbox never had (ConversationClock.orphan_start). The dashboard's "leave those out" filter reads
+reports.rollup.metrics.NO_ORPHANS for the conversations that did not start with a reply to a
+message the inbox never had (ConversationClock.orphan_start). The dashboard's "leave those out" filter reads
 the second set, so it costs no more than the plain figures.
 
-The tables are written only by reports/rollup.py (the beat task and the
+The tables are written only by reports/rollup/ (the beat task and the
 rebuild command); nothing else changes them.
 """
 
@@ -71,7 +71,7 @@ class ConversationClock(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     # The conversation's first message replies to a message the inbox did not have before it
     # (a sample, or a channel connected mid-thread): its clock starts in the middle of a
-    # conversation. Decided once, when the clock starts (reports.rollup._orphan_starts).
+    # conversation. Decided once, when the clock starts (reports.rollup.messages._orphan_starts).
     orphan_start = models.BooleanField(default=False)
 
     def __str__(self) -> str:

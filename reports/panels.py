@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from inbox.models import Channel, Flag, SpikeAlert
 from reports.models import DimKind, DurationMetric
+from reports.periods import Period
 from reports.selectors import (
-    Period,
     Scope,
     backlog,
     counters,

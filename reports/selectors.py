@@ -29,76 +29,9 @@ from reports.models import (
     KeywordCount,
     RollupWatermark,
 )
-from reports.rollup import (
-    ORPHAN_CONVERSATIONS,
-    WINDOWS,
-    day_start,
-    local_zone,
-    metric_without_orphans,
-)
+from reports.periods import PERIOD_CHOICES, Period, day_start, local_zone, midnight
+from reports.rollup.metrics import ORPHAN_CONVERSATIONS, WINDOWS, metric_without_orphans
 from webcare.db import on_postgres
-
-PERIOD_CHOICES = (7, 30, 90, 365)
-DEFAULT_DAYS = 30
-
-
-@dataclass(frozen=True)
-class Period:
-    start: datetime  # local midnight, inclusive
-    end: datetime  # local midnight, exclusive
-    days: int
-
-    @classmethod
-    def ending_today(cls, days: int, *, today: date | None = None) -> Period:
-        today = today or timezone.localdate(timezone=local_zone())
-        zone = local_zone()
-        end_day = today + timedelta(days=1)
-        start_day = end_day - timedelta(days=days)
-        return cls(_midnight(start_day, zone), _midnight(end_day, zone), days)
-
-    @classmethod
-    def between(cls, first: date, last: date) -> Period:
-        """Whole local days from first up to and including last."""
-        zone = local_zone()
-        end = last + timedelta(days=1)
-        return cls(_midnight(first, zone), _midnight(end, zone), (end - first).days)
-
-    def previous(self) -> Period:
-        start_day = self.start.date() - timedelta(days=self.days)
-        return Period(_midnight(start_day, local_zone()), self.start, self.days)
-
-    @property
-    def last_day(self) -> date:
-        return self.end.date() - timedelta(days=1)
-
-    def day_list(self) -> list[date]:
-        first = self.start.date()
-        return [first + timedelta(days=i) for i in range(self.days)]
-
-    def pieces(self) -> list[tuple[str, datetime, datetime]]:
-        """(granularity, from, to) ranges covering the period: whole months, then loose days."""
-        zone = local_zone()
-        first, last = self.start.date(), self.end.date()  # last is exclusive
-        month = first if first.day == 1 else _next_month(first)
-        months_end = month
-        while _next_month(months_end) <= last:
-            months_end = _next_month(months_end)
-        if months_end <= month:
-            return [(Granularity.DAY, self.start, self.end)]
-        out = [(Granularity.MONTH, _midnight(month, zone), _midnight(months_end, zone))]
-        if first < month:
-            out.append((Granularity.DAY, self.start, _midnight(month, zone)))
-        if months_end < last:
-            out.append((Granularity.DAY, _midnight(months_end, zone), self.end))
-        return out
-
-
-def _midnight(day: date, zone) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -161,10 +94,9 @@ def _window_part(period: Period) -> int | None:
     if period.days not in PERIOD_CHOICES:
         return None
     today = timezone.localdate(timezone=local_zone())
-    zone = local_zone()
-    if period.end == _midnight(today + timedelta(days=1), zone):
+    if period.end == midnight(today + timedelta(days=1)):
         return 0
-    if period.end == _midnight(today + timedelta(days=1 - period.days), zone):
+    if period.end == midnight(today + timedelta(days=1 - period.days)):
         return 1
     return None
 
@@ -449,7 +381,7 @@ def daily_series(period: Period, *, metrics: list[str], scope: Scope) -> dict[st
     days = {d: i for i, d in enumerate(period.day_list())}
     zone = local_zone()
     # Aware datetimes hash by their instant: a row's start finds its local midnight directly.
-    midnights = {_midnight(d, zone): i for d, i in days.items()}
+    midnights = {midnight(d, zone): i for d, i in days.items()}
     out = {m: [0] * period.days for m in metrics}
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -572,7 +504,3 @@ def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple
         .order_by("-total", "word")
         .values_list("word", "total")[:limit]
     )
-
-
-def day_start_of(at: datetime) -> datetime:
-    return day_start(at)

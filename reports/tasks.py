@@ -5,7 +5,7 @@ from celery import shared_task
 
 @shared_task(name="reports.update_rollups", acks_late=True, ignore_result=True)
 def update_rollups() -> int:
-    from reports.rollup import run_rollups
+    from reports.rollup.run import run_rollups
 
     return run_rollups()
 

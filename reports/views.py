@@ -30,10 +30,8 @@ from inbox.models import Channel, Message
 from reports.definitions import crisis_export_notes, definitions, export_notes, orphan_note
 from reports.models import RollupWatermark
 from reports.panels import PANELS, Duration, Panel
+from reports.periods import DEFAULT_DAYS, PERIOD_CHOICES, Period
 from reports.selectors import (
-    DEFAULT_DAYS,
-    PERIOD_CHOICES,
-    Period,
     Scope,
     orphan_starts,
     scope_for,

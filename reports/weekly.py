@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from reports.models import WeeklyReportSent
 from reports.panels import PANELS
-from reports.rollup import local_zone
-from reports.selectors import Period, Scope
+from reports.periods import Period, local_zone, midnight
+from reports.selectors import Scope
 from webcare.accounts.models import User
 
 REPORT_PANELS = ("response", "department", "channel", "volume", "backlog")
@@ -23,10 +23,7 @@ REPORT_PANELS = ("response", "department", "channel", "volume", "backlog")
 def last_week(today: date | None = None) -> Period:
     today = today or timezone.localdate(timezone=local_zone())
     monday = today - timedelta(days=today.weekday() + 7)
-    zone = local_zone()
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
-    end_day = monday + timedelta(days=7)
-    return Period(start, datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone), 7)
+    return Period(midnight(monday), midnight(monday + timedelta(days=7)), 7)
 
 
 def report_context(today: date | None = None) -> dict:

@@ -18,8 +18,8 @@ from routing.models import (
     RoutingRule,
     SlaPolicy,
 )
-from routing.rules import pattern_error
-from routing.sla import dutch_holiday_names, dutch_holiday_rules
+from routing.rules.matching import pattern_error
+from routing.sla.arithmetic import dutch_holiday_names, dutch_holiday_rules
 
 # holidays.NL's languages, by the UI language they serve.
 HOLIDAY_LANGUAGES = {"nl": "nl", "en": "en_US"}

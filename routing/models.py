@@ -369,7 +369,8 @@ class OnCallShift(models.Model):
 class RoutingRule(models.Model):
     """An ordered rule: when a new message matches every set condition, the actions apply.
 
-    The matcher is pure (routing/rules.py); routing.services.apply_routing applies the actions.
+    The matcher is pure (routing.rules.matching); routing.rules.apply.apply_routing applies
+    the actions.
     """
 
     order = models.PositiveIntegerField(_("order"), default=0)

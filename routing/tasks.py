@@ -1,4 +1,4 @@
-"""Thin Celery tasks for SLA clocks; the work lives in routing.services."""
+"""Thin Celery tasks for SLA clocks; the work lives in routing.sla."""
 
 from celery import shared_task
 
@@ -6,14 +6,14 @@ from celery import shared_task
 @shared_task(name="routing.sweep_sla", acks_late=True, ignore_result=True)
 def sweep_sla() -> int:
     """Beat, every minute: mark at risk / overdue (idempotent; notifications fan out after commit)."""
-    from routing import services
+    from routing.sla import sweep
 
-    return services.sweep_sla().changed
+    return sweep.sweep_sla().changed
 
 
 @shared_task(name="routing.notify_sla", acks_late=True, ignore_result=True)
 def notify_sla(conversation_ids: list[int], state: str) -> int:
     """Notify about a batch of conversations the sweep marked; safe to run twice (dedupe keys)."""
-    from routing import services
+    from routing.sla import escalation
 
-    return services.notify_sla_state(conversation_ids=conversation_ids, state=state)
+    return escalation.notify_sla_state(conversation_ids=conversation_ids, state=state)

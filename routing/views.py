@@ -5,7 +5,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from routing import services
 from routing.forms import (
     BusinessCalendarForm,
     ClosureFormSet,
@@ -18,6 +17,20 @@ from routing.forms import (
     reopened_label,
 )
 from routing.models import BusinessCalendar, Department, RoutingRule, SlaPolicy, SlaTarget
+from routing.rules.editing import (
+    delete_routing_rule,
+    move_routing_rule,
+    save_routing_rule,
+    try_rule,
+)
+from routing.sla.policies import (
+    active_policies,
+    calendar_spec,
+    due_times,
+    effective_calendar,
+    first_matching_policy,
+    holiday_overview,
+)
 from webcare.http import AuthedRequest
 from webcare.permissions import coordinator_required, manager_required
 
@@ -61,27 +74,22 @@ def sla_overview(request: AuthedRequest):
 def _tryout(data: dict) -> dict:
     channel = data.get("channel")
     department = data.get("department")
-    flags = sum(set(data.get("flags") or []))
-    policy = None
-    for candidate in services.active_policies():
-        if services.policy_matches(
-            candidate,
-            channel_kind=channel.kind if channel else data.get("channel_kind", ""),
-            channel_id=channel.pk if channel else None,
-            priority=data["priority"],
-            department_id=department.pk if department else None,
-            flags=flags,
-        ):
-            policy = candidate
-            break
+    policy = first_matching_policy(
+        active_policies(),
+        channel_kind=channel.kind if channel else data.get("channel_kind", ""),
+        channel_id=channel.pk if channel else None,
+        priority=data["priority"],
+        department_id=department.pk if department else None,
+        flags=sum(set(data.get("flags") or [])),
+    )
     if policy is None:
         return {"policy": None}
-    calendar = services.effective_calendar(policy, department)
-    spec = services.calendar_spec(calendar)
+    calendar = effective_calendar(policy, department)
+    spec = calendar_spec(calendar)
     if not spec.has_open_time():
         # Saved before the editor refused such calendars, or written around it.
         return {"policy": policy, "calendar": calendar, "no_open_time": True}
-    times = services.due_times(policy=policy, spec=spec, at=data["at"])
+    times = due_times(policy=policy, spec=spec, at=data["at"])
     labels = dict(SlaTarget.choices)
     rows = [
         {"label": labels[kind], "warn": pair[0], "due": pair[1]}
@@ -145,9 +153,7 @@ def _holidays(calendar: BusinessCalendar) -> list:
     """This year's and next year's public holidays, open or closed as the calendar is saved."""
     calendar = BusinessCalendar.objects.get(pk=calendar.pk) if calendar.pk else calendar
     year = timezone.localdate().year
-    return services.holiday_overview(
-        calendar, years=(year, year + 1), language=holiday_label_language()
-    )
+    return holiday_overview(calendar, years=(year, year + 1), language=holiday_label_language())
 
 
 @require_http_methods(["GET", "POST"])
@@ -155,7 +161,7 @@ def _holidays(calendar: BusinessCalendar) -> list:
 def rules(request: AuthedRequest):
     form = RoutingRuleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.save_routing_rule(rule=form.apply_to(form.instance), acting_user=request.user)
+        save_routing_rule(rule=form.apply_to(form.instance), acting_user=request.user)
         return redirect("routing:rules")
     rule_list = RoutingRule.objects.select_related("department", "channel")
     return render(
@@ -169,7 +175,7 @@ def rule_edit(request: AuthedRequest, pk: int):
     rule = get_object_or_404(RoutingRule, pk=pk)
     form = RoutingRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
-        services.save_routing_rule(rule=form.apply_to(rule), acting_user=request.user)
+        save_routing_rule(rule=form.apply_to(rule), acting_user=request.user)
         return redirect("routing:rules")
     return render(
         request, "routing/rule_edit.html", {"rule": rule, "form": form, "active": "rules"}
@@ -181,16 +187,14 @@ def rule_edit(request: AuthedRequest, pk: int):
 def rule_move(request: AuthedRequest, pk: int):
     rule = get_object_or_404(RoutingRule, pk=pk)
     direction = -1 if request.POST.get("direction") == "up" else 1
-    services.move_routing_rule(rule=rule, direction=direction, acting_user=request.user)
+    move_routing_rule(rule=rule, direction=direction, acting_user=request.user)
     return redirect("routing:rules")
 
 
 @require_POST
 @coordinator_required
 def rule_delete(request: AuthedRequest, pk: int):
-    services.delete_routing_rule(
-        rule=get_object_or_404(RoutingRule, pk=pk), acting_user=request.user
-    )
+    delete_routing_rule(rule=get_object_or_404(RoutingRule, pk=pk), acting_user=request.user)
     return redirect("routing:rules")
 
 
@@ -201,7 +205,7 @@ def rule_try(request: AuthedRequest):
     form = RoutingRuleForm(request.POST)
     context = {"form": form}
     if form.is_valid():
-        examined, matched, hits = services.try_rule(form.apply_to(RoutingRule()))
+        examined, matched, hits = try_rule(form.apply_to(RoutingRule()))
         context.update({"examined": examined, "matched": matched, "hits": hits, "tried": True})
     template = "routing/rule_try.html" if request.htmx else "routing/rules.html"
     if not request.htmx:

@@ -42,7 +42,9 @@ from inbox.services.ingest import ingest_messages
 from inbox.services.replies import close_conversation
 from inbox.services.spikes import detect_spikes
 from inbox.services.triage import bulk_triage
-from reports.rollup import backfill_backlog, local_zone, run_rollups
+from reports.periods import local_zone
+from reports.rollup.backlog import backfill_backlog
+from reports.rollup.run import run_rollups
 from routing.models import Department, RoutingRule
 from webcare.accounts.models import User
 

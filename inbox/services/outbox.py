@@ -45,6 +45,7 @@ from inbox.models import (
     ReplyState,
     Status,
 )
+from routing.sla.hooks import on_agent_reply, on_status_changed
 from webcare.jobs import enqueue
 
 log = logging.getLogger(__name__)
@@ -240,8 +241,6 @@ def _log_event(reply: Reply, kind: str, **data) -> None:
 @transaction.atomic
 def _mark_sent(reply: Reply, *, url: str) -> None:
     """The reply is out: store it, show it in the thread, move the conversation on."""
-    from inbox.services.replies import _sla_hook
-
     now = timezone.now()
     # The conditional UPDATE is the lock and the check in one: it waits for a concurrent
     # holder's transaction and re-reads the state, so a worker that lost the lease (another
@@ -308,25 +307,9 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
         kind="reply_sent",
         data={"reply": reply.pk, "external_ids": reply.posted_ids, "url": url},
     )
-    try:
-        from routing.services import on_agent_reply  # noqa: F401
-    except ImportError:
-        # No SLA module in this build: record the first response ourselves.
-        Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
-            first_response_at=now
-        )
-    else:
-        _sla_hook(
-            "on_agent_reply", conversation=conversation, at=now, user=reply.author, automatic=False
-        )
-        if conversation.status != old_status:  # waiting pauses the clock, close stops it
-            _sla_hook(
-                "on_status_changed",
-                conversation=conversation,
-                old=old_status,
-                new=conversation.status,
-                at=now,
-            )
+    on_agent_reply(conversation, at=now, user=reply.author)
+    if conversation.status != old_status:  # waiting pauses the clock, close stops it
+        on_status_changed(conversation, old_status, conversation.status, at=now)
 
 
 def give_up(*, reply_id: int, error: str) -> None:

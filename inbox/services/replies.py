@@ -3,6 +3,9 @@
 A reply's life: draft -> pending_review -> approved -> sending -> sent | failed | unknown.
 Sending itself is the outbox's job (inbox/services/outbox.py); approving only queues it,
 after the transaction commits.
+
+Size: the reply life cycle, notes and closing share the review rules and the same SLA and event
+steps; the outbox (sending) is already its own module.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from inbox.models import (
 from inbox.selectors.team import may_act_on
 from inbox.services.team import ActionRefused
 from routing.models import ReviewPolicy
+from routing.sla.clocks import with_sla_fields
+from routing.sla.hooks import on_status_changed, on_statuses_changed
 from webcare.jobs import enqueue
 
 # Flags that make the "flagged" review policy ask for a second pair of eyes.
@@ -568,7 +573,7 @@ def close_conversation(
     )
     old = conv.status
     conv.refresh_from_db()
-    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.CLOSED, at=now)
+    on_status_changed(conv, old, Status.CLOSED, at=now)
     return conv
 
 
@@ -587,7 +592,7 @@ def set_waiting_on_customer(*, conversation: Conversation, acting_user) -> Conve
     old = conv.status
     conv.refresh_from_db()
     # The SLA clock pauses while we wait on the customer.
-    _sla_hook("on_status_changed", conversation=conv, old=old, new=Status.WAITING, at=now)
+    on_status_changed(conv, old, Status.WAITING, at=now)
     return conv
 
 
@@ -604,11 +609,12 @@ def auto_close_stale(*, now=None, days: int | None = None, batch: int = 500) -> 
     closed = 0
     while True:
         with transaction.atomic():
-            ids = list(
+            old = dict(
                 Conversation.objects.select_for_update(skip_locked=True, no_key=True)
                 .filter(status__in=[Status.ANSWERED, Status.WAITING], last_message_at__lt=cutoff)
-                .values_list("pk", flat=True)[:batch]
+                .values_list("pk", "status")[:batch]
             )
+            ids = list(old)
             if not ids:
                 return closed
             Conversation.objects.filter(pk__in=ids).update(
@@ -622,21 +628,6 @@ def auto_close_stale(*, now=None, days: int | None = None, batch: int = 500) -> 
                 ConversationEvent(conversation_id=pk, kind="auto_closed", data={"days": days})
                 for pk in ids
             )
-            for conv in Conversation.objects.filter(pk__in=ids):
-                _sla_hook("on_status_changed", conversation=conv, old=Status.WAITING,
-                          new=Status.CLOSED, at=now)  # fmt: skip
+            closing = list(with_sla_fields(Conversation.objects.filter(pk__in=ids)))
+            on_statuses_changed(conversations=closing, old=old, new=Status.CLOSED, at=now)
         closed += len(ids)
-
-
-def _sla_hook(name: str, **kwargs) -> None:
-    """Call routing.services.<name> (on_agent_reply, on_status_changed) when the SLA module has it.
-
-    The SLA module is built in parallel; without it these calls do nothing.
-    """
-    try:
-        from routing import services as routing_services
-    except ImportError:
-        return
-    hook = getattr(routing_services, name, None)
-    if hook is not None:
-        hook(**kwargs)

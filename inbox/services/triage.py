@@ -7,9 +7,12 @@ after commit, version bumped. Bulk actions do the same for a whole selection wit
 statements: one UPDATE and one bulk INSERT of events, never one round trip per row.
 
 Every action that changes the status, team, priority or flags calls the matching SLA hook of
-routing.services inside its transaction, after the change (docs/sla.md): an end status stops the
+routing.sla.hooks inside its transaction, after the change (docs/sla.md): an end status stops the
 clocks, leaving one restarts them, a team or priority change recomputes the due times. The bulk
 path calls the bulk hooks, so a selection of any size costs the same number of queries.
+
+Size: every coordinator action, single and bulk, shares _apply and the SLA and event steps
+around it; split apart, each module would import the same private helpers.
 """
 
 from __future__ import annotations
@@ -36,14 +39,13 @@ from inbox.models import (
     Priority,
     Status,
 )
-from routing.services import (
-    SLA_FIELDS,
+from routing.sla.clocks import SLA_FIELDS, with_sla_fields
+from routing.sla.hooks import (
     on_conversation_opened,
     on_priorities_or_departments_changed,
     on_priority_or_department_changed,
     on_status_changed,
     on_statuses_changed,
-    with_sla_fields,
 )
 from webcare.jobs import enqueue
 

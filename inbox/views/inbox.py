@@ -2,6 +2,9 @@
 
 Shape of each view: selector, form, one service call, render. htmx requests get fragments; plain
 requests get the full page or a redirect (the app works without JavaScript, only slower).
+
+Size: one view per coordinator action over one page and its panel; each is a few lines of the
+same shape, sharing the list, panel and action-response helpers of this module.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from tests.factories import ConversationFactory, DepartmentFactory, MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -19,7 +19,7 @@ from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, Flag
 from inbox.services.ingest import ingest_messages
 from inbox.services.triage import flag_conversation, forward_conversation
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from tests.factories import DepartmentFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

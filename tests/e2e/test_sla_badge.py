@@ -12,8 +12,8 @@ import time_machine
 from django.utils import timezone
 
 from inbox.models import SlaState
-from routing import services
 from routing.models import SlaPolicy
+from routing.sla import hooks, sweep
 from tests.factories import PASSWORD, ChannelFactory, ConversationFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -46,7 +46,7 @@ def test_badge_turns_orange_then_red_and_the_coordinator_is_notified(
         conv = ConversationFactory(
             channel=ChannelFactory(), snippet="Al drie dagen geen warm water"
         )
-        services.on_conversation_opened(conv, conv.received_at)
+        hooks.on_conversation_opened(conv, conv.received_at)
         conv.refresh_from_db()
         assert conv.sla_state == SlaState.OK
 
@@ -59,7 +59,7 @@ def test_badge_turns_orange_then_red_and_the_coordinator_is_notified(
         assert badge.get_attribute("class") == "badge badge-ok"
 
         clock.shift(timedelta(minutes=23))  # past 75% of 30 minutes
-        services.sweep_sla()
+        sweep.sweep_sla()
         page.reload()
         assert badge.get_attribute("class") == "badge badge-at_risk"
         assert "due in" in badge.inner_text()
@@ -67,7 +67,7 @@ def test_badge_turns_orange_then_red_and_the_coordinator_is_notified(
         assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 240, 214)"
 
         clock.shift(timedelta(minutes=8))  # past the due time
-        services.sweep_sla()
+        sweep.sweep_sla()
         page.reload()
         assert badge.get_attribute("class") == "badge badge-overdue"
         assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(253, 226, 226)"

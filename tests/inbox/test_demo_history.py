@@ -34,8 +34,9 @@ from reports.panels import (
     spikes_panel,
     volume_panel,
 )
-from reports.rollup import run_rollups
-from reports.selectors import Period, Scope
+from reports.periods import Period
+from reports.rollup.run import run_rollups
+from reports.selectors import Scope
 from routing.models import Department
 from tests.realworld import needs_twcs
 from webcare.accounts.models import User

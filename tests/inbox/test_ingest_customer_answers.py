@@ -13,7 +13,7 @@ from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, ConversationEvent, Status
 from inbox.services.ingest import ingest_messages
 from inbox.services.replies import set_waiting_on_customer
-from routing import services
+from routing.sla import hooks
 
 pytestmark = pytest.mark.django_db
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -52,7 +52,7 @@ def waiting(channel, policy, office_calendar, team_a, staff_a, coordinator):
                 status=Status.ASSIGNED if assignee else Status.ANSWERED,
             )
             conv.refresh_from_db()
-            services.on_agent_reply(conv, MONDAY_0905, staff_a)
+            hooks.on_agent_reply(conv, MONDAY_0905, staff_a)
             conv = set_waiting_on_customer(conversation=conv, acting_user=coordinator)
         assert conv.status == Status.WAITING and conv.sla_paused_at == MONDAY_0905
         return conv
@@ -122,7 +122,7 @@ def test_a_customer_writing_after_our_answer_puts_it_back_to_work(channel, polic
     with time_machine.travel(MONDAY_0905, tick=False):
         Conversation.objects.filter(pk=conv.pk).update(department=team_a, status=Status.ANSWERED)
         conv.refresh_from_db()
-        services.on_agent_reply(conv, MONDAY_0905, staff_a)
+        hooks.on_agent_reply(conv, MONDAY_0905, staff_a)
     with time_machine.travel(TUESDAY_1000 + timedelta(minutes=1), tick=False):
         ingest_messages(channel=channel, messages=[im("c1", TUESDAY_1000, parent="m0")])
     conv.refresh_from_db()

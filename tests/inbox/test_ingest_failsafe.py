@@ -12,8 +12,9 @@ import time_machine
 from inbox.channels.base import IncomingMessage
 from inbox.models import Channel, Conversation, Message, SlaState
 from inbox.services.ingest import ingest_messages
-from routing import services as routing_services
 from routing.models import BusinessCalendar, RoutingRule, SlaClock, SlaPolicy
+from routing.rules import apply as rule_apply
+from routing.sla import arithmetic, policies
 from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,14 +78,14 @@ def test_a_broken_policy_on_one_channel_leaves_every_message_of_every_channel_st
         broken.calendar = broken_calendar
         broken.save()
     else:
-        real = routing_services.policy_matches
+        real = policies.policy_matches
 
         def policy_matches(policy, **kwargs):
             if kwargs["channel_id"] == a.pk:
                 raise RuntimeError("policy exploded")
             return real(policy, **kwargs)
 
-        monkeypatch.setattr(routing_services, "policy_matches", policy_matches)
+        monkeypatch.setattr(policies, "policy_matches", policy_matches)
 
     batches = {ch: [first_batch(ch.name), second_batch(ch.name)] for ch in (a, b, c)}
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
@@ -134,7 +135,7 @@ def test_a_policy_failing_for_one_conversation_costs_only_that_one_its_clock(
     """The granularity is the conversation, not the batch."""
     policy.calendar = office_calendar
     policy.save()
-    real = routing_services._warn_and_due
+    real = arithmetic.warn_and_due
     poisoned = T0 + timedelta(minutes=1)
 
     def warn_and_due(start, *args, **kwargs):
@@ -142,7 +143,7 @@ def test_a_policy_failing_for_one_conversation_costs_only_that_one_its_clock(
             raise RuntimeError("one bad clock")
         return real(start, *args, **kwargs)
 
-    monkeypatch.setattr(routing_services, "_warn_and_due", warn_and_due)
+    monkeypatch.setattr(arithmetic, "warn_and_due", warn_and_due)
     result = ingest_messages(
         channel=channel, messages=[im(f"m{i}", i, author=f"a{i}") for i in range(3)]
     )
@@ -211,14 +212,14 @@ def test_enrichment_failing_for_one_message_stores_it_unenriched(monkeypatch, ch
 
 def test_a_rule_failing_for_one_conversation_leaves_it_unrouted(monkeypatch, channel, team_a):
     RoutingRule.objects.create(name="Lift", keywords=["lift"], department=team_a)
-    real = routing_services.first_matching_rule
+    real = rule_apply.first_matching_rule
 
     def first_matching_rule(rules, message):
         if "BOEM" in message.text:
             raise RuntimeError("rule exploded")
         return real(rules, message)
 
-    monkeypatch.setattr(routing_services, "first_matching_rule", first_matching_rule)
+    monkeypatch.setattr(rule_apply, "first_matching_rule", first_matching_rule)
     msgs = [
         im("m0"),
         im("m1", 1, author="b", text="BOEM de lift"),

@@ -21,8 +21,8 @@ from inbox.models import (
     Status,
 )
 from inbox.services import triage
-from routing import services
 from routing.models import BusinessCalendar, SlaBreach, SlaClock, SlaPolicy
+from routing.sla import hooks, sweep
 from routing.tasks import sweep_sla
 from tests.factories import ConversationFactory, MessageFactory
 from webcare.db import on_postgres
@@ -66,7 +66,7 @@ def policies(team_a, office_calendar, policy):
 def opened(channel, **kwargs) -> Conversation:
     """A conversation that came in on Friday 16:45, its clocks started as ingest starts them."""
     conv = ConversationFactory(channel=channel, received_at=FRIDAY_1645, **kwargs)
-    services.on_conversation_opened(conv)
+    hooks.on_conversation_opened(conv)
     conv.refresh_from_db()
     return conv
 
@@ -157,7 +157,7 @@ def test_a_late_hide_records_the_breach_once_and_nothing_follows(policies, chann
         )
     breach = SlaBreach.objects.get(conversation=conv)
     assert (breach.target, breach.overdue_by) == ("first_response", timedelta(minutes=15))
-    result = services.sweep_sla(now=MONDAY_1000, enqueue_notifications=False)
+    result = sweep.sweep_sla(now=MONDAY_1000, enqueue_notifications=False)
     assert conv.pk not in result.overdue and conv.pk not in result.at_risk
     assert SlaBreach.objects.filter(conversation=conv).count() == 1
 
@@ -190,9 +190,7 @@ def test_forward_to_an_office_hours_team_recomputes_the_due_time(
     # 8 business hours: 15 minutes on Friday, 7 h 45 on Monday.
     assert conv.resolution_due_at == datetime(2026, 3, 16, 16, 45, tzinfo=AMS)
     # The sweep at the old due time finds nothing overdue.
-    result = services.sweep_sla(
-        now=FRIDAY_1645 + timedelta(minutes=31), enqueue_notifications=False
-    )
+    result = sweep.sweep_sla(now=FRIDAY_1645 + timedelta(minutes=31), enqueue_notifications=False)
     assert conv.pk not in result.overdue
 
 

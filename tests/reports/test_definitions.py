@@ -17,10 +17,10 @@ from inbox.services.ingest import ingest_messages
 from inbox.services.replies import close_conversation
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, DurationMetric
-from reports.rollup import run_rollups
+from reports.periods import Period
+from reports.rollup.run import run_rollups
 from reports.selectors import (
     OrphanStarts,
-    Period,
     Scope,
     backlog,
     counters,
@@ -461,7 +461,7 @@ def test_rebuild_rollups_counts_history_again(staff_a):
 
 def test_standard_periods_read_premerged_windows_with_the_same_figures(staff_a):
     from reports.models import RollupWatermark, WindowBin
-    from reports.rollup import WINDOWS
+    from reports.rollup.metrics import WINDOWS
 
     for day in range(0, 20):
         at = NOW - timedelta(days=day, hours=1)
@@ -500,7 +500,8 @@ def test_forgotten_rollups_are_counted_again_by_the_next_run(staff_a):
     """Rollups counted before the split hold no figures without orphans: reset_rollups forgets
     them, and the next run counts the history again, with the split."""
     from reports.models import CountRollup, DurationBin
-    from reports.rollup import NO_ORPHANS, reset_rollups
+    from reports.rollup.metrics import NO_ORPHANS
+    from reports.rollup.run import reset_rollups
 
     start = NOW - timedelta(hours=6)
     conv = conversation(start)

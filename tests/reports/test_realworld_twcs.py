@@ -20,7 +20,7 @@ from django.utils import timezone
 from inbox.channels.replay import twcs_messages_by_brand
 from inbox.models import Conversation, Direction, Message
 from inbox.services.ingest import ingest_messages
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from reports.sketch import RELATIVE_ERROR
 from routing.models import Department
 from tests.factories import ChannelFactory

@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from inbox.models import ConversationEvent
 from reports.models import ConversationClock, DimKind, DurationMetric
-from reports.rollup import Batch, day_start, hour_start, month_start, run_rollups
-from reports.selectors import Period, duration_stats
+from reports.periods import Period, day_start, hour_start, month_start
+from reports.rollup.batch import Batch
+from reports.rollup.run import run_rollups
+from reports.selectors import duration_stats
 from tests.factories import ConversationFactory
 from tests.reports.test_definitions import NOW, close, conversation, customer, near, reply
 

@@ -15,7 +15,7 @@ from django.utils.html import escape
 from inbox.models import SpikeAlert
 from reports.models import WeeklyReportSent
 from reports.panels import PANELS
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from reports.weekly import send_weekly_report
 from tests.factories import ConversationFactory, MessageFactory
 

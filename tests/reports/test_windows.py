@@ -23,8 +23,11 @@ from reports.models import (
     WindowCount,
     WindowTotal,
 )
-from reports.rollup import WINDOWS, Batch, build_windows, day_start
-from reports.selectors import Period, Stat, counters, duration_stats
+from reports.periods import Period, day_start
+from reports.rollup.batch import Batch
+from reports.rollup.metrics import WINDOWS
+from reports.rollup.windows import build_windows
+from reports.selectors import Stat, counters, duration_stats
 
 pytestmark = pytest.mark.django_db
 

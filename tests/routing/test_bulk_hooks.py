@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, Priority, SlaState, Status
 from inbox.services.ingest import ingest_messages
-from routing import services
 from routing.models import BusinessCalendar, SlaBreach, SlaClock, SlaPolicy
-from routing.sla import add_business_time, office_hours
+from routing.sla import hooks
+from routing.sla.arithmetic import Timeline, add_business_time, office_hours
+from routing.sla.clocks import SLA_FIELDS, load_with_sla_fields
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def state(conv: Conversation) -> tuple:
         ),
         key=repr,
     )
-    return tuple(getattr(conv, f) for f in services.SLA_FIELDS), clocks
+    return tuple(getattr(conv, f) for f in SLA_FIELDS), clocks
 
 
 # Each scenario: conversation attributes, then steps (kind, minutes after received_at).
@@ -99,8 +100,8 @@ def make(channel, team, staff, attrs):
         kwargs.update(status=Status.ANSWERED, last_inbound_at=None)
     if attrs.get("followup"):
         previous = ConversationFactory(channel=channel, received_at=at - timedelta(days=9))
-        services.on_conversation_opened(previous)
-        services.on_agent_reply(previous, at - timedelta(days=8), staff)
+        hooks.on_conversation_opened(previous)
+        hooks.on_agent_reply(previous, at - timedelta(days=8), staff)
         kwargs["previous"] = previous
     return ConversationFactory(**kwargs)
 
@@ -116,10 +117,10 @@ def run_scenarios(channel, team, staff, *, combined=False):
         for _name, attrs, steps in SCENARIOS
     ]
     for single, _bulk, _attrs, _steps in pairs:
-        services.on_conversation_opened(single, single.received_at)
+        hooks.on_conversation_opened(single, single.received_at)
     opened = [b.pk for _s, b, _a, _st in pairs]
     if not combined:
-        services.on_conversations_opened(conversation_ids=opened)
+        hooks.on_conversations_opened(conversation_ids=opened)
         opened = []
     for index in range(max(len(steps) for *_rest, steps in pairs)):
         customer, own = [], {}
@@ -132,11 +133,11 @@ def run_scenarios(channel, team, staff, *, combined=False):
                 for conv in (single, bulk):
                     Conversation.objects.filter(pk=conv.pk).update(last_inbound_at=at)
                 single.refresh_from_db()
-                services.on_customer_message(single, at)
+                hooks.on_customer_message(single, at)
                 customer.append(bulk.pk)
             elif kind == "own":
                 single.refresh_from_db()
-                services.on_agent_reply(single, at, staff)
+                hooks.on_agent_reply(single, at, staff)
                 own[bulk.pk] = at
             elif kind == "reopen":  # as ingest reopens: the status only, the hook follows
                 for conv in (single, bulk):
@@ -152,13 +153,13 @@ def run_scenarios(channel, team, staff, *, combined=False):
                     conv.refresh_from_db()
                     conv.status = new
                     conv.save(update_fields=["status"])
-                    services.on_status_changed(conv, old, new, at)
+                    hooks.on_status_changed(conv, old, new, at)
         if combined:
-            services.on_ingested(opened=opened, customer=customer, responded=own)
+            hooks.on_ingested(opened=opened, customer=customer, responded=own)
             opened = []
         else:
-            services.on_customer_messages(conversation_ids=customer)
-            services.on_own_responses(conversation_ids=list(own), at=own)
+            hooks.on_customer_messages(conversation_ids=customer)
+            hooks.on_own_responses(conversation_ids=list(own), at=own)
     return pairs
 
 
@@ -195,21 +196,21 @@ def test_bulk_hooks_are_idempotent(policies, channel, team_a, staff_a):
     pairs = run_scenarios(channel, team_a, staff_a)
     before = [state(b) for _s, b, *_r in pairs]
     ids = [b.pk for _s, b, *_r in pairs]
-    services.on_conversations_opened(conversation_ids=ids)
-    services.on_customer_messages(conversation_ids=ids)
-    services.on_conversations_opened(conversation_ids=ids)
-    services.on_customer_messages(conversation_ids=ids)
+    hooks.on_conversations_opened(conversation_ids=ids)
+    hooks.on_customer_messages(conversation_ids=ids)
+    hooks.on_conversations_opened(conversation_ids=ids)
+    hooks.on_customer_messages(conversation_ids=ids)
     assert [state(b) for _s, b, *_r in pairs] == before
 
 
 def test_own_responses_read_the_time_of_our_latest_outbound_message(policies, channel, team_a):
     conv = ConversationFactory(channel=channel, department=team_a, received_at=FRIDAY_1645)
-    services.on_conversations_opened(conversation_ids=[conv.pk])
+    hooks.on_conversations_opened(conversation_ids=[conv.pk])
     from tests.factories import MessageFactory
 
     reply_at = FRIDAY_1645 + timedelta(minutes=10)
     MessageFactory(conversation=conv, direction="out", created_at=reply_at)
-    services.on_own_responses(conversation_ids=[conv.pk])
+    hooks.on_own_responses(conversation_ids=[conv.pk])
     conv.refresh_from_db()
     assert conv.first_response_at == reply_at
     assert conv.first_response_due_at is None
@@ -233,19 +234,19 @@ def _queries(n, channel, team, staff, fn):
 @pytest.mark.parametrize(
     "hook",
     [
-        lambda ids: services.on_conversations_opened(conversation_ids=ids),
+        lambda ids: hooks.on_conversations_opened(conversation_ids=ids),
         lambda ids: (
-            services.on_conversations_opened(conversation_ids=ids),
+            hooks.on_conversations_opened(conversation_ids=ids),
             Conversation.objects.filter(pk__in=ids).update(first_response_at=FRIDAY_1645),
-            services.on_customer_messages(conversation_ids=ids),
+            hooks.on_customer_messages(conversation_ids=ids),
         ),
         lambda ids: (
-            services.on_conversations_opened(conversation_ids=ids),
-            services.on_own_responses(
+            hooks.on_conversations_opened(conversation_ids=ids),
+            hooks.on_own_responses(
                 conversation_ids=ids, at=dict.fromkeys(ids, FRIDAY_1645 + timedelta(days=5))
             ),
         ),
-        lambda ids: services.on_ingested(
+        lambda ids: hooks.on_ingested(
             opened=ids, customer=[], responded=dict.fromkeys(ids[::2], FRIDAY_1645)
         ),
     ],
@@ -270,9 +271,9 @@ def test_query_count_does_not_grow_with_the_batch(
 def test_no_active_policy_costs_next_to_nothing(channel, django_assert_num_queries):
     ids = [ConversationFactory(channel=channel).pk for _ in range(20)]
     with django_assert_num_queries(1):
-        services.on_conversations_opened(conversation_ids=ids)
+        hooks.on_conversations_opened(conversation_ids=ids)
     with django_assert_num_queries(2):  # policies, then only the paused conversations
-        services.on_customer_messages(conversation_ids=ids)
+        hooks.on_customer_messages(conversation_ids=ids)
     assert not SlaClock.objects.exists()
 
 
@@ -289,7 +290,7 @@ def test_the_batch_timeline_equals_add_business_time(spec):
     rng = random.Random(7)
     origin = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
     starts = sorted(origin + timedelta(minutes=rng.randrange(0, 60 * 24 * 60)) for _ in range(300))
-    timeline = services._Timeline(spec, starts[0])
+    timeline = Timeline(spec, starts[0])
     for start in starts:
         for minutes in (0, 1, 30, 480, 60 * 24 * 4):
             duration = timedelta(minutes=minutes)
@@ -374,11 +375,9 @@ def test_ingest_of_new_conversations_equals_the_hooks_after_the_insert(policies,
     SlaBreach.objects.filter(conversation_id__in=ids).delete()
     SlaClock.objects.filter(conversation_id__in=ids).delete()
     blank = Conversation()
-    Conversation.objects.filter(pk__in=ids).update(
-        **{f: getattr(blank, f) for f in services.SLA_FIELDS}
-    )
-    services.on_conversations_opened(conversation_ids=ids)
-    services.on_own_responses(conversation_ids=ids)
+    Conversation.objects.filter(pk__in=ids).update(**{f: getattr(blank, f) for f in SLA_FIELDS})
+    hooks.on_conversations_opened(conversation_ids=ids)
+    hooks.on_own_responses(conversation_ids=ids)
     assert {pk: state(Conversation.objects.get(pk=pk)) for pk in ids} == by_ingest
 
 
@@ -398,16 +397,16 @@ def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
         )
         by_key = {c.thread_key: c for c in Conversation.objects.filter(channel=channel)}
         waiting = by_key["m2"]  # answered, then waiting on the customer: clocks paused
-        services.on_status_changed(waiting, Status.ASSIGNED, Status.WAITING, FRIDAY_1645)
+        hooks.on_status_changed(waiting, Status.ASSIGNED, Status.WAITING, FRIDAY_1645)
         Conversation.objects.filter(pk=waiting.pk).update(status=Status.WAITING)
         closed = by_key["m3"]  # closed, the customer writes within the reopen window
         closed.status, closed.closed_at = Status.CLOSED, FRIDAY_1645 + timedelta(minutes=40)
         closed.save(update_fields=["status", "closed_at"])
-        services.on_status_changed(closed, Status.NEW, Status.CLOSED, closed.closed_at)
+        hooks.on_status_changed(closed, Status.NEW, Status.CLOSED, closed.closed_at)
         team = by_key["m4"]  # forwarded to a team with office hours
         Conversation.objects.filter(pk=team.pk).update(department=team_a, status=Status.TRIAGED)
         team.refresh_from_db()
-        services.on_priority_or_department_changed(team, at=FRIDAY_1645 + timedelta(minutes=45))
+        hooks.on_priority_or_department_changed(team, at=FRIDAY_1645 + timedelta(minutes=45))
         return [
             im("c0", 60 * 66, parent="r0"),  # a next response, after the weekend
             im("c1", 61, parent="m1"),
@@ -426,13 +425,13 @@ def test_ingest_into_stored_conversations_equals_on_ingested_after_the_update(
     ingest_messages(channel=in_ingest, messages=later)
 
     reference, later = channel_with_history()
-    monkeypatch.setattr(writes, "plan_ingested", lambda **kwargs: services.PendingClocks([], []))
+    monkeypatch.setattr(writes, "plan_ingested", lambda **kwargs: hooks.PendingClocks([], []))
     ingest_messages(channel=reference, messages=later)
     convs = {c.thread_key: c.pk for c in Conversation.objects.filter(channel=reference)}
     key_of = {"c0": "m0", "c1": "m1", "c2": "m2", "c3": "m3", "c4": "m4", "r5": "m5", "r1": "m1"}
     customer = sorted({convs[key_of[m.external_id]] for m in later if not m.is_own})
     responded = {convs[key_of[m.external_id]]: m.created_at for m in later if m.is_own}
-    services.on_ingested(opened=[], customer=customer, responded=responded)
+    hooks.on_ingested(opened=[], customer=customer, responded=responded)
 
     compared = 0
     for conv in Conversation.objects.filter(channel=in_ingest):
@@ -489,16 +488,16 @@ def _pre_steps(convs, steps, received_at, staff):
         for conv in convs:
             conv.refresh_from_db()
             if step[0] == "own":
-                services.on_agent_reply(conv, at, staff)
+                hooks.on_agent_reply(conv, at, staff)
             else:
                 conv.status = step[3]
                 conv.save(update_fields=["status"])
-                services.on_status_changed(conv, step[2], step[3], at)
+                hooks.on_status_changed(conv, step[2], step[3], at)
 
 
 def _twins(channel, team, staff, attrs, steps):
     pair = [make(channel, team, staff, {"at": FRIDAY_1645, **attrs}) for _ in range(2)]
-    services.on_conversations_opened(conversation_ids=[c.pk for c in pair])
+    hooks.on_conversations_opened(conversation_ids=[c.pk for c in pair])
     _pre_steps(pair, steps, FRIDAY_1645, staff)
     return pair
 
@@ -513,11 +512,13 @@ def test_bulk_status_hook_equals_the_single_hook(policies, channel, team_a, staf
         single.refresh_from_db()
         single.status = new
         single.save(update_fields=["status"])
-        services.on_status_changed(single, old, new, at)
+        hooks.on_status_changed(single, old, new, at)
     for new in {new for *_r, new in pairs}:
         group = {bulk.pk: old for (_s, bulk), old, n in pairs if n == new}
         Conversation.objects.filter(pk__in=group).update(status=new)
-        services.on_statuses_changed(conversations=services._load(group), old=group, new=new, at=at)
+        hooks.on_statuses_changed(
+            conversations=load_with_sla_fields(group), old=group, new=new, at=at
+        )
     for (name, *_r), ((single, bulk), _old, _new) in zip(STATUS_SCENARIOS, pairs, strict=True):
         assert state(bulk) == state(single), name
     # The scenarios exercise the rules.
@@ -579,11 +580,11 @@ def test_bulk_recompute_hook_equals_the_single_hook(policies, channel, team_a, t
     for (single, _bulk), change in pairs:
         Conversation.objects.filter(pk=single.pk).update(**values(change))
         single.refresh_from_db()
-        services.on_priority_or_department_changed(single, at=at)
+        hooks.on_priority_or_department_changed(single, at=at)
     for (_single, bulk), change in pairs:
         Conversation.objects.filter(pk=bulk.pk).update(**values(change))
-    services.on_priorities_or_departments_changed(
-        conversations=services._load(b.pk for (_s, b), _c in pairs), at=at
+    hooks.on_priorities_or_departments_changed(
+        conversations=load_with_sla_fields(b.pk for (_s, b), _c in pairs), at=at
     )
     for (name, *_r), ((single, bulk), _c) in zip(RECOMPUTE_SCENARIOS, pairs, strict=True):
         assert state(bulk) == state(single), name
@@ -610,15 +611,13 @@ def test_bulk_recompute_hook_equals_the_single_hook(policies, channel, team_a, t
 
 def _status_queries(n, channel, team, staff, steps, old, new, at) -> int:
     convs = [make(channel, team, staff, {"at": FRIDAY_1645}) for _ in range(n)]
-    services.on_conversations_opened(conversation_ids=[c.pk for c in convs])
+    hooks.on_conversations_opened(conversation_ids=[c.pk for c in convs])
     _pre_steps(convs, steps, FRIDAY_1645, staff)
     ids = [c.pk for c in convs]
     Conversation.objects.filter(pk__in=ids).update(status=new)
-    loaded = services._load(ids)
+    loaded = load_with_sla_fields(ids)
     with CaptureQueriesContext(connection) as ctx:
-        services.on_statuses_changed(
-            conversations=loaded, old=dict.fromkeys(ids, old), new=new, at=at
-        )
+        hooks.on_statuses_changed(conversations=loaded, old=dict.fromkeys(ids, old), new=new, at=at)
     return len(ctx)
 
 
@@ -655,11 +654,11 @@ def test_bulk_recompute_hook_query_count_does_not_grow(policies, channel, team_a
             for i in range(n)
         ]
         ids = [c.pk for c in convs]
-        services.on_conversations_opened(conversation_ids=ids)
+        hooks.on_conversations_opened(conversation_ids=ids)
         Conversation.objects.filter(pk__in=ids).update(**change)
-        loaded = services._load(ids)
+        loaded = load_with_sla_fields(ids)
         with CaptureQueriesContext(connection) as ctx:
-            services.on_priorities_or_departments_changed(conversations=loaded, at=LATE)
+            hooks.on_priorities_or_departments_changed(conversations=loaded, at=LATE)
         return len(ctx)
 
     small, big = queries(3), queries(40)

@@ -13,8 +13,8 @@ from inbox.channels.base import IncomingMessage
 from inbox.models import Conversation, ConversationEvent, Flag, Priority, Status
 from inbox.services.ingest import ingest_messages
 from routing.models import RoutingRule, SlaClock
-from routing.rules import RoutingInput, first_matching_rule, rule_matches
-from routing.services import apply_routing
+from routing.rules.apply import apply_routing
+from routing.rules.matching import RoutingInput, first_matching_rule, rule_matches
 from tests.factories import ChannelFactory, ConversationFactory, MessageFactory
 
 

@@ -1,4 +1,4 @@
-"""Business-time arithmetic (routing/sla.py): pure, no database."""
+"""Business-time arithmetic (routing.sla.arithmetic): pure, no database."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.sla import (
+from routing.sla.arithmetic import (
     CalendarSpec,
     add_business_time,
     business_time_between,

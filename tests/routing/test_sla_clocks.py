@@ -1,4 +1,4 @@
-"""SLA clock semantics through the hooks in routing/services.py, on a frozen clock."""
+"""SLA clock semantics through the hooks in routing.sla.hooks, on a frozen clock."""
 
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -7,8 +7,8 @@ import pytest
 import time_machine
 
 from inbox.models import Flag, Priority, SlaState, Status
-from routing import services
 from routing.models import BusinessCalendar, BusinessWindow, SlaBreach, SlaClock, SlaPolicy
+from routing.sla import hooks, sweep
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def team_conv(team_a, office_calendar, policy, channel):
     def make(at=FRIDAY_1645, **kwargs):
         with time_machine.travel(at, tick=False):
             conv = ConversationFactory(channel=channel, department=team_a, received_at=at, **kwargs)
-            services.on_conversation_opened(conv, at)
+            hooks.on_conversation_opened(conv, at)
         conv.refresh_from_db()
         return conv
 
@@ -66,7 +66,7 @@ def test_first_matching_policy_wins(team_conv, policy):
 def test_a_person_replying_stops_the_first_response_clock(team_conv, staff_a):
     conv = team_conv()
     reply_at = datetime(2026, 3, 16, 9, 5, tzinfo=AMS)
-    services.on_agent_reply(conv, reply_at, staff_a)
+    hooks.on_agent_reply(conv, reply_at, staff_a)
     conv.refresh_from_db()
     assert conv.first_response_at == reply_at
     assert conv.first_response_due_at is None
@@ -77,7 +77,7 @@ def test_a_person_replying_stops_the_first_response_clock(team_conv, staff_a):
 @pytest.mark.parametrize("kwargs", [{"automatic": True}, {"internal": True}])
 def test_automatic_acks_and_internal_notes_do_not_count(team_conv, staff_a, kwargs):
     conv = team_conv()
-    services.on_agent_reply(conv, FRIDAY_1645 + timedelta(minutes=1), staff_a, **kwargs)
+    hooks.on_agent_reply(conv, FRIDAY_1645 + timedelta(minutes=1), staff_a, **kwargs)
     conv.refresh_from_db()
     assert conv.first_response_at is None
     assert conv.first_response_due_at == MONDAY_0915
@@ -86,7 +86,7 @@ def test_automatic_acks_and_internal_notes_do_not_count(team_conv, staff_a, kwar
 def test_a_late_reply_records_a_breach_with_the_holder(team_conv, staff_a):
     conv = team_conv(assignee=staff_a)
     late = MONDAY_0915 + timedelta(minutes=20)
-    services.on_agent_reply(conv, late, staff_a)
+    hooks.on_agent_reply(conv, late, staff_a)
     breach = SlaBreach.objects.get()
     assert breach.target == "first_response"
     assert breach.overdue_by == timedelta(minutes=20)
@@ -105,7 +105,7 @@ def test_forwarding_does_not_stop_the_clock_but_applies_the_new_teams_calendar(t
     team_b.save()
     conv.department = team_b
     conv.save()
-    services.on_priority_or_department_changed(conv, FRIDAY_1645 + timedelta(minutes=5))
+    hooks.on_priority_or_department_changed(conv, FRIDAY_1645 + timedelta(minutes=5))
     conv.refresh_from_db()
     # Same start (Friday 16:45), new calendar: due Saturday 09:15.
     assert conv.first_response_due_at == datetime(2026, 3, 14, 9, 15, tzinfo=AMS)
@@ -120,7 +120,7 @@ def test_reassignment_keeps_the_clock_and_the_breach_names_the_holder_at_the_tim
     conv.save()
     conv.refresh_from_db()
     assert conv.first_response_due_at == MONDAY_0915
-    services.sweep_sla(now=MONDAY_0915 + timedelta(minutes=1), enqueue_notifications=False)
+    sweep.sweep_sla(now=MONDAY_0915 + timedelta(minutes=1), enqueue_notifications=False)
     assert SlaBreach.objects.get().holder == lead_a
 
 
@@ -131,7 +131,7 @@ def test_priority_change_recomputes_with_the_new_policy(team_conv):
     conv = team_conv()
     conv.priority = Priority.URGENT
     conv.save()
-    services.on_priority_or_department_changed(conv, FRIDAY_1645 + timedelta(minutes=2))
+    hooks.on_priority_or_department_changed(conv, FRIDAY_1645 + timedelta(minutes=2))
     conv.refresh_from_db()
     assert conv.first_response_due_at == datetime(2026, 3, 13, 16, 55, tzinfo=AMS)
     assert conv.resolution_due_at is None  # the urgent policy has no resolution target
@@ -140,16 +140,16 @@ def test_priority_change_recomputes_with_the_new_policy(team_conv):
 def test_waiting_on_customer_pauses_and_a_customer_message_resumes(team_conv, staff_a):
     conv = team_conv()
     monday_0905 = datetime(2026, 3, 16, 9, 5, tzinfo=AMS)
-    services.on_agent_reply(conv, monday_0905, staff_a)
+    hooks.on_agent_reply(conv, monday_0905, staff_a)
     conv.status = Status.WAITING
-    services.on_status_changed(conv, Status.ASSIGNED, Status.WAITING, monday_0905)
+    hooks.on_status_changed(conv, Status.ASSIGNED, Status.WAITING, monday_0905)
     conv.refresh_from_db()
     assert conv.sla_paused_at == monday_0905
     assert conv.sla_due_at is None
     assert conv.sla_state == SlaState.NONE
     # The customer answers on Tuesday 10:00: resolution had 7h40 left -> Wednesday 09:40.
     tuesday = datetime(2026, 3, 17, 10, 0, tzinfo=AMS)
-    services.on_customer_message(conv, tuesday)
+    hooks.on_customer_message(conv, tuesday)
     conv.refresh_from_db()
     assert conv.sla_paused_at is None
     assert conv.resolution_due_at == datetime(2026, 3, 18, 9, 40, tzinfo=AMS)
@@ -161,8 +161,8 @@ def test_waiting_on_customer_pauses_and_a_customer_message_resumes(team_conv, st
 def test_status_leaving_waiting_resumes(team_conv, staff_a):
     conv = team_conv()
     paused = datetime(2026, 3, 16, 9, 5, tzinfo=AMS)
-    services.on_status_changed(conv, Status.NEW, Status.WAITING, paused)
-    services.on_status_changed(conv, Status.WAITING, Status.ASSIGNED, paused + timedelta(hours=1))
+    hooks.on_status_changed(conv, Status.NEW, Status.WAITING, paused)
+    hooks.on_status_changed(conv, Status.WAITING, Status.ASSIGNED, paused + timedelta(hours=1))
     conv.refresh_from_db()
     assert conv.sla_paused_at is None
     # First response: 15 + 5 business minutes before the pause, 10 left after 10:05.
@@ -171,17 +171,17 @@ def test_status_leaving_waiting_resumes(team_conv, staff_a):
 
 def test_reopening_starts_a_next_response_clock_not_a_new_first_response(team_conv, staff_a):
     conv = team_conv()
-    services.on_agent_reply(conv, MONDAY_0915 - timedelta(minutes=10), staff_a)
+    hooks.on_agent_reply(conv, MONDAY_0915 - timedelta(minutes=10), staff_a)
     close_at = MONDAY_0915
-    services.on_status_changed(conv, Status.ASSIGNED, Status.CLOSED, close_at)
+    hooks.on_status_changed(conv, Status.ASSIGNED, Status.CLOSED, close_at)
     conv.refresh_from_db()
     assert conv.sla_state == SlaState.NONE and conv.sla_due_at is None
     assert not SlaClock.objects.filter(stopped_at__isnull=True).exists()
 
     reopen_at = datetime(2026, 3, 16, 14, 0, tzinfo=AMS)
     conv.status = Status.ASSIGNED
-    services.on_status_changed(conv, Status.CLOSED, Status.ASSIGNED, reopen_at)
-    services.on_customer_message(conv, reopen_at)  # called twice in effect: harmless
+    hooks.on_status_changed(conv, Status.CLOSED, Status.ASSIGNED, reopen_at)
+    hooks.on_customer_message(conv, reopen_at)  # called twice in effect: harmless
     conv.refresh_from_db()
     assert conv.first_response_due_at is None
     assert conv.next_response_due_at == datetime(2026, 3, 16, 15, 0, tzinfo=AMS)
@@ -191,7 +191,7 @@ def test_reopening_starts_a_next_response_clock_not_a_new_first_response(team_co
 
 def test_a_followup_conversation_starts_with_a_next_response(team_conv, staff_a):
     first = team_conv()
-    services.on_agent_reply(first, MONDAY_0915, staff_a)
+    hooks.on_agent_reply(first, MONDAY_0915, staff_a)
     first.refresh_from_db()
     later = datetime(2026, 3, 17, 10, 0, tzinfo=AMS)
     followup = team_conv(at=later, previous=first)
@@ -203,7 +203,7 @@ def test_a_policy_edit_applies_to_new_clocks_only(team_conv, policy):
     conv = team_conv()
     policy.first_response_minutes = 120
     policy.save()
-    services.on_customer_message(conv, FRIDAY_1645 + timedelta(minutes=3))
+    hooks.on_customer_message(conv, FRIDAY_1645 + timedelta(minutes=3))
     conv.refresh_from_db()
     assert conv.first_response_due_at == MONDAY_0915
     newer = team_conv()
@@ -231,7 +231,7 @@ def test_a_reopened_good_friday_counts_as_business_time_and_the_clock_keeps_it(
     # pause ends (the due time is computed again from the snapshot).
     reopened.delete()
     assert team_conv(at=thursday).first_response_due_at == datetime(2026, 4, 7, 9, 15, tzinfo=AMS)
-    services.on_status_changed(works, Status.NEW, Status.WAITING, thursday + timedelta(minutes=5))
-    services.on_status_changed(works, Status.WAITING, Status.NEW, thursday + timedelta(minutes=5))
+    hooks.on_status_changed(works, Status.NEW, Status.WAITING, thursday + timedelta(minutes=5))
+    hooks.on_status_changed(works, Status.WAITING, Status.NEW, thursday + timedelta(minutes=5))
     works.refresh_from_db()
     assert works.first_response_due_at == datetime(2026, 4, 3, 9, 15, tzinfo=AMS)

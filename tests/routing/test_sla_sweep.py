@@ -9,8 +9,9 @@ import responses
 import time_machine
 
 from inbox.models import ConversationEvent, Flag, Notification, SlaState
-from routing import services
 from routing.models import OnCallShift, SlaBreach
+from routing.sla import escalation, hooks
+from routing.sla import sweep as sla_sweep
 from routing.tasks import sweep_sla
 from tests.factories import ConversationFactory, UserFactory
 
@@ -28,13 +29,13 @@ def conv(team_a, office_calendar, policy, channel, staff_a, lead_a, coordinator)
     c = ConversationFactory(
         channel=channel, department=team_a, assignee=staff_a, received_at=OPENED
     )
-    services.on_conversation_opened(c, OPENED)
+    hooks.on_conversation_opened(c, OPENED)
     c.refresh_from_db()
     return c
 
 
 def sweep(at):
-    return services.sweep_sla(now=at, enqueue_notifications=False)
+    return sla_sweep.sweep_sla(now=at, enqueue_notifications=False)
 
 
 def test_nothing_changes_before_the_warning(conv):
@@ -67,7 +68,7 @@ def test_at_risk_then_overdue_and_idempotent(conv, staff_a):
     assert sorted(kinds) == ["sla_at_risk", "sla_overdue"]
 
     # The late reply completes the breach and the conversation returns to "ok" (resolution runs).
-    services.on_agent_reply(conv, DUE + timedelta(minutes=12), staff_a)
+    hooks.on_agent_reply(conv, DUE + timedelta(minutes=12), staff_a)
     breach.refresh_from_db()
     assert breach.overdue_by == timedelta(minutes=12)
     conv.refresh_from_db()
@@ -82,19 +83,19 @@ def test_straight_to_overdue_when_the_sweep_was_late(conv):
 
 def test_notifications_go_to_the_right_people_once(conv, staff_a, lead_a, coordinator, staff_b):
     sweep(WARN)
-    assert services.notify_sla_state(conversation_ids=[conv.pk], state="at_risk", now=WARN) == 2
+    assert escalation.notify_sla_state(conversation_ids=[conv.pk], state="at_risk", now=WARN) == 2
     at_risk_users = set(Notification.objects.values_list("user__username", flat=True))
     assert at_risk_users == {"anna", "lars"}  # assignee and team (the lead is in the team)
     # Run twice: nothing new.
-    assert services.notify_sla_state(conversation_ids=[conv.pk], state="at_risk", now=WARN) == 0
+    assert escalation.notify_sla_state(conversation_ids=[conv.pk], state="at_risk", now=WARN) == 0
 
     sweep(DUE)
-    made = services.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE)
+    made = escalation.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE)
     assert made == 3
     overdue = Notification.objects.filter(kind="sla_overdue")
     assert set(overdue.values_list("user__username", flat=True)) == {"anna", "lars", "cora"}
     assert not Notification.objects.filter(user=staff_b).exists()
-    assert services.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE) == 0
+    assert escalation.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE) == 0
 
 
 def test_the_beat_task_notifies_after_commit(
@@ -114,7 +115,7 @@ def test_the_webhook_gets_slack_and_teams_json_after_commit(
     responses.post("https://hooks.example.org/sla", status=200)
     sweep(DUE)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE)
+        escalation.notify_sla_state(conversation_ids=[conv.pk], state="overdue", now=DUE)
     assert len(responses.calls) == 0  # not before commit
     for callback in callbacks:
         callback()
@@ -126,7 +127,7 @@ def test_the_webhook_gets_slack_and_teams_json_after_commit(
 @responses.activate
 def test_a_failing_webhook_is_logged_not_raised():
     responses.post("https://hooks.example.org/sla", status=500)
-    assert services.post_webhook("https://hooks.example.org/sla", {"text": "x"}) is False
+    assert escalation.post_webhook("https://hooks.example.org/sla", {"text": "x"}) is False
 
 
 def test_out_of_hours_urgent_items_go_to_the_on_call_person(
@@ -151,12 +152,12 @@ def test_out_of_hours_urgent_items_go_to_the_on_call_person(
     c = ConversationFactory(
         channel=channel, department=team_a, received_at=saturday_night, flags=Flag.THREAT
     )
-    services.on_conversation_opened(c, saturday_night)
+    hooks.on_conversation_opened(c, saturday_night)
     c.refresh_from_db()
     assert c.sla_due_at == saturday_night + timedelta(minutes=15)
     due = c.sla_due_at
     sweep(due)
-    services.notify_sla_state(conversation_ids=[c.pk], state="overdue", now=due)
+    escalation.notify_sla_state(conversation_ids=[c.pk], state="overdue", now=due)
     users = set(Notification.objects.values_list("user__username", flat=True))
     assert "otto" in users and "dora" not in users and "cora" in users
 
@@ -166,8 +167,8 @@ def test_oncall_shift_over_midnight_counts_from_the_evening_it_started(team_a):
     shift = OnCallShift(department=team_a, user=user, weekdays=[4], start=time(17), end=time(9))
     saturday_0300 = datetime(2026, 3, 14, 3, 0, tzinfo=AMS)  # Friday's shift
     sunday_0300 = datetime(2026, 3, 15, 3, 0, tzinfo=AMS)
-    assert services.oncall_users(team_a, saturday_0300, [shift]) == [user]
-    assert services.oncall_users(team_a, sunday_0300, [shift]) == []
+    assert escalation.oncall_users(team_a, saturday_0300, [shift]) == [user]
+    assert escalation.oncall_users(team_a, sunday_0300, [shift]) == []
 
 
 def test_sweep_touches_only_what_changed(conv, django_assert_max_num_queries):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbox.models import ConversationEvent
-from reports.rollup import run_rollups
+from reports.rollup.run import run_rollups
 from tests.factories import ConversationFactory
 from tests.reports.test_views import answered, read_csv
 from webcare.csvcell import safe_cell

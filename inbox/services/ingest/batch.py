@@ -22,10 +22,8 @@ from inbox.services.ingest.enrichment import enrich_messages
 from inbox.services.ingest.records import Enriched, IngestResult, Problems, Row
 from inbox.services.ingest.threads import existing_external_ids, thread
 from inbox.services.ingest.writes import save_channel, write
-from routing.services import (
-    apply_routing,
-    record_policy_failures,
-)
+from routing.rules.apply import apply_routing
+from routing.sla.policies import record_policy_failures
 
 # Rows per transaction: large enough that round trips vanish, small enough that
 # one statement's arrays stay a few MB.

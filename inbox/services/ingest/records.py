@@ -17,9 +17,7 @@ from inbox.models import (
     Sentiment,
     Status,
 )
-from routing.services import (
-    SlaFailure,
-)
+from routing.sla.policies import SlaFailure
 
 OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 

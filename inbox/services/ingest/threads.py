@@ -14,9 +14,7 @@ from inbox.models import (
 )
 from inbox.services.ingest.cleaning import chunks, clip
 from inbox.services.ingest.records import OPEN, Conv, Row
-from routing.services import (
-    fetch_with_sla_fields,
-)
+from routing.sla.clocks import fetch_with_sla_fields
 
 
 def reopen_window() -> timedelta:

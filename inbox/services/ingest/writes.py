@@ -28,16 +28,16 @@ from inbox.models import (
 from inbox.services.ingest.cleaning import clean, clip, snippet, web_url
 from inbox.services.ingest.records import Conv, IngestResult, Problems, Row
 from inbox.services.ingest.threads import new_status
-from routing.services import (
-    SLA_FIELDS,
+from routing.sla.clocks import SLA_FIELDS
+from routing.sla.hooks import (
     PendingClocks,
-    SlaContext,
     on_customer_message,
     on_status_changed,
     plan_ingested,
     save_clocks_of_new,
     start_clocks_of_new,
 )
+from routing.sla.policies import SlaContext
 from webcare.db import bulk_insert, bulk_update, on_postgres, pg_cursor, plain
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from reports.rollup import reset_rollups, run_rollups
+from reports.rollup.run import reset_rollups, run_rollups
 
 
 class Command(BaseCommand):

@@ -17,6 +17,7 @@ Pauses (waiting on the customer) are UTC intervals removed from business time.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,7 +34,7 @@ Interval = tuple[datetime, datetime]
 
 @dataclass(frozen=True)
 class CalendarSpec:
-    """A business calendar as plain data (routing.services builds it from the models).
+    """A business calendar as plain data (routing.sla.policies builds it from the models).
 
     windows: weekday (0 = Monday) -> sorted (start, end) wall times; an end of
     00:00 means midnight at the end of that day.
@@ -269,3 +270,64 @@ def is_open_at(cal: CalendarSpec, at: datetime) -> bool:
             if lo <= at < hi:
                 return True
     return False
+
+
+def warn_and_due(
+    start: datetime,
+    minutes: int,
+    warn_percent: int,
+    spec: CalendarSpec,
+    pauses: Sequence[Interval],
+    timeline: Timeline | None = None,
+) -> tuple[datetime, datetime]:
+    """When a clock of `minutes` business minutes started at `start` warns (at warn_percent of
+    its target) and is due. A timeline of the same calendar answers faster (no pauses only)."""
+    target = timedelta(minutes=minutes)
+    warn_target = target * warn_percent / 100
+    if spec.is_24_7 and not pauses:
+        # Always open: business time is wall time (add_business_time agrees, DST included).
+        # In UTC: aware arithmetic in a local zone would add wall time across a DST switch.
+        start = start.astimezone(UTC)
+        return start + warn_target, start + target
+    if timeline is not None and not pauses and start >= timeline.origin:
+        return timeline.add(start, warn_target), timeline.add(start, target)
+    due = add_business_time(start, target, spec, pauses)
+    warn = add_business_time(start, warn_target, spec, pauses)
+    return warn, due
+
+
+class Timeline:
+    """One calendar's open intervals from `origin` on, pulled lazily, with running sums.
+
+    add_business_time walks the calendar day by day for every clock; ingest
+    starts thousands of clocks per batch in the same few calendars, so a batch
+    walks each calendar once and answers every clock with two bisections. Same
+    results as add_business_time without pauses (tests/routing/test_bulk_hooks.py).
+    """
+
+    def __init__(self, spec: CalendarSpec, origin: datetime) -> None:
+        self.origin = origin
+        self._intervals = open_intervals(spec, origin)
+        self._los: list[datetime] = []
+        self._his: list[datetime] = []
+        self._cum: list[timedelta] = [timedelta(0)]  # open time before interval i
+
+    def _pull(self) -> None:
+        lo, hi = next(self._intervals)
+        self._los.append(lo)
+        self._his.append(hi)
+        self._cum.append(self._cum[-1] + (hi - lo))
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        start = start.astimezone(UTC)
+        if duration == timedelta(0):
+            return start
+        while not self._his or self._his[-1] <= start:
+            self._pull()
+        first = bisect_right(self._his, start)  # the first interval ending after start
+        target = self._cum[first] + (max(self._los[first], start) - self._los[first]) + duration
+        while self._cum[-1] < target:
+            self._pull()
+        # The first interval whose end reaches the target (its end included, as add_business_time).
+        k = bisect_left(self._cum, target, lo=first + 1) - 1
+        return self._los[k] + (target - self._cum[k])
