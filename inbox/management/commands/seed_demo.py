@@ -74,7 +74,7 @@ class Command(BaseCommand):
         created = self._dutch_examples(x_channel) + self._airline_examples(options["airline"])
         seed_history(days=options["history_days"], progress=self._progress)
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {created} new messages."))
-        self.stdout.write("Log in at http://127.0.0.1:8000 with password " + DEMO_PASSWORD + " as:")
+        self.stdout.write("Log in with password " + DEMO_PASSWORD + " as:")
         for username, first, last, role, _teams in USERS:
             self.stdout.write(f"  {username:<13} {Role(role).label} ({first} {last})")
 
