@@ -20,6 +20,7 @@ from routing.models import (
 )
 from routing.rules.matching import pattern_error
 from routing.sla.arithmetic import dutch_holiday_names, dutch_holiday_rules
+from routing.sla.policies import calendar_spec
 
 # holidays.NL's languages, by the UI language they serve.
 HOLIDAY_LANGUAGES = {"nl": "nl", "en": "en_US"}
@@ -49,8 +50,7 @@ def calendar_without_open_time(calendar: BusinessCalendar | None) -> bool:
     return (
         calendar is not None
         and calendar.pk is not None
-        and not calendar.is_24_7
-        and not calendar.windows.exists()
+        and not calendar_spec(calendar).has_open_time()
     )
 
 
@@ -76,7 +76,7 @@ class PolicyCalendarCheck:
         elif (
             calendar is None
             and department is not None
-            and (calendar_without_open_time(department.calendar))
+            and calendar_without_open_time(department.calendar)
         ):
             self.add_error(
                 "department",

@@ -352,18 +352,15 @@ _PG_ARRAY_TYPES = {"DateTimeField": "timestamptz", "CharField": "text"}
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
     """One UPDATE of these fields (plain values, no expressions) for many rows: PostgreSQL
-    UPDATE ... FROM unnest(arrays) for the field types it knows; elsewhere one prepared UPDATE
-    run for each row (executemany). Django's bulk_update builds a CASE per field and row, whose
-    expressions cost more Python than the update itself for a few dozen rows of twenty fields."""
+    UPDATE ... FROM unnest(arrays) for the field types it knows; otherwise, and on SQLite, one
+    prepared UPDATE run for each row (executemany). Django's bulk_update builds a CASE per
+    field and row, whose expressions cost more Python than the update itself."""
     if not objs:
         return
     meta = model._meta
     types = [_PG_ARRAY_TYPES.get(meta.get_field(f).get_internal_type()) for f in fields]
-    if not on_postgres():
+    if not on_postgres() or None in types:
         _update_each(model, objs, fields)
-        return
-    if None in types:
-        model.objects.bulk_update(objs, fields, batch_size=500)
         return
     qn = connection.ops.quote_name
     columns = [meta.get_field(f).column for f in fields]
