@@ -106,7 +106,7 @@ def team_queue(user) -> QuerySet[Conversation]:
 def search_filter(qs: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
     """Full-text search in Dutch OR English on PostgreSQL; a plain substring match on SQLite.
 
-    Uses index: conv_fts_idx (inbox migration 0010), a GIN index over exactly the expression
+    Uses index: conv_fts_idx (inbox's initial migration), a GIN index over exactly the expression
     the summed SearchVectors render (Dutch tsvector || English tsvector). The text matches if
     its Dutch or its English query matches that combined vector: one index to maintain on
     ingest instead of two.
