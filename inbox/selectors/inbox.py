@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from inbox.models import OPEN_STATUSES, Conversation, Flag, SlaState, Status
+from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
 from webcare.db import on_postgres
 
 PAGE_SIZE = 50
@@ -193,6 +193,14 @@ def newer_rows(
         newer.select_related("channel", "contact", "department", "assignee").order_by(
             "-received_at", "-id"
         )[:size]
+    )
+
+
+def threat_evidence_events(conversation: Conversation) -> QuerySet[ConversationEvent]:
+    """The events that kept threat evidence: a person flagged the conversation as a threat
+    (enrichment's automatic flag keeps none; flagging it by hand does)."""
+    return ConversationEvent.objects.filter(
+        conversation=conversation, kind="flagged", data__flag=int(Flag.THREAT)
     )
 
 

@@ -27,7 +27,6 @@ from inbox import forms
 from inbox.models import (
     Contact,
     Conversation,
-    ConversationEvent,
     Flag,
     HouseRule,
     Priority,
@@ -253,6 +252,9 @@ def _panel_context(request, conv: Conversation) -> dict:
         "viewers": presence.viewers_of([conv.pk], exclude_user=request.user).get(conv.pk, []),
         "flag_labels": Flag.labels(),
         "has_threat": bool(conv.flags & Flag.THREAT),
+        # Only a threat flagged by a person kept evidence: the link shows where the page exists.
+        "has_threat_evidence": bool(conv.flags & Flag.THREAT)
+        and selectors.threat_evidence_events(conv).exists(),
         "note_form": forms.ContactNoteForm(),
     }
     if request.user.is_coordinator:
@@ -575,11 +577,7 @@ def contact_note(request: AuthedRequest, pk: int, conversation_pk: int):
 
 def _evidence_rows(conv: Conversation) -> list[dict]:
     events = (
-        ConversationEvent.objects.filter(
-            conversation=conv, kind="flagged", data__flag=int(Flag.THREAT)
-        )
-        .select_related("actor")
-        .order_by("created_at", "id")
+        selectors.threat_evidence_events(conv).select_related("actor").order_by("created_at", "id")
     )
     rows = []
     for event in events:

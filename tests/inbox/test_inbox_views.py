@@ -267,6 +267,26 @@ def test_threat_evidence_export(coord_client, coordinator, conversation):
     assert coord_client.get(reverse("inbox:evidence", args=[conversation.pk])).status_code == 200
 
 
+def test_the_panel_links_threat_evidence_only_where_it_was_kept(coord_client, coordinator):
+    """Enrichment's automatic threat flag keeps no evidence: the panel offers flagging by hand
+    (which keeps it) instead of a link that answers 404."""
+    conversation = ConversationFactory(flags=int(Flag.THREAT))
+    MessageFactory(conversation=conversation, text="ik weet waar je woont")
+    panel = reverse("inbox:conversation", args=[conversation.pk])
+    evidence = reverse("inbox:evidence", args=[conversation.pk])
+    page = coord_client.get(panel, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert evidence not in page and "Flag it as a threat to keep the evidence" in page
+    triage.flag_conversation(
+        conversation=conversation,
+        flag=Flag.THREAT,
+        acting_user=coordinator,
+        version=conversation.version,
+    )
+    page = coord_client.get(panel, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert evidence in page and "Flag it as a threat to keep the evidence" not in page
+    assert coord_client.get(evidence).status_code == 200
+
+
 def test_house_rules_are_public(client):
     HouseRule.objects.create(title="Geen bedreigingen", text="Bedreigingen verbergen we.")
     HouseRule.objects.create(title="Oude regel", text="x", active=False)
