@@ -1,8 +1,6 @@
 """What the conversation page reads (inbox.selectors.team): replies with their versions, the thread
-and the notes, each one plain query into values; and the same markup whether a reply is built
-in Python or by inbox/reply_item.html."""
+and the notes, each one plain query into values; and what inbox/reply_item.html makes of them."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,7 +9,6 @@ from django.template.loader import get_template
 from inbox.models import Note, Reply, ReplyState
 from inbox.selectors import team as team_selectors
 from inbox.services import replies as svc
-from inbox.templatetags.inbox_tags import _reply_html
 from routing.models import ReviewPolicy
 from tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
@@ -78,12 +75,7 @@ def test_latest_cuts_oldest_first_and_says_so(conv, staff_a):
     assert everything[0].versions == () and everything[0].reviewer == ""
 
 
-def _normalise(html: str) -> str:
-    return re.sub(r">\s+<", "><", html.strip())
-
-
-def test_python_items_have_the_markup_of_the_template(conv, reviewed, staff_a, lead_a):
-    """_reply_html (no forms) and reply_item.html render an item identically, escaped alike."""
+def test_reply_items_are_escaped_and_name_reviewer_and_versions(conv, reviewed, staff_a, lead_a):
     Reply.objects.create(
         conversation=conv,
         author=staff_a,
@@ -112,10 +104,9 @@ def test_python_items_have_the_markup_of_the_template(conv, reviewed, staff_a, l
     items, _ = team_selectors.replies_for(conv)
     assert len(items) == 4
     template = get_template("inbox/reply_item.html")
-    for item in items:
-        by_template = template.render({"reply": item, "can_act": False, "user": staff_a})
-        assert _normalise(_reply_html(item)) == _normalise(by_template)
-    html = "".join(_reply_html(item) for item in items)
+    html = "".join(
+        template.render({"reply": item, "can_act": False, "user": staff_a}) for item in items
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Lars Leider" in html and "Vriendelijker graag" in html  # reviewer, version comment
 
