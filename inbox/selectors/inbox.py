@@ -15,7 +15,7 @@ from webcare.db import on_postgres
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
 NEW_MARKER_CAP = 50
-# The columns an inbox row shows (inbox_tags._row_html and the SLA badge): the page loads only
+# The columns an inbox row shows (inbox/inbox_row.html and the SLA badge): the page loads only
 # these. Half of Conversation's 33 columns are timestamps and the contact has a JSON column;
 # building and parsing the unused ones cost more Python time than the SQL itself takes. A field
 # that a row starts to show must be added here, or each row loads it with a query of its own
