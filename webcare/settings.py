@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Django's form templates for TemplatesSetting, after the project's overrides in templates/.
+    "django.forms",
     "django_htmx",
     "axes",
     "django_otp",
@@ -112,8 +114,8 @@ ROOT_URLCONF = "webcare.urls"
 WSGI_APPLICATION = "webcare.wsgi.application"
 ASGI_APPLICATION = "webcare.asgi.application"
 
-# Django's widget templates, the hot ones built in Python (same HTML; see the module).
-FORM_RENDERER = "webcare.form_renderer.FastWidgetRenderer"
+# Forms render through TEMPLATES, so templates/django/forms/ overrides Django's widget templates.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {
