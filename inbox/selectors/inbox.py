@@ -8,6 +8,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
 from webcare.db import on_postgres
@@ -15,7 +17,7 @@ from webcare.db import on_postgres
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
 NEW_MARKER_CAP = 50
-# The columns an inbox row shows (inbox/inbox_row.html and the SLA badge): the page loads only
+# The columns an inbox row shows (inbox/inbox_rows.html and the SLA badge): the page loads only
 # these. Half of Conversation's 33 columns are timestamps and the contact has a JSON column;
 # building and parsing the unused ones cost more Python time than the SQL itself takes. A field
 # that a row starts to show must be added here, or each row loads it with a query of its own
@@ -194,6 +196,72 @@ def newer_rows(
             "-received_at", "-id"
         )[:size]
     )
+
+
+def inbox_row_values(
+    conversations: list[Conversation],
+    *,
+    names: dict[str, dict[int, str]] | None = None,
+    viewers: dict[int, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """What each inbox row shows (inbox/inbox_rows.html), as plain values.
+
+    The template reads one dict per row instead of resolving model attributes, filters and
+    lookups into `names` itself: that halves the row's render time (fifty rows a page, 50 ms
+    budget). `names`: the channel, department and user names from reference_lists(); without
+    them (one row re-rendered after an action) the related objects are read instead.
+    `c` stays in for the SLA badge, which the panel renders from the conversation too.
+    """
+    now = timezone.now()
+    flag_labels = [(int(bit), label) for bit, label in Flag.labels().items()]
+    viewers = viewers or {}
+    values = []
+    for c in conversations:
+        if names is not None:
+            channel = names["channel"].get(c.channel_id, "")
+            department = names["department"].get(c.department_id) if c.department_id else None
+            assignee = names["user"].get(c.assignee_id) if c.assignee_id else None
+        else:
+            channel = c.channel.name
+            department = c.department.name if c.department_id else None
+            assignee = str(c.assignee) if c.assignee_id else None
+        snippet = c.snippet
+        values.append(
+            {
+                "c": c,
+                # Numbers as text: {{ }} would send each through number formatting.
+                "pk": str(c.pk),
+                "version": str(c.version),
+                "status": c.status,
+                "priority": str(c.priority),
+                "priority_label": c.get_priority_display() if c.priority >= 2 else "",
+                "channel": channel,
+                "author": str(c.contact),
+                "received": c.received_at.isoformat(),
+                "age": _compact_age(c.received_at, now),
+                "url": c.get_absolute_url(),
+                "snippet": snippet if len(snippet) <= 160 else snippet[:159] + "…",
+                "language": c.language.upper(),
+                "sentiment": c.sentiment,
+                "sentiment_label": c.get_sentiment_display(),
+                "flags": [(bit, label) for bit, label in flag_labels if c.flags & bit],
+                "has_sla": c.sla_state != SlaState.NONE or c.sla_paused_at is not None,
+                "department": department,
+                "assignee": assignee,
+                "viewers": ", ".join(viewers.get(c.pk, ())),
+            }
+        )
+    return values
+
+
+def _compact_age(then: datetime, now: datetime) -> str:
+    """How long ago, short enough for a phone row: "5 min", "3 h", "2 d"."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 3600:
+        return gettext("%(n)s min") % {"n": seconds // 60}
+    if seconds < 86400:
+        return gettext("%(n)s h") % {"n": seconds // 3600}
+    return gettext("%(n)s d") % {"n": seconds // 86400}
 
 
 def threat_evidence_events(conversation: Conversation) -> QuerySet[ConversationEvent]:

@@ -12,6 +12,10 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet, Subquery
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 
 from inbox.models import (
     OPEN_STATUSES,
@@ -129,9 +133,6 @@ class TeamRow:
     department: str
     assignee: str  # "" when nobody has claimed it
 
-    def get_status_display(self) -> str:
-        return str(Status(self.status).label)
-
 
 _TEAM_ROW_COLUMNS = (
     "id",
@@ -166,6 +167,37 @@ def _team_row(values: tuple) -> TeamRow:
         department=department,
         assignee=_name(first, last, username),
     )
+
+
+def team_row_values(rows: list[TeamRow]) -> list[dict[str, str]]:
+    """What each team queue row shows (inbox/team_rows.html), as text.
+
+    The template reads one dict per row instead of calling filters on each value (numbers
+    through number formatting, dates through the date filter): half the render time of a page
+    every staff member loads at each step.
+    """
+    statuses = {value: str(label) for value, label in Status.choices}
+    values = []
+    for c in rows:
+        due = c.sla_due_at
+        values.append(
+            {
+                "pk": str(c.pk),
+                "status": c.status,
+                "status_label": statuses.get(c.status, c.status),
+                "url": reverse("inbox:team_conversation", args=[c.pk]),
+                "snippet": c.snippet if len(c.snippet) <= 120 else c.snippet[:119] + "…",
+                "author": c.author,
+                "department": c.department,
+                "assignee": c.assignee,
+                "received": c.received_at.isoformat(),
+                "received_ago": timesince(c.received_at),
+                "sla_state": c.sla_state,
+                "due": due.isoformat() if due else "",
+                "due_label": date_format(localtime(due), "SHORT_DATETIME_FORMAT") if due else "",
+            }
+        )
+    return values
 
 
 # (sla_due_at or None, received_at, id) of the last row shown.

@@ -37,6 +37,7 @@ from inbox.models import (
 from inbox.selectors import inbox as selectors
 from inbox.services import presence, triage
 from webcare.csvcell import safe_cell
+from webcare.fragments import FRAGMENT_SECONDS, choices_key
 from webcare.http import AuthedRequest
 from webcare.permissions import any_user_required, coordinator_required, public_endpoint
 
@@ -97,9 +98,10 @@ def _filters(request, departments) -> tuple[forms.InboxFilterForm, dict, str]:
     return form, cleaned, query
 
 
-def _row_context(request, rows: list[Conversation]) -> dict:
+def _row_context(request, rows: list[Conversation], names: dict | None = None) -> dict:
+    viewers = presence.viewers_of([c.pk for c in rows], exclude_user=request.user)
     return {
-        "viewers": presence.viewers_of([c.pk for c in rows], exclude_user=request.user),
+        "rows": selectors.inbox_row_values(rows, names=names, viewers=viewers),
         "flag_labels": Flag.labels(),
     }
 
@@ -116,39 +118,44 @@ def inbox(request: AuthedRequest):
         related=("contact",),
         fields=selectors.INBOX_ROW_FIELDS,
     )
+    names = {key: dict(values) for key, values in refs.items()}
     context = {
         "active": "inbox",
-        "names": {key: dict(values) for key, values in refs.items()},
         "form": form,
         "conversations": rows,
         "next_before": _encode_key(next_key),
         "top_key": _encode_key((rows[0].received_at, rows[0].pk)) if rows else "0",
         "filter_query": query,
         "is_shared": shared,
-        **_row_context(request, rows),
+        **_row_context(request, rows, names),
     }
     if request.htmx and request.GET.get("before"):
         return render(request, "inbox/inbox_rows.html", context)
     if request.htmx and request.htmx.target == "inbox-results":
         return render(request, "inbox/inbox_results.html", context)
     current = {k: request.GET.get(k, "") for k in FILTER_KEYS}
+    options = {
+        "status": [("all", _("All"))] + list(Status.choices),
+        "department": [("any", _("All departments"))] + refs["department"],
+        "flag": [(int(f), label) for f, label in Flag.labels().items()],
+        "manual_flag": [
+            (int(f), Flag.labels()[f]) for f in triage.MANUAL_FLAGS if f != Flag.THREAT
+        ],
+        "language": forms.LANGUAGES[1:],
+        "sentiment": list(Sentiment.choices),
+        "priority": list(Priority.choices),
+        "bulk_action": forms.BulkForm.base_fields["action"].choices,
+    }
     context.update(
         {
             "saved_views": SavedView.objects.filter(user=request.user),
             "refs": refs,
             "current": current,
-            "options": {
-                "status": [("all", _("All"))] + list(Status.choices),
-                "department": [("any", _("All departments"))] + refs["department"],
-                "flag": [(int(f), label) for f, label in Flag.labels().items()],
-                "manual_flag": [
-                    (int(f), Flag.labels()[f]) for f in triage.MANUAL_FLAGS if f != Flag.THREAT
-                ],
-                "language": forms.LANGUAGES[1:],
-                "sentiment": list(Sentiment.choices),
-                "priority": list(Priority.choices),
-                "bulk_action": forms.BulkForm.base_fields["action"].choices,
-            },
+            "options": options,
+            # The selects are cached as rendered (over a hundred options through the template
+            # engine cost several ms); the key holds every choice, so it changes with them.
+            "choices_key": choices_key(*refs.values(), *options.values()),
+            "fragment_seconds": FRAGMENT_SECONDS,
         }
     )
     return render(request, "inbox/inbox.html", context)
@@ -550,7 +557,10 @@ def bulk(request: AuthedRequest):
                 "channel", "contact", "department", "assignee"
             )
         )
-        context = {"message": message, "updated": rows, **_row_context(request, rows)}
+        # A row that left the shared queue is dropped from the list; the others re-rendered.
+        removed = [c.pk for c in rows if c.department_id or not c.is_open]
+        kept = [c for c in rows if c.pk not in removed]
+        context = {"message": message, "removed": removed, **_row_context(request, kept)}
         return render(request, "inbox/bulk_result.html", context)
     flash.success(request, message)
     return redirect(reverse("inbox:inbox") + "?" + request.POST.get("filter_query", ""))

@@ -76,6 +76,7 @@ def team(request: AuthedRequest):
     )
     context = {
         "conversations": rows,
+        "rows": team_selectors.team_row_values(rows),
         "next_after": _format_key(next_key),
         "teams": team_selectors.teams_of(request.user),
         "team": department,

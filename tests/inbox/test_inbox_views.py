@@ -301,3 +301,46 @@ def test_contact_note(coord_client, conversation):
     url = reverse("inbox:contact_note", args=[conversation.pk, conversation.contact_id])
     response = coord_client.post(url, {"text": "Bekende huurder, belt vaak"}, headers=HX)
     assert response.status_code == 200 and "Bekende huurder" in response.content.decode()
+
+
+def test_bulk_rerenders_rows_that_stay_and_drops_those_that_leave(coord_client, channel, team_a):
+    stay, leave = make_rows(channel, 2)
+    data = {"action": "priority", "priority": 3, "selected": [f"{stay.pk}:{stay.version}"]}
+    html = coord_client.post(reverse("inbox:bulk"), data, headers=HX).content.decode()
+    # The row that stays comes back whole, out of band, in a <template> (an <li> parses there).
+    assert f'<template><li id="conversation-{stay.pk}"' in html
+    assert 'hx-swap-oob="outerHTML"' in html and 'class="badge prio"' in html
+    leave.refresh_from_db()
+    data = {
+        "action": "forward",
+        "department": team_a.pk,
+        "selected": [f"{leave.pk}:{leave.version}"],
+    }
+    html = coord_client.post(reverse("inbox:bulk"), data, headers=HX).content.decode()
+    assert f'<li id="conversation-{leave.pk}" hx-swap-oob="delete">' in html
+    assert "data-row" not in html
+
+
+def test_filter_selects_follow_teams_and_people_at_once(coord_client, channel, team_a):
+    """The inbox's selects are served from a cache of their rendered markup: a new or renamed
+    team or a new colleague must still show on the very next page."""
+    from django.utils.html import escape
+
+    from routing.models import Department
+    from tests.factories import DepartmentFactory, UserFactory
+    from webcare import refcache
+
+    page = coord_client.get(reverse("inbox:inbox")).content.decode()
+    option = f'<option value="{team_a.pk}">{escape(team_a.name)}</option>'
+    assert page.count(option) == 2  # the filter and the bulk action
+    Department.objects.filter(pk=team_a.pk).update(name="Onderhoud & herstel")
+    DepartmentFactory(name="Wijkbeheer", slug="wijkbeheer")
+    newcomer = UserFactory(username="nina", first_name="Nina", last_name="Nieuw")
+
+    refcache.clear()  # an update() sends no signal; the reference copy is not what is tested
+    page = coord_client.get(reverse("inbox:inbox")).content.decode()
+    assert page.count("Onderhoud &amp; herstel</option>") == 2
+    assert page.count("Wijkbeheer</option>") == 2
+    assert f'<option value="{newcomer.pk}">Nina Nieuw</option>' in page  # the bulk assignee
+    dutch = coord_client.get(reverse("inbox:inbox"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "Alle afdelingen</option>" in dutch and "All departments</option>" in page

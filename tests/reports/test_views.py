@@ -80,8 +80,9 @@ def test_manager_sees_dashboard_and_every_panel(client, manager, team_a, staff_a
         response = client.get(reverse("reports:panel", args=[name]), {"days": 7}, **EN)
         assert response.status_code == 200, name
     dept = client.get(reverse("reports:panel", args=["department"]), {"days": 7}, **EN)
-    assert escape(team_a.name) in dept.content.decode()
-    assert "10 min" in dept.content.decode()
+    # Each row's label is its row header, every figure a cell, escaped like any {{ value }}.
+    assert f'<tr><th scope="row">{escape(team_a.name)}</th><td>' in dept.content.decode()
+    assert "<td>10 min</td>" in dept.content.decode()
 
 
 def test_panels_are_htmx_fragments_that_refresh(client, manager):
