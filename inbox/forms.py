@@ -20,6 +20,7 @@ from inbox.services.triage import BULK_ACTIONS, MANUAL_FLAGS
 from routing.models import Department
 from webcare import refcache
 from webcare.accounts.models import User
+from webcare.fragments import ReusedSelect
 
 LANGUAGES = [("", _("Any language")), ("nl", "NL"), ("en", "EN"), ("de", "DE"), ("fr", "FR")]
 
@@ -106,7 +107,9 @@ class OptionsFromCopyMixin:
                 lambda field=field: [(o.pk, field.label_from_instance(o)) for o in field.queryset],
             )
             empty = [] if field.empty_label is None else [("", field.empty_label)]
-            field.choices = empty + options
+            field.widget = ReusedSelect(attrs=field.widget.attrs)
+            field.widget.is_required = field.required
+            field.choices = empty + options  # the widget gets them too
 
 
 class ForwardForm(OptionsFromCopyMixin, VersionedForm):
