@@ -249,9 +249,9 @@ def load(n: int) -> None:
             SELECT h, d, 500 + (extract(hour FROM h)::int * 37) %% 400, 20 + extract(day FROM h)::int
             FROM generate_series(date_trunc('hour', now()) - interval '{DAYS} days',
                                  date_trunc('hour', now()), interval '1 hour') h,
-                 unnest(ARRAY['', %s]) d
+                 unnest(%s::text[]) d
             """,
-            [[str(d.pk) for d in depts]],
+            [["", *[str(d.pk) for d in depts]]],
         )
         _exec(
             cur,
@@ -517,6 +517,14 @@ def main() -> None:
     args = parser.parse_args()
     url = ensure_database(_bench_url(), BENCH_DB, reload=args.reload)
     _setup_django(url)
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        # One run at a time: two loads into the one database interleave their TRUNCATEs and
+        # INSERTs (a second load's backlog rows made the first fail on backlog_hour_dim).
+        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [BENCH_DB])
+        if not cur.fetchone()[0]:
+            sys.exit(f"another bench/dashboard.py is using {BENCH_DB}; run one at a time")
     state = _state(args.n)
     if state == "ready":
         _log(f"reusing {BENCH_DB} with {args.n:,} messages")
