@@ -1,17 +1,15 @@
-"""Rendered fragments reused while their inputs stay the same: keys for {% cache %} over lists of
-choices, and a select widget that keeps its markup."""
+"""Rendered fragments reused while their inputs stay the same: a per-process store for markup
+rendered many times a minute (selects, inbox rows) under a key that holds every input of it.
+In the process, not in Redis: a frozen Redis must not hold up a page, and a restart (a deploy,
+a new template) empties the store."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django import forms
 from django.utils.translation import get_language
-
-# Long enough to matter, short enough that a deploy that changes the fragment's template is
-# seen within minutes (the key holds the data and the language, not the template).
-FRAGMENT_SECONDS = 300
 
 
 def choices_key(*choice_lists: Iterable[tuple[object, object]]) -> str:
@@ -25,6 +23,22 @@ def choices_key(*choice_lists: Iterable[tuple[object, object]]) -> str:
     return digest.hexdigest()
 
 
+_kept: dict[str, str] = {}
+MAX_KEPT = 4096  # distinct fragments kept by a process (a few MB); then the store starts over
+
+
+def reused(key: str, render: Callable[[], str]) -> str:
+    """The fragment kept under key by this process, rendered now if it is not kept yet. The key
+    must hold every input of the markup; a restart (a deploy, a new template) empties the store."""
+    html = _kept.get(key)
+    if html is None:
+        html = render()
+        if len(_kept) >= MAX_KEPT:
+            _kept.clear()
+        _kept[key] = html
+    return html
+
+
 class ReusedSelect(forms.Select):
     """Django's Select, rendered by its template (templates/django/forms/widgets/select.html)
     once per distinct name, value, attributes, choices and language, then reused by this
@@ -32,19 +46,10 @@ class ReusedSelect(forms.Select):
     template engine on every look at a conversation. The key holds every input of the markup,
     so a reused render is never stale; a restart (a deploy) empties it."""
 
-    _rendered: dict[str, str] = {}
-    MAX_KEPT = 512  # distinct renders kept; then the store starts over
-
     def render(self, name, value, attrs=None, renderer=None):
-        digest = choices_key(
-            [(name, self.format_value(value))],
+        key = choices_key(
+            [("select", name), ("value", self.format_value(value))],
             sorted(self.build_attrs(self.attrs, attrs).items()),
             self.choices,
         )
-        html = self._rendered.get(digest)
-        if html is None:
-            html = super().render(name, value, attrs, renderer)
-            if len(self._rendered) >= self.MAX_KEPT:
-                self._rendered.clear()
-            self._rendered[digest] = html
-        return html
+        return reused(key, lambda: super(ReusedSelect, self).render(name, value, attrs, renderer))

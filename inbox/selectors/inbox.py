@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
 from webcare.db import on_postgres
+from webcare.fragments import choices_key
 
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
@@ -213,7 +214,8 @@ def inbox_row_values(
     `c` stays in for the SLA badge, which the panel renders from the conversation too.
     """
     now = timezone.now()
-    flag_labels = [(int(bit), label) for bit, label in Flag.labels().items()]
+    context = (now.strftime("%Y%m%d%H%M"), timezone.get_current_timezone_name())
+    flag_labels = [(int(bit), str(label)) for bit, label in Flag.labels().items()]
     viewers = viewers or {}
     values = []
     for c in conversations:
@@ -250,6 +252,13 @@ def inbox_row_values(
                 "assignee": assignee,
                 "viewers": ", ".join(viewers.get(c.pk, ())),
             }
+        )
+        row = values[-1]
+        # What the row's markup depends on beyond these values: the SLA badge's clock, and the
+        # minute, language and time zone its texts ("5 min", "due in 20 minutes") are written in.
+        row["key"] = choices_key(
+            [(k, v) for k, v in row.items() if k != "c"],
+            [("sla", (c.sla_state, c.sla_due_at, c.sla_paused_at)), ("at", context)],
         )
     return values
 

@@ -37,7 +37,7 @@ from inbox.models import (
 from inbox.selectors import inbox as selectors
 from inbox.services import presence, triage
 from webcare.csvcell import safe_cell
-from webcare.fragments import FRAGMENT_SECONDS, choices_key
+from webcare.fragments import choices_key
 from webcare.http import AuthedRequest
 from webcare.permissions import any_user_required, coordinator_required, public_endpoint
 
@@ -152,10 +152,9 @@ def inbox(request: AuthedRequest):
             "refs": refs,
             "current": current,
             "options": options,
-            # The selects are cached as rendered (over a hundred options through the template
+            # The selects are reused as rendered (over a hundred options through the template
             # engine cost several ms); the key holds every choice, so it changes with them.
             "choices_key": choices_key(*refs.values(), *options.values()),
-            "fragment_seconds": FRAGMENT_SECONDS,
         }
     )
     return render(request, "inbox/inbox.html", context)

@@ -344,3 +344,36 @@ def test_filter_selects_follow_teams_and_people_at_once(coord_client, channel, t
     assert f'<option value="{newcomer.pk}">Nina Nieuw</option>' in page  # the bulk assignee
     dutch = coord_client.get(reverse("inbox:inbox"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     assert "Alle afdelingen</option>" in dutch and "All departments</option>" in page
+
+
+def test_reused_rows_follow_the_clock_the_sla_badge_and_the_viewers(
+    coord_client, channel, coordinator, staff_a
+):
+    """Rows are kept as rendered by the process under a key of everything they show: a change
+    of the SLA clock alone, the minute, or who else is looking must each show on the next page."""
+    import time_machine
+    from django.core.cache import cache
+
+    cache.clear()  # no presence left by an earlier run for the same conversation id
+    with time_machine.travel("2026-12-07 10:00:30+01:00", tick=False) as clock:
+        now = timezone.now()
+        row = ConversationFactory(
+            channel=channel,
+            received_at=now - timedelta(hours=3),
+            sla_state="ok",
+            sla_due_at=now + timedelta(hours=2),
+        )
+        page = coord_client.get(reverse("inbox:inbox")).content.decode()
+        assert 'data-sla-state="ok"' in page and ">3 h</time>" in page
+        assert "due in 2\xa0hours<" in page and 'class="presence"' not in page
+        # The clock changes without the row's version (the sweep's conditional UPDATE).
+        Conversation.objects.filter(pk=row.pk).update(sla_state="at_risk")
+        page = coord_client.get(reverse("inbox:inbox")).content.decode()
+        assert 'data-sla-state="at_risk"' in page
+        # Five minutes on, the row's age still reads "3 h"; the badge's countdown has moved.
+        clock.shift(timedelta(minutes=5))
+        page = coord_client.get(reverse("inbox:inbox")).content.decode()
+        assert ">3 h</time>" in page and "due in 1\xa0hour, 55\xa0minutes<" in page
+        presence.touch(row.pk, staff_a)
+        page = coord_client.get(reverse("inbox:inbox")).content.decode()
+        assert 'class="presence"' in page
