@@ -139,7 +139,8 @@ def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
         if c.last_inbound_at is not None
     ]
     if convs:
-        _customer_wrote(convs, {c.pk: c.last_inbound_at for c in convs}, ctx, bulk=True)
+        at = {c.pk: c.last_inbound_at for c in convs if c.last_inbound_at is not None}
+        _customer_wrote(convs, at, ctx, bulk=True)
 
 
 def _customer_wrote(
@@ -307,7 +308,7 @@ def plan_ingested(
     # 2. Customers wrote again (existing conversations): end pauses, next response, resolution.
     group = [convs[pk] for pk in customer if convs[pk].last_inbound_at is not None]
     if group:
-        at = {c.pk: c.last_inbound_at for c in group}
+        at = {c.pk: c.last_inbound_at for c in group if c.last_inbound_at is not None}
         resume_clocks(group, running, at, ctx)  # writes the few resumed clocks itself
         last = last_responses(at)
         new += start_missing_clocks(
@@ -513,7 +514,7 @@ def _recomputed(
             paused = conv.sla_paused_at is not None
             for kind, clock in list(clocks.items()):
                 minutes = policy.target_minutes(kind) if policy else None
-                if not minutes:
+                if policy is None or not minutes:
                     # No target any more: the clock ends without a verdict (no breach).
                     clock.stopped_at = at[conv.pk]
                     ended.append(clock)
