@@ -9,11 +9,15 @@ and its choices sit beside it, and a reader follows the relations in one file.
 """
 
 import enum
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ChannelKind(models.TextChoices):
@@ -176,7 +180,7 @@ class Flag(enum.IntFlag):
     VIP = 128
 
     @classmethod
-    def labels(cls) -> dict["Flag", str]:
+    def labels(cls) -> dict["Flag", "StrOrPromise"]:
         return {
             cls.THREAT: _("Threat"),
             cls.ABUSE: _("Abuse"),
