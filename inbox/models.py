@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -92,6 +93,12 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def ingested_today(self) -> int:
+        """Messages stored today: the counter the ingest transaction keeps, no COUNT over the
+        messages table."""
+        return self.ingest_day_count if self.ingest_day == timezone.localdate() else 0
 
 
 class ContactTag(models.TextChoices):
