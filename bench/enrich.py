@@ -30,6 +30,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -72,7 +73,7 @@ def airline_split(row: dict[str, str]) -> str:
     return "held-out" if int(row["tweet_id"]) % 5 == 0 else "tune"
 
 
-def threat_metrics(rows: list[dict[str, str]]) -> dict[str, float | int]:
+def threat_metrics(rows: list[dict[str, str]]) -> dict[str, Any]:
     flagged = [r for r in rows if enrich.enrich_text(r["test_case"]).flags & Flag.THREAT]
     flagged_ids = {r["mhc_case_id"] for r in flagged}
     threats = [r for r in rows if r["functionality"] in THREAT_FUNCTIONALITIES]
@@ -167,8 +168,8 @@ def main() -> None:
     print("## Threat flag, Dutch HateCheck")
     print("| split | threat cases | recall | non-hateful cases | false-positive rate |")
     print("|---|---:|---:|---:|---:|")
-    threat_all: dict[str, float | int] = {}
-    threat_tune: dict[str, float | int] = {}
+    threat_all: dict[str, Any] = {}
+    threat_tune: dict[str, Any] = {}
     for split in ("tune", "held-out", "all"):
         rows = (
             hatecheck if split == "all" else [r for r in hatecheck if hatecheck_split(r) == split]
@@ -180,10 +181,10 @@ def main() -> None:
             threat_tune = m
         print(f"| {split} | {m['threats']} | {m['recall']:.3f} | {m['benign']} | {m['fpr']:.3f} |")
     fp_by = threat_all["fp_by_functionality"]
-    print("\nfalse positives by functionality (all):", dict(fp_by.most_common()))  # type: ignore[union-attr]
+    print("\nfalse positives by functionality (all):", dict(fp_by.most_common()))
     if args.show_errors:  # the tune split only: looking at held-out errors would leak them
-        print("missed (tune):", *threat_tune["missed"], sep="\n  ")  # type: ignore[misc]
-        print("false positives (tune):", *threat_tune["false_positives"], sep="\n  ")  # type: ignore[misc]
+        print("missed (tune):", *threat_tune["missed"], sep="\n  ")
+        print("false positives (tune):", *threat_tune["false_positives"], sep="\n  ")
 
     print("\n## Sentiment, Twitter US Airline Sentiment")
     print("| split | class | precision | recall | F1 | support |")

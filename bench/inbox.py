@@ -306,7 +306,7 @@ def measure(runs: int) -> None:
     results["inbox"] = _time("inbox first page", get(url), runs)
     results["filtered"] = _time(
         "filtered page (department+status)",
-        get(url, department=Department.objects.order_by("id").first().pk, status="triaged"),
+        get(url, department=Department.objects.order_by("id")[0].pk, status="triaged"),
         runs,
     )
     # A deep page: the keyset of a row ~200,000 rows down the shared inbox.

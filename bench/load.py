@@ -415,7 +415,7 @@ class CpuAccount(threading.Thread):
         measured = sum(used.values())
         lines.append(
             f"cpu machine busy {(busy1[0] - busy0[0]) / seconds * 100:.0f}% of {os.cpu_count()} "
-            f"cores' {os.cpu_count() * 100}%, these components {measured / seconds * 100:.0f}%, "
+            f"cores' {(os.cpu_count() or 1) * 100}%, these components {measured / seconds * 100:.0f}%, "
             f"stolen by the host {(busy1[1] - busy0[1]) / seconds * 100:.0f}%"
         )
         return lines
@@ -476,7 +476,7 @@ def main() -> int:
     host = f"http://127.0.0.1:{port}"
     venv = Path(sys.executable).parent
     env = dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="webcare.settings")
-    procs = []
+    procs: list[subprocess.Popen] = []
 
     def stop_all():
         for p in reversed(procs):

@@ -28,7 +28,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 BENCH_DB = "webcare_bench_rollup"
@@ -131,7 +131,7 @@ def load(n: int) -> None:
     today = day_start(now)
     span = max(60.0, min(3 * 3600.0, (now - today).total_seconds() - 60))
 
-    def at(lo: float, hi: float):
+    def at(lo: float, hi: float) -> datetime:
         return now - timedelta(seconds=span * rng.uniform(lo, hi))
 
     channels = [
@@ -156,7 +156,7 @@ def load(n: int) -> None:
 
     seq = iter(range(10**9))
 
-    def conversations(count: int, lo: float, hi: float) -> list[tuple[Conversation, object]]:
+    def conversations(count: int, lo: float, hi: float) -> list[tuple[Conversation, datetime]]:
         out = []
         for _ in range(count):
             ch = rng.choice(channels)
@@ -307,7 +307,7 @@ def main() -> None:
     for run in range(args.runs):
         restore()
         selects.append(timed(plain_select))
-        rows = []
+        rows: list[int] = []
         rollups.append(timed(lambda rows=rows: rows.append(run_rollups(now=timezone.now()))))
         cpu, wall, backend = rollups[-1]
         _log(

@@ -9,11 +9,16 @@ and its choices sit beside it, and a reader follows the relations in one file.
 """
 
 import enum
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ChannelKind(models.TextChoices):
@@ -88,6 +93,12 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def ingested_today(self) -> int:
+        """Messages stored today: the counter the ingest transaction keeps, no COUNT over the
+        messages table."""
+        return self.ingest_day_count if self.ingest_day == timezone.localdate() else 0
 
 
 class ContactTag(models.TextChoices):
@@ -176,7 +187,7 @@ class Flag(enum.IntFlag):
     VIP = 128
 
     @classmethod
-    def labels(cls) -> dict["Flag", str]:
+    def labels(cls) -> dict["Flag", "StrOrPromise"]:
         return {
             cls.THREAT: _("Threat"),
             cls.ABUSE: _("Abuse"),

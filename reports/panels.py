@@ -8,9 +8,9 @@ figures (response panel and breakdowns) follow scope.without_orphans; the others
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -31,10 +31,13 @@ from reports.selectors import (
 from routing.models import Department, Membership
 from webcare.accounts.models import User
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 FRT = [DurationMetric.FRT_CALENDAR, DurationMetric.FRT_BUSINESS]
-ALL_DURATIONS = [*FRT, DurationMetric.NRT_CALENDAR, DurationMetric.RESOLUTION_CALENDAR]
+ALL_DURATIONS: list[str] = [*FRT, DurationMetric.NRT_CALENDAR, DurationMetric.RESOLUTION_CALENDAR]
 # The breakdown tables show no next-response time: not reading it saves a quarter of the rows.
-BREAKDOWN_DURATIONS = [*FRT, DurationMetric.RESOLUTION_CALENDAR]
+BREAKDOWN_DURATIONS: list[str] = [*FRT, DurationMetric.RESOLUTION_CALENDAR]
 SLA_COUNTS = ["frt_due", "frt_met", "nrt_due", "nrt_met", "res_due", "res_met", "responses"]
 
 # The definitions each panel's figures follow (reports.definitions slugs). "orphan-starts" marks
@@ -68,8 +71,8 @@ MESSAGE_DEFINITIONS = ("inbound-volume", "periods")
 @dataclass
 class Panel:
     name: str
-    title: str
-    columns: list[str]
+    title: StrOrPromise
+    columns: Sequence[StrOrPromise]
     rows: list[list[Any]]
     chart: dict | None = None
     note: str = ""
@@ -152,7 +155,7 @@ def _summary(period: Period, scope: Scope) -> dict[str, Any]:
 
 def response_panel(period: Period, scope: Scope) -> Panel:
     now, before = _summary(period, scope), _summary(period.previous(), scope)
-    rows = []
+    rows: list[list[Any]] = []
     for metric, label in (
         (DurationMetric.FRT_BUSINESS, _("First response, business time")),
         (DurationMetric.FRT_CALENDAR, _("First response, calendar time")),
@@ -224,8 +227,8 @@ BREAKDOWN_TITLES = {
 }
 
 
-def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
-    definitions = BREAKDOWN_DEFINITIONS
+def breakdown_panel(kind: DimKind) -> Callable[[Period, Scope], Panel]:
+    definitions: tuple[str, ...] = BREAKDOWN_DEFINITIONS
     if kind == DimKind.AGENT:
         definitions = ("credited-to-sender", *BREAKDOWN_DEFINITIONS)
 
@@ -249,7 +252,7 @@ def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
             elif kind == DimKind.AGENT:
                 dims = [
                     str(u)
-                    for u in Membership.objects.filter(department_id__in=scope.departments)
+                    for u in Membership.objects.filter(department_id__in=scope.departments or ())
                     .values_list("user_id", flat=True)
                     .distinct()
                 ]
@@ -281,7 +284,7 @@ def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
             frt_bus = stats.get((DurationMetric.FRT_BUSINESS, dim))
             res = stats.get((DurationMetric.RESOLUTION_CALENDAR, dim))
             answered = frt_cal.count if frt_cal else 0
-            row = [
+            row: list[Any] = [
                 labels.get(dim, dim),
                 answered,
                 _med(frt_bus),
@@ -388,7 +391,7 @@ def backlog_panel(period: Period, scope: Scope) -> Panel:
 
 
 def sentiment_panel(period: Period, scope: Scope) -> Panel:
-    flag_metrics = [f"flag_{f.name.lower()}" for f in Flag]
+    flag_metrics = [f"flag_{f.name.lower()}" for f in Flag if f.name]
     metrics = ["sentiment_negative", "sentiment_neutral", "sentiment_positive", *flag_metrics]
     series = daily_series(period, metrics=metrics, scope=scope)
     days = period.day_list()
@@ -398,7 +401,7 @@ def sentiment_panel(period: Period, scope: Scope) -> Panel:
         "sentiment_negative": _("Negative"),
         "sentiment_neutral": _("Neutral"),
         "sentiment_positive": _("Positive"),
-        **{f"flag_{f.name.lower()}": flag_labels[f] for f in Flag},
+        **{f"flag_{f.name.lower()}": flag_labels[f] for f in Flag if f.name},
     }
     shown = [m for m in metrics if any(series[m]) or m.startswith("sentiment")]
     rows = [[labels[i], *[series[m][i] for m in shown]] for i in range(len(days))]

@@ -83,7 +83,9 @@ class Period:
             months_end = next_month(months_end)
         if months_end <= month:
             return [(Granularity.DAY, self.start, self.end)]
-        out = [(Granularity.MONTH, midnight(month), midnight(months_end))]
+        out: list[tuple[str, datetime, datetime]] = [
+            (Granularity.MONTH, midnight(month), midnight(months_end))
+        ]
         if first < month:
             out.append((Granularity.DAY, self.start, midnight(month)))
         if months_end < last:

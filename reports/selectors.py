@@ -465,7 +465,8 @@ def heatmap(period: Period, *, scope: Scope) -> list[list[int]]:
 
 def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple[date, int, int]]]:
     """The latest snapshot (open, overdue) and the last snapshot of each day of the period."""
-    dims = scope.department_dims() if scope.is_team else [""]
+    team_dims = scope.department_dims()  # None: not a team scope
+    dims = team_dims if team_dims is not None else [""]
     zone = local_zone()
     day = TruncDate("hour", tzinfo=zone)
     # The last snapshot of each local day and dim: one row per day and dim comes back.
@@ -479,7 +480,7 @@ def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple
     for local_day, open_, overdue in last_of_day:
         per_day[local_day][0] += open_
         per_day[local_day][1] += overdue
-    series = [(d, *per_day[d]) for d in sorted(per_day)]
+    series = [(d, per_day[d][0], per_day[d][1]) for d in sorted(per_day)]
     latest_hour = (
         BacklogSnapshot.objects.filter(dim__in=dims)
         .order_by("-hour")
@@ -497,7 +498,8 @@ def backlog(period: Period, *, scope: Scope) -> tuple[dict[str, int], list[tuple
 
 def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple[str, int]]:
     qs = KeywordCount.objects.filter(day__gte=period.start.date(), day__lt=period.end.date())
-    qs = qs.filter(dim__in=scope.department_dims()) if scope.is_team else qs.filter(dim="")
+    team_dims = scope.department_dims()  # None: not a team scope
+    qs = qs.filter(dim__in=team_dims) if team_dims is not None else qs.filter(dim="")
     return list(
         qs.values("word")
         .annotate(total=Sum("count"))

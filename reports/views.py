@@ -47,6 +47,8 @@ MAX_CUSTOM_DAYS = 3700
 
 def _period(request) -> Period:
     """The last N days (the picker), or a custom range of whole days: ?from=YYYY-MM-DD&to=..."""
+    first: date | None
+    last: date | None
     try:
         first = date.fromisoformat(request.GET.get("from", ""))
         last = date.fromisoformat(request.GET.get("to", ""))
@@ -112,7 +114,7 @@ def _page(request, *, team: bool, panels: list[str], template="reports/dashboard
             "team_id": _team_id(request),
             "scope_names": (
                 list(
-                    Department.objects.filter(pk__in=scope.departments).values_list(
+                    Department.objects.filter(pk__in=scope.departments or ()).values_list(
                         "name", flat=True
                     )
                 )

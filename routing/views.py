@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -52,8 +54,11 @@ def sla_overview(request: AuthedRequest):
     calendars = list(
         BusinessCalendar.objects.prefetch_related("windows", "departments", "reopened_holidays")
     )
-    for calendar in calendars:
-        calendar.works_on = [reopened_label(r) for r in calendar.reopened_holidays.all()]
+    # Each calendar with the reopened holidays it works on, as the UI names them.
+    calendars_works_on = [
+        (calendar, [reopened_label(r) for r in calendar.reopened_holidays.all()])
+        for calendar in calendars
+    ]
     tryout = TryoutForm(request.GET or None)
     result = None
     if tryout.is_bound and tryout.is_valid():
@@ -63,7 +68,7 @@ def sla_overview(request: AuthedRequest):
         "routing/sla.html",
         {
             "policies": policies,
-            "calendars": calendars,
+            "calendars": calendars_works_on,
             "tryout": tryout,
             "result": result,
             "active": "settings",
@@ -203,7 +208,7 @@ def rule_delete(request: AuthedRequest, pk: int):
 def rule_try(request: AuthedRequest):
     """Run the rule being edited against the last 1,000 messages, without saving it."""
     form = RoutingRuleForm(request.POST)
-    context = {"form": form}
+    context: dict[str, Any] = {"form": form}
     if form.is_valid():
         examined, matched, hits = try_rule(form.apply_to(RoutingRule()))
         context.update({"examined": examined, "matched": matched, "hits": hits, "tried": True})

@@ -30,10 +30,12 @@ def publish_tolerating_outage(publish, name: str) -> None:
 
 
 class WebcareTask(DjangoTask):
-    def delay_on_commit(self, *args, **kwargs) -> None:
+    # celery-types declares these as returning AsyncResult; Celery's own DjangoTask returns
+    # None (nothing is published until the commit), as these do.
+    def delay_on_commit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.apply_async_on_commit(args, kwargs)
 
-    def apply_async_on_commit(self, *args, **kwargs) -> None:
+    def apply_async_on_commit(self, *args, **kwargs) -> None:  # type: ignore[override]
         publish = functools.partial(self.apply_async, *args, **kwargs)
         transaction.on_commit(functools.partial(publish_tolerating_outage, publish, self.name))
 

@@ -1,7 +1,12 @@
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _leads_a_team(request: HttpRequest) -> bool:
@@ -24,9 +29,11 @@ def navigation(request: HttpRequest) -> dict:
     return {"nav_items": SimpleLazyObject(lambda: _nav_items(request))}
 
 
-def _nav_items(request: HttpRequest) -> list[tuple[str, str, str]]:
+def _nav_items(request: HttpRequest) -> list[tuple[str, "StrOrPromise", str]]:
     user = request.user
-    items = []
+    if not user.is_authenticated:  # navigation() made this lazy only for a logged-in user
+        return []
+    items: list[tuple[str, StrOrPromise, str]] = []
     if user.is_coordinator:
         items.append(("inbox", _("Inbox"), reverse("inbox:inbox")))
         items.append(("rules", _("Routing"), reverse("routing:rules")))

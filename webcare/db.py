@@ -42,7 +42,10 @@ class CoveringUniqueConstraint(models.UniqueConstraint):
         """self, or where INCLUDE is not supported, the same key without it."""
         if schema_editor.connection.features.supports_covering_indexes:
             return models.UniqueConstraint(
-                fields=self.fields, name=self.name, condition=self.condition, include=self.include
+                fields=self.fields,
+                name=self.name,
+                condition=self.condition,
+                include=self.include,  # type: ignore[attr-defined]  # django-stubs lacks .include
             )
         return models.UniqueConstraint(fields=self.fields, name=self.name, condition=self.condition)
 
@@ -68,6 +71,7 @@ def update_returning_pks(queryset: models.QuerySet, **values) -> list:
     conditional UPDATE that claims them, with the queryset as the one description of which.
     """
     query = queryset.query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(queryset.db).as_sql()
     if not sql:
@@ -260,18 +264,18 @@ def bulk_insert(
         values = {**values, name: [json.loads(json_for_storage(v)) for v in values[name]]}
     objs = [model(**{name: col[i] for name, col in values.items()}) for i in range(n)]
     if not conflict_target:
-        model.objects.bulk_create(objs, batch_size=500)
+        model._default_manager.bulk_create(objs, batch_size=500)
         return [tuple(getattr(o, "pk" if r == "id" else r) for r in returning) for o in objs]
     keys = [tuple(getattr(o, a) for a in conflict_target) for o in objs]
     key_filter = _key_filter(conflict_target, keys)
-    before = set(model.objects.filter(key_filter).values_list(*conflict_target))
-    model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=500)
+    before = set(model._default_manager.filter(key_filter).values_list(*conflict_target))
+    model._default_manager.bulk_create(objs, ignore_conflicts=True, batch_size=500)
     fresh = [k for k in keys if k not in before]
     if not fresh or not returning:
         return []
     found = {
         tuple(row[: len(conflict_target)]): row[len(conflict_target) :]
-        for row in model.objects.filter(_key_filter(conflict_target, fresh)).values_list(
+        for row in model._default_manager.filter(_key_filter(conflict_target, fresh)).values_list(
             *conflict_target, *returning
         )
     }
@@ -295,7 +299,11 @@ def _key_filter(names: tuple[str, ...], keys: list[tuple]) -> models.Q:
 def _pg_insert(model, values, json_names, n, now, conflict_target, returning) -> list[tuple]:
     meta = model._meta
     qn = connection.ops.quote_name
-    columns, selects, scalar_params, arrays, aliases = [], [], [], [], []
+    columns: list[str] = []
+    selects: list[str] = []
+    scalar_params: list[Any] = []
+    arrays: list[tuple[Any, str]] = []
+    aliases: list[str] = []
     for f in meta.concrete_fields:
         if f.primary_key:
             continue
@@ -363,10 +371,10 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
         _update_each(model, objs, fields)
         return
     qn = connection.ops.quote_name
-    columns = [meta.get_field(f).column for f in fields]
+    columns = [_column(model, f) for f in fields]
     sets = ", ".join(f"{qn(c)} = u.{qn(c)}" for c in columns)
     arrays = ", ".join(f"%s::{t}[]" for t in ["bigint", *types])
-    pk = qn(meta.pk.column)
+    pk = qn(_column(model, "pk"))
     sql = (
         f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays})"
         f" AS u(pk, {', '.join(qn(c) for c in columns)}) WHERE t.{pk} = u.pk"
@@ -379,9 +387,9 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
 def _update_each(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]):
     meta = model._meta
     qn = connection.ops.quote_name
-    columns = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{qn(f.column)} = %s" for f in columns)
-    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"
+    columns = [_concrete_field(model, name) for name in fields]
+    sets = ", ".join(f"{qn(_column(model, name))} = %s" for name in fields)
+    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(_column(model, 'pk'))} = %s"
     rows = [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
         for obj in objs
@@ -425,3 +433,17 @@ def insert_rows(table: str, columns: dict[str, str], rows: list[tuple], conflict
             f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) {conflict}",
             [[f(v) if f else v for f, v in zip(adapters, row, strict=True)] for row in rows],
         )
+
+
+def _concrete_field(model: type[models.Model], name: str) -> models.Field:
+    """The field stored in a column of model's table ("pk" for the primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    column = _concrete_field(model, name).column
+    assert column  # _concrete_field checked
+    return column

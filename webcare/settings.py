@@ -147,7 +147,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "webcare.sqlite3",
+            "NAME": str(VAR_DIR / "webcare.sqlite3"),
             # The test database is a file too, not Django's in-memory default: tests run what
             # the embedded default runs (WAL, a worker process and threads sharing the file).
             "TEST": {"NAME": str(VAR_DIR / "test_webcare.sqlite3")},
@@ -188,7 +188,10 @@ if REDIS_URL:
     # kombu waits forever on a Redis that stops answering without closing the connection
     # (frozen, failover, a dropped NAT entry): a publish after commit would hang the web
     # request. Bounded like the cache; above the 1 s BRPOP timeout the worker polls with.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 1}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "socket_timeout": 2,
+        "socket_connect_timeout": 1,
+    }
     # One retry absorbs the stale pooled connection Redis leaves behind when it restarts;
     # more would only keep a request waiting while Redis is down (tests/faults/test_redis_down).
     CELERY_TASK_PUBLISH_RETRY_POLICY = {

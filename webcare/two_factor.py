@@ -108,7 +108,9 @@ def two_factor_setup(request: AuthedRequest):
 @any_user_required
 def two_factor_verify(request: AuthedRequest):
     user = request.user
-    if user.is_verified() or not django_otp.user_has_device(user, confirmed=True):
+    # is_verified: set on the user by django_otp's OTPMiddleware, unknown to the User model.
+    verified = user.is_verified()  # type: ignore[attr-defined]
+    if verified or not django_otp.user_has_device(user, confirmed=True):
         return redirect(_next_url(request))
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -168,13 +168,19 @@ class MastodonConnector:
             keyword = keyword.strip()
             if keyword.startswith("#") and len(keyword) > 1:
                 tag = keyword[1:]
-                sources[f"tag:{tag.lower()}"] = lambda min_id, tag=tag: api.timeline_hashtag(
-                    tag, min_id=min_id, limit=limit
-                )
+
+                def tag_page(min_id: str | None, tag: str = tag) -> list[Any]:
+                    return api.timeline_hashtag(tag, min_id=min_id, limit=limit)
+
+                sources[f"tag:{tag.lower()}"] = tag_page
             elif keyword:
-                sources[f"search:{keyword.lower()}"] = lambda min_id, q=keyword: api.search_v2(
-                    q, result_type="statuses", min_id=min_id, limit=limit, resolve=False
-                ).get("statuses", [])
+
+                def search_page(min_id: str | None, q: str = keyword) -> list[Any]:
+                    return api.search_v2(
+                        q, result_type="statuses", min_id=min_id, limit=limit, resolve=False
+                    ).get("statuses", [])
+
+                sources[f"search:{keyword.lower()}"] = search_page
         return sources
 
     def fetch(self, channel: ChannelConfig, cursor: dict[str, Any]) -> FetchResult:

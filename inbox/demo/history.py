@@ -219,9 +219,9 @@ def _handle_sample(channel: Channel, threads: dict[str, list[IncomingMessage]], 
             )
 
 
-def _team_closers(fallback: User) -> dict[int, User]:
+def _team_closers(fallback: User) -> dict[int | None, User]:
     """Per team, the first of its members (by name): who closes the team's conversations."""
-    closers: dict[int, User] = {}
+    closers: dict[int | None, User] = {}  # a conversation without a team: None, not found
     for team in Department.objects.prefetch_related("members"):
         members = sorted(team.members.all(), key=lambda u: u.username)
         closers[team.pk] = members[0] if members else fallback

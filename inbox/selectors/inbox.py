@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -14,6 +14,9 @@ from django.utils.translation import gettext
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
 from webcare.db import on_postgres
 from webcare.fragments import choices_key
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PAGE_SIZE = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
@@ -295,7 +298,7 @@ def flag_choices() -> list[tuple[int, str]]:
     return [(int(flag), str(label)) for flag, label in Flag.labels().items()]
 
 
-def status_choices() -> list[tuple[str, str]]:
+def status_choices() -> list[tuple[str, StrOrPromise]]:
     return list(Status.choices)
 
 

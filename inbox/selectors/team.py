@@ -69,8 +69,8 @@ def user_facts(user) -> UserFacts:
     way through view and services."""
     facts = getattr(user, "_facts", None)
     if facts is None:
-        rows = Membership.objects.filter(user_id=user.pk).values_list("department_id", "is_lead")
-        rows = list(rows)
+        lookup = Membership.objects.filter(user_id=user.pk).values_list("department_id", "is_lead")
+        rows = list(lookup)
         facts = user._facts = UserFacts(
             frozenset(team for team, _lead in rows), any(lead for _team, lead in rows)
         )

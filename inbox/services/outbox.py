@@ -291,7 +291,7 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
             AfterSend.ANSWERED: Status.ANSWERED,
             AfterSend.WAITING: Status.WAITING,
             AfterSend.CLOSE: Status.CLOSED,
-        }[reply.after_send]
+        }[AfterSend(reply.after_send)]
         if reply.after_send == AfterSend.CLOSE:
             updates["closed_at"] = now
     Conversation.objects.filter(pk=conversation.pk).update(**updates)

@@ -7,7 +7,6 @@ import json
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -121,10 +120,6 @@ def channels(request: AuthedRequest):
             "last_ingest_problem_at",
         ).order_by("name", "id")
     )
-    today = timezone.localdate()
-    for row in rows:
-        # A counter the ingest transaction keeps; no COUNT over the messages table.
-        row.ingested_today = row.ingest_day_count if row.ingest_day == today else 0
     return render(request, "inbox/channels.html", {"channels": rows, "active": "settings"})
 
 

@@ -149,7 +149,7 @@ class Batch:
             datetime.fromtimestamp(t, self._zone).utcoffset()
             for t in (bucket * BUCKET, (bucket + 1) * BUCKET - 1)
         )
-        return first == last and first.total_seconds() % BUCKET == 0
+        return first is not None and first == last and first.total_seconds() % BUCKET == 0
 
     def count(
         self,
@@ -203,17 +203,17 @@ class Batch:
         for (metric, (_hour, day, month), dims, b, kept), n in self._bins.items():
             for name in stored_names(metric, kept):
                 for kind, dim in dims:
-                    key = (Granularity.DAY, day, name, kind, dim, b)
-                    bins[key] = get(key, 0) + n
-                    key = (Granularity.MONTH, month, name, kind, dim, b)
-                    bins[key] = get(key, 0) + n
+                    bin_key = (Granularity.DAY, day, name, kind, dim, b)
+                    bins[bin_key] = get(bin_key, 0) + n
+                    bin_key = (Granularity.MONTH, month, name, kind, dim, b)
+                    bins[bin_key] = get(bin_key, 0) + n
         words: dict[tuple, int] = {}
         get = words.get
         for (day, dept), counter in self._words.items():
             for word, n in counter.items():
                 words[(day, dept, word)] = n
-                key = (day, "", word)  # the total: one row per word and day
-                words[key] = get(key, 0) + n
+                total_key = (day, "", word)  # the total: one row per word and day
+                words[total_key] = get(total_key, 0) + n
         return counts, bins, words
 
     def write(self) -> None:

@@ -54,7 +54,7 @@ def event_batch(batch_size: int) -> int:
             )
         )
         batch = Batch()
-        done = []
+        done: list[tuple[int, datetime]] = []
         for (
             conv_id,
             first_inbound,
@@ -66,6 +66,7 @@ def event_batch(batch_size: int) -> int:
             assignee,
             due,
         ) in closed:
+            assert closed_at is not None  # conversation__closed_at__isnull=False
             dims = [
                 (DimKind.ALL, ""),
                 (DimKind.CHANNEL, str(channel_id)),

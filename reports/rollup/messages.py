@@ -78,7 +78,7 @@ _MSG_FIELDS = (
     "conversation__department_id",
     "conversation__language",
 )
-_FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag]
+_FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag if flag.name]
 
 
 class _Clock:

@@ -4,6 +4,7 @@ period's whole days, merged once a day."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -51,7 +52,7 @@ def build_windows(*, now: datetime) -> bool:
                     where = " OR ".join(
                         "(granularity = %s AND start >= %s AND start < %s)" for _ in pieces
                     )
-                    params = [days, part, yesterday]
+                    params: list[Any] = [days, part, yesterday]
                     for gran, lo, hi in pieces:
                         params += [gran, adapt(lo), adapt(hi)]
                     kind_sql = ""
@@ -68,13 +69,20 @@ def build_windows(*, now: datetime) -> bool:
                         " GROUP BY metric, dim_kind, dim, bin",
                         params,
                     )
+                    count_params: list[Any] = [
+                        days,
+                        part,
+                        Granularity.DAY,
+                        adapt(period.start),
+                        adapt(period.end),
+                        *(kinds or []),
+                    ]
                     cur.execute(
                         "INSERT INTO reports_windowcount (days, part, metric, dim_kind, dim, value)"
                         " SELECT %s, %s, metric, dim_kind, dim, SUM(value)"
                         " FROM reports_countrollup WHERE granularity = %s AND start >= %s"
                         f" AND start < %s{kind_sql} GROUP BY metric, dim_kind, dim",
-                        [days, part, Granularity.DAY, adapt(period.start), adapt(period.end)]
-                        + (list(kinds) if kinds else []),
+                        count_params,
                     )
                     cur.execute(
                         "INSERT INTO reports_windowtotal (days, part, metric, dim_kind, dim, total)"

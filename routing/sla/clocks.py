@@ -209,12 +209,14 @@ def stop_clocks(
     bulk_update(
         SlaClock, [clock for clock, _conv, _at in stops if clock.pk not in inserted], ["stopped_at"]
     )
-    late = [(c, conv, at) for c, conv, at in stops if c.due_at is not None and at > c.due_at]
+    late = [
+        (c, conv, at, c.due_at) for c, conv, at in stops if c.due_at is not None and at > c.due_at
+    ]
     if not late:
         return
     existing = {b.clock_id: b for b in SlaBreach.objects.filter(clock__in=[c for c, *_ in late])}
     create, complete = [], []
-    for clock, conv, at in late:
+    for clock, conv, at, due_at in late:
         breach = existing.get(clock.pk)
         if breach is None:
             create.append(
@@ -222,15 +224,15 @@ def stop_clocks(
                     clock=clock,
                     conversation=conv,
                     target=clock.kind,
-                    due_at=clock.due_at,
-                    breached_at=clock.due_at,
-                    overdue_by=at - clock.due_at,
+                    due_at=due_at,
+                    breached_at=due_at,
+                    overdue_by=at - due_at,
                     holder_id=conv.assignee_id,
                     department_id=conv.department_id,
                 )
             )
         elif breach.overdue_by is None:
-            breach.overdue_by = at - clock.due_at
+            breach.overdue_by = at - due_at
             complete.append(breach)
     SlaBreach.objects.bulk_create(create)
     SlaBreach.objects.bulk_update(complete, ["overdue_by"])
@@ -421,7 +423,7 @@ def opening_kinds(conversation: Conversation) -> list[str]:
     """
     if conversation.last_inbound_at is None or conversation.status in END_STATUSES:
         return []
-    kinds = [SlaTarget.RESOLUTION]
+    kinds: list[str] = [SlaTarget.RESOLUTION]
     if conversation.first_response_at is None:
         previous = conversation.previous if conversation.previous_id else None
         is_followup = previous is not None and previous.first_response_at is not None
@@ -437,7 +439,7 @@ def customer_kinds(
     A message older than our latest response (a response clock stopped after
     it) was answered already: no next response, so calling twice is harmless.
     """
-    kinds = [SlaTarget.RESOLUTION]
+    kinds: list[str] = [SlaTarget.RESOLUTION]
     answered = conversation.first_response_at
     if answered is not None and at > answered and (last_response is None or at > last_response):
         kinds.insert(0, SlaTarget.NEXT_RESPONSE)

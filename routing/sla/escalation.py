@@ -38,7 +38,8 @@ def is_urgent(conversation: Conversation) -> bool:
 
 def oncall_users(department: Department, at: datetime, shifts: Iterable[OnCallShift] | None = None):
     """Who is on call for a team at this moment (wall times in the team calendar's zone)."""
-    tz = ZoneInfo(department.calendar.timezone if department.calendar_id else settings.TIME_ZONE)
+    calendar = department.calendar
+    tz = ZoneInfo(calendar.timezone if calendar is not None else settings.TIME_ZONE)
     local = at.astimezone(tz)
     today, now_t = local.date(), local.time()
     users = []

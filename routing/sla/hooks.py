@@ -81,7 +81,7 @@ def on_conversation_opened(conversation: Conversation, at: datetime | None = Non
     a next-response clock instead of a new first response.
     """
     at = at or conversation.received_at or timezone.now()
-    _opened([conversation], {conversation.pk: at})
+    _start_clocks([conversation], {conversation.pk: at}, customer_wrote=False)
 
 
 def on_conversations_opened(*, conversation_ids: Sequence[int]) -> None:
@@ -96,19 +96,43 @@ def on_conversations_opened(*, conversation_ids: Sequence[int]) -> None:
     if not ctx.policies:
         return  # nothing can start; a new conversation has no clock to sync
     convs = load_with_sla_fields(conversation_ids)
-    _opened(convs, {c.pk: c.received_at or timezone.now() for c in convs}, ctx, bulk=True)
+    at = {c.pk: c.received_at or timezone.now() for c in convs}
+    _start_clocks(convs, at, ctx, customer_wrote=False, bulk=True)
 
 
-def _opened(
+def _start_clocks(
     convs: Sequence[Conversation],
     at: dict[int, datetime],
     ctx: SlaContext | None = None,
     *,
+    customer_wrote: bool,
     bulk: bool = False,
 ) -> None:
+    """Start the clocks each conversation is missing at `at`: the opening ones for a new
+    conversation, or after a customer wrote to an existing one (customer_wrote), first ending
+    its pause, a next response and a resolution."""
     ctx = ctx or SlaContext()
     with _changing_clocks(convs, at, bulk=bulk) as running:
-        start_missing_clocks(ctx, running, [(c, opening_kinds(c), at[c.pk]) for c in convs])
+        if customer_wrote:
+            resume_clocks(convs, running, at)
+            wanted = _wanted_after_customer(convs, at)
+        else:
+            wanted = _wanted_on_opening(convs, at)
+        start_missing_clocks(ctx, running, wanted)
+
+
+# A conversation, the clock kinds it needs, and when they start (start_missing_clocks).
+Wanted = tuple[Conversation, list[str], datetime]
+
+
+def _wanted_on_opening(convs: Sequence[Conversation], at: dict[int, datetime]) -> list[Wanted]:
+    return [(c, opening_kinds(c), at[c.pk]) for c in convs]
+
+
+def _wanted_after_customer(convs: Sequence[Conversation], at: dict[int, datetime]) -> list[Wanted]:
+    """After a customer message: next response (unless answered already) and resolution."""
+    last = last_responses(at)
+    return [(c, customer_kinds(c, at[c.pk], last.get(c.pk)), at[c.pk]) for c in convs]
 
 
 def on_customer_message(conversation: Conversation, at: datetime | None = None) -> None:
@@ -119,7 +143,7 @@ def on_customer_message(conversation: Conversation, at: datetime | None = None) 
     new resolution clock. Calling it twice for the same message is harmless.
     """
     at = at or timezone.now()
-    _customer_wrote([conversation], {conversation.pk: at})
+    _start_clocks([conversation], {conversation.pk: at}, customer_wrote=True)
 
 
 def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
@@ -139,22 +163,8 @@ def on_customer_messages(*, conversation_ids: Sequence[int]) -> None:
         if c.last_inbound_at is not None
     ]
     if convs:
-        _customer_wrote(convs, {c.pk: c.last_inbound_at for c in convs}, ctx, bulk=True)
-
-
-def _customer_wrote(
-    convs: Sequence[Conversation],
-    at: dict[int, datetime],
-    ctx: SlaContext | None = None,
-    *,
-    bulk: bool = False,
-) -> None:
-    ctx = ctx or SlaContext()
-    with _changing_clocks(convs, at, bulk=bulk) as running:
-        resume_clocks(convs, running, at)
-        last = last_responses(at)
-        wanted = [(c, customer_kinds(c, at[c.pk], last.get(c.pk)), at[c.pk]) for c in convs]
-        start_missing_clocks(ctx, running, wanted)
+        at = {c.pk: c.last_inbound_at for c in convs if c.last_inbound_at is not None}
+        _start_clocks(convs, at, ctx, customer_wrote=True, bulk=True)
 
 
 def on_agent_reply(
@@ -299,23 +309,15 @@ def plan_ingested(
     # 1. Opened: clocks from each conversation's first message.
     group = [convs[pk] for pk in opened]
     at = {c.pk: c.received_at or timezone.now() for c in group}
-    new += start_missing_clocks(
-        ctx, running, [(c, opening_kinds(c), at[c.pk]) for c in group], save=False
-    )
+    new += start_missing_clocks(ctx, running, _wanted_on_opening(group, at), save=False)
     set_sla_fields(group, running, at)
 
     # 2. Customers wrote again (existing conversations): end pauses, next response, resolution.
     group = [convs[pk] for pk in customer if convs[pk].last_inbound_at is not None]
     if group:
-        at = {c.pk: c.last_inbound_at for c in group}
+        at = {c.pk: c.last_inbound_at for c in group if c.last_inbound_at is not None}
         resume_clocks(group, running, at, ctx)  # writes the few resumed clocks itself
-        last = last_responses(at)
-        new += start_missing_clocks(
-            ctx,
-            running,
-            [(c, customer_kinds(c, at[c.pk], last.get(c.pk)), at[c.pk]) for c in group],
-            save=False,
-        )
+        new += start_missing_clocks(ctx, running, _wanted_after_customer(group, at), save=False)
         set_sla_fields(group, running, at)
 
     # 3. Our own account answered: stop the response clocks it answers.
@@ -513,7 +515,7 @@ def _recomputed(
             paused = conv.sla_paused_at is not None
             for kind, clock in list(clocks.items()):
                 minutes = policy.target_minutes(kind) if policy else None
-                if not minutes:
+                if policy is None or not minutes:
                     # No target any more: the clock ends without a verdict (no breach).
                     clock.stopped_at = at[conv.pk]
                     ended.append(clock)

@@ -240,7 +240,7 @@ class SlaContext:
         wanted = {
             c.department.calendar_id
             for c in conversations
-            if c.department_id and c.department.calendar_id
+            if c.department is not None and c.department.calendar_id
         } - self._specs.keys()
         if wanted:
             for cal in BusinessCalendar.objects.filter(pk__in=wanted).prefetch_related(
@@ -268,12 +268,13 @@ class SlaContext:
             return None, None
         if policy.calendar_id:
             return policy, policy.calendar_id
-        if conversation.department_id:
+        if conversation.department is not None:
             return policy, conversation.department.calendar_id
         return policy, None
 
     def spec(self, key: int | None) -> CalendarSpec:
-        if key not in self._specs:
+        if key not in self._specs:  # None (24/7) is there from the start
+            assert key is not None
             calendar = BusinessCalendar.objects.prefetch_related(*CALENDAR_PARTS).get(pk=key)
             self._specs[key] = calendar_spec(calendar)
         return self._specs[key]

@@ -91,6 +91,7 @@ def _record_breaches(conversation_ids: list[int], *, now: datetime) -> int:
             department_id=dept_id,
         )
         for clock_id, conv_id, kind, due_at, holder_id, dept_id in rows
+        if due_at is not None  # always: due_at__lte matched it (for the type checker)
     ]
     # ignore_conflicts: the clock's breach may exist already (a second sweep, a late stop).
     SlaBreach.objects.bulk_create(breaches, ignore_conflicts=True)

@@ -8,7 +8,7 @@ from webcare.accounts.models import User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Webcare"), {"fields": ("role", "timezone", "language", "initials", "is_new_staff")}),
     )
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active")

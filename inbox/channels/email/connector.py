@@ -49,11 +49,12 @@ _REPLY_PREFIX_RE = re.compile(r"^\s*(re|antw|aw|sv|ref)\s*:", re.IGNORECASE)
 def _internaldate(meta: bytes) -> datetime | None:
     """The server's receive time of a FETCH response (imaplib's own helper returns local
     time as a struct, losing the zone)."""
-    match = imaplib.InternalDate.search(meta)
+    # InternalDate and Mon2num are module globals of imaplib that typeshed does not declare.
+    match = imaplib.InternalDate.search(meta)  # type: ignore[attr-defined]
     if not match:
         return None
     try:
-        month = imaplib.Mon2num[match.group("mon")]
+        month = imaplib.Mon2num[match.group("mon")]  # type: ignore[attr-defined]
         sign = -1 if match.group("zonen") == b"-" else 1
         offset = timedelta(hours=int(match.group("zoneh")), minutes=int(match.group("zonem")))
         return (

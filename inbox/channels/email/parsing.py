@@ -222,9 +222,12 @@ def _lenient_b64decode(part: Message) -> bytes | None:
     """Base64 that survives junk: characters outside the alphabet are dropped and a
     dangling tail ignored (the stdlib would hand back the undecoded text instead)."""
     data = part.get_payload()
-    if isinstance(data, list):
+    if isinstance(data, str):
+        encoded = data.encode("ascii", "ignore")
+    elif isinstance(data, bytes):
+        encoded = data
+    else:  # a multipart's list of parts
         return None
-    encoded = data.encode("ascii", "ignore") if isinstance(data, str) else data
     clean = re.sub(rb"[^A-Za-z0-9+/]", b"", encoded)
     if len(clean) != len(re.sub(rb"[\s=]", b"", encoded)) or len(clean) % 4 == 1:
         part.defects.append(errors.InvalidBase64CharactersDefect())
@@ -238,7 +241,8 @@ def _part_text(part: Message) -> str:
         if part.get("Content-Transfer-Encoding", "").strip().lower() == "base64":
             payload = _lenient_b64decode(part)
         else:
-            payload = part.get_payload(decode=True)
+            decoded = part.get_payload(decode=True)  # bytes, or None for a multipart
+            payload = decoded if isinstance(decoded, bytes) else None
     except Exception:
         payload = None
     if payload is None:

@@ -67,6 +67,23 @@ class MetaConnector:
                 return
             page, seen = client.get_url(next_url), seen + 1
 
+    def _own_reply(
+        self,
+        client: GraphClient,
+        first: dict[str, Any],
+        text: str,
+        *,
+        text_field: str,
+        is_ours: Callable[[dict[str, Any]], bool],
+    ) -> str | None:
+        """The id of our reply with this text among the replies listed from `first` (three pages
+        at most): how find_existing_reply tells that an earlier attempt posted it already."""
+        wanted = normalise(text)
+        for reply in self._pages(client, first, 3):
+            if is_ours(reply) and normalise(reply.get(text_field) or "") == wanted:
+                return str(reply["id"])
+        return None
+
     def parse_webhook(
         self, channel: ChannelConfig, payload: dict[str, Any]
     ) -> list[IncomingMessage]:

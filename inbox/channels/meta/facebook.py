@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from inbox.channels.base import ChannelConfig, ReplyTarget
-from inbox.channels.meta.connector import MetaConnector, normalise
+from inbox.channels.meta.connector import MetaConnector
 from inbox.channels.meta.graph import GraphClient, parse_time
 from inbox.channels.meta.messages import facebook_message
 
@@ -111,14 +111,11 @@ class FacebookConnector(MetaConnector):
                 "limit": 100,
             },
         )
-        wanted = normalise(text)
-        for comment in self._pages(client, first, 3):
-            if (
-                str((comment.get("from") or {}).get("id")) == page_id
-                and normalise(comment.get("message") or "") == wanted
-            ):
-                return str(comment["id"])
-        return None
+
+        def is_ours(comment: dict[str, Any]) -> bool:
+            return str((comment.get("from") or {}).get("id")) == page_id
+
+        return self._own_reply(client, first, text, text_field="message", is_ours=is_ours)
 
     def hide(self, channel: ChannelConfig, external_id: str, hidden: bool) -> None:
         self.client(channel).post(external_id, data={"is_hidden": "true" if hidden else "false"})

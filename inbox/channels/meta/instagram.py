@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from inbox.channels.base import ChannelConfig, ConnectorError, ReplyTarget
-from inbox.channels.meta.connector import MetaConnector, normalise
+from inbox.channels.meta.connector import MetaConnector
 from inbox.channels.meta.graph import GraphClient
 from inbox.channels.meta.messages import instagram_message
 
@@ -89,14 +89,13 @@ class InstagramConnector(MetaConnector):
         first = client.get(
             f"{comment_id}/replies", {"fields": "id,text,username,from", "limit": 50}
         )
-        wanted = normalise(text)
-        for reply in self._pages(client, first, 3):
+
+        def is_ours(reply: dict[str, Any]) -> bool:
             author = reply.get("from") or {}
             username = str(author.get("username") or reply.get("username") or "").lower()
-            ours = (account_id and str(author.get("id")) == account_id) or username in own
-            if ours and normalise(reply.get("text") or "") == wanted:
-                return str(reply["id"])
-        return None
+            return bool(account_id and str(author.get("id")) == account_id) or username in own
+
+        return self._own_reply(client, first, text, text_field="text", is_ours=is_ours)
 
     def hide(self, channel: ChannelConfig, external_id: str, hidden: bool) -> None:
         self.client(channel).post(external_id, data={"hide": "true" if hidden else "false"})

@@ -88,7 +88,9 @@ def _feed_comment(
     parent_id = str(value.get("parent_id") or "")
     author = value.get("from") or {}  # absent for deleted or restricted accounts
     page_id = str(config.settings.get("page_id") or entry_id)
-    post = value.get("post") if isinstance(value.get("post"), dict) else {}
+    post = value.get("post")
+    if not isinstance(post, dict):
+        post = {}
     url = facebook_comment_url(post.get("permalink_url") or "", post_id, comment_id)
     return facebook_message(
         config,

@@ -111,7 +111,7 @@ class _Slot(NamedTuple):
     created_at: datetime
     external_id: str
     minute: int
-    index: int
+    position: int  # in its minute (or burst); not "index", which would hide tuple.index
     burst: int | None  # the burst's start minute for a burst comment, else None
     burst_root: bool
 
@@ -342,7 +342,7 @@ class SimulatorConnector:
     def _message(self, cfg: _Settings, slot: _Slot) -> IncomingMessage:
         if slot.burst is not None:
             return self._burst_message(cfg, slot)
-        rng, _ = self._message_rng(cfg, slot.minute, slot.index)
+        rng, _ = self._message_rng(cfg, slot.minute, slot.position)
         is_reply = rng.random() < REPLY_SHARE  # the same draw as _is_top_level
         parent: IncomingMessage | None = None
         if is_reply:

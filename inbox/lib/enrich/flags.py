@@ -84,7 +84,7 @@ _INSIDE_WORDS = frozenset(entries("flags/threat-inside-words.txt"))
 
 
 @functools.cache
-def _automaton():  # type: ignore[no-untyped-def]
+def _automaton():
     import ahocorasick
 
     table: dict[str, list[int]] = {}  # hint -> [bits when at a word start, bits anywhere]

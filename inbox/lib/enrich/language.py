@@ -47,7 +47,7 @@ _FUNCTION_WORD_LANG = {
 
 
 @functools.cache
-def _detector():  # type: ignore[no-untyped-def]
+def _detector():
     # Imported lazily: building the detector loads its models, which management commands and
     # most web requests never need.
     from lingua import Language, LanguageDetectorBuilder

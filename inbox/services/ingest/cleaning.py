@@ -7,6 +7,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -49,7 +50,7 @@ def without_surrogates(message: IncomingMessage) -> IncomingMessage:
     values = [getattr(message, name) or "" for name in _TEXT_FIELDS]
     if not _SURROGATE.search("".join(values)):  # nearly always: one search, not ten
         return message
-    dirty = {
+    dirty: dict[str, Any] = {
         name: _SURROGATE.sub("\ufffd", value)
         for name, value in zip(_TEXT_FIELDS, values, strict=True)
         if _SURROGATE.search(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from inbox.channels.base import IncomingMessage
 from inbox.models import (
@@ -33,7 +34,7 @@ def upsert_contacts(
     missing = [ext for ext in authors if ext not in known]
     created = 0
     if missing:
-        values = {
+        values: dict[str, list[Any]] = {
             "channel_id": [channel.pk] * len(missing),
             "external_id": missing,
             "handle": [clip(authors[e].author_handle, 255) for e in missing],

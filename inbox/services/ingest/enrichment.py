@@ -4,6 +4,8 @@ the enrichers choke on is stored unenriched."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from inbox.channels.base import IncomingMessage
 from inbox.models import (
@@ -11,6 +13,9 @@ from inbox.models import (
 )
 from inbox.services.ingest.cleaning import clip
 from inbox.services.ingest.records import Enriched
+
+if TYPE_CHECKING:
+    from inbox.lib.enrich.analysis import Enrichment
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +35,17 @@ def enrich_messages(
         return {}
     items = [(m.text or "", m.author_handle, m.author_name) for m in inbound]
     try:
-        results = enrich_batch(items, own_handles=own_handles)
+        results: Sequence[Enrichment | Exception] = enrich_batch(items, own_handles=own_handles)
     except Exception:
         logger.exception("enrichment of %s messages failed; retrying one by one", len(items))
-        results = []
+        one_by_one: list[Enrichment | Exception] = []
         for message, item in zip(inbound, items, strict=True):
             try:
-                results.extend(enrich_batch([item], own_handles=own_handles))
+                one_by_one.extend(enrich_batch([item], own_handles=own_handles))
             except Exception as exc:
                 logger.exception("enrichment of message %r failed", message.external_id)
-                results.append(exc)
+                one_by_one.append(exc)
+        results = one_by_one
     out: dict[str, Enriched] = {}
     for m, e in zip(inbound, results, strict=True):
         if isinstance(e, Exception):

@@ -64,6 +64,20 @@ class Conv:
     # The stored row (with what the SLA rules read); None for a conversation not created yet.
     obj: Conversation | None = None
 
+    @property
+    def pk(self) -> int:
+        """id, for a conversation stored (loaded, or inserted by write)."""
+        if self.id is None:
+            raise ValueError(f"conversation {self.key!r} is not stored yet")
+        return self.id
+
+    @property
+    def row(self) -> Conversation:
+        """obj, for a conversation loaded from the database."""
+        if self.obj is None:
+            raise ValueError(f"conversation {self.key!r} was not loaded")
+        return self.obj
+
 
 @dataclass
 class Row:
@@ -76,6 +90,13 @@ class Row:
     sentiment: str = Sentiment.NEUTRAL
     flags: int = 0
     conv: Conv | None = None
+
+    @property
+    def thread(self) -> Conv:
+        """conv, once the row is threaded."""
+        if self.conv is None:
+            raise ValueError(f"message {self.external_id!r} is not threaded yet")
+        return self.conv
 
 
 @dataclass

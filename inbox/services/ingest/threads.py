@@ -79,7 +79,7 @@ def thread(channel_id: int, rows: list[Row]) -> dict[str, Conv]:
                 # to the state the team works from (a pause ends with it, and a next response
                 # clock starts, see _plan_sla_of_existing).
                 conv.resumed_from = str(conv.status)
-                conv.status = _working_status(conv.obj)
+                conv.status = _working_status(conv.row)
         elif row.own:
             pass  # our post in a finished thread stays there; it reopens nothing
         elif (
@@ -172,7 +172,7 @@ def _load_conversations(channel_id: int, keys: set[str]) -> dict[str, Conv]:
             known = out.get(key)
             # The open one wins (at most one: a DB constraint); else the newest finished one.
             if known is not None and (
-                known.status in OPEN or (obj.status not in OPEN and known.id > obj.pk)
+                known.status in OPEN or (obj.status not in OPEN and known.pk > obj.pk)
             ):
                 continue
             out[key] = Conv(

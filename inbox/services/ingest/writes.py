@@ -77,11 +77,11 @@ def write(
     if fresh:
         _insert_conversations(channel_id, fresh, fresh_aggs, sla_rows, now)
         for obj, conv in zip(sla_rows, fresh, strict=True):
-            obj.pk = conv.id
+            obj.pk = conv.pk
 
-    msg_values = {
+    msg_values: dict[str, list[Any]] = {
         "channel_id": [channel_id] * len(rows),
-        "conversation_id": [r.conv.id for r in rows],
+        "conversation_id": [r.thread.pk for r in rows],
         "external_id": [r.external_id for r in rows],
         "parent_external_id": [clip(r.msg.parent_external_id, 255) for r in rows],
         "direction": [Direction.OUTBOUND if r.own else Direction.INBOUND for r in rows],
@@ -121,7 +121,7 @@ def write(
         except Exception as exc:
             logger.exception("SLA planning of %s stored conversations failed", len(existing))
             problems.add(sla_step, sum(len(c.messages) for c in existing), exc)
-    by_sla_pk.update((c.id, c) for c in existing)
+    by_sla_pk.update((c.pk, c) for c in existing)
     if sla.failures:
         failed = {f.conversation_id for f in sla.failures}
         logger.warning(
@@ -143,10 +143,12 @@ def write(
     if existing:
         _update_conversations(existing, aggs, now, sla={c.pk for c in plan.changed})
 
-    events = [(c.id, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh]
-    events += [(c.id, "reopened", {}) for c in existing if c.reopened]
+    events: list[tuple[int, str, dict[str, Any]]] = [
+        (c.pk, "opened", {"previous": c.previous_id} if c.previous_id else {}) for c in fresh
+    ]
+    events += [(c.pk, "reopened", {}) for c in existing if c.reopened]
     events += [
-        (c.id, "customer_replied", {"from": c.resumed_from, "to": str(c.status)})
+        (c.pk, "customer_replied", {"from": c.resumed_from, "to": str(c.status)})
         for c in existing
         if c.resumed_from
     ]
@@ -160,9 +162,9 @@ def write(
             },
             now=now,
         )
-    result.conversation_ids = sorted(c.id for c in touched if c.messages)
-    result.new_conversation_ids = sorted(c.id for c in fresh)
-    result.reopened_ids = sorted(c.id for c in existing if c.reopened)
+    result.conversation_ids = sorted(c.pk for c in touched if c.messages)
+    result.new_conversation_ids = sorted(c.pk for c in fresh)
+    result.reopened_ids = sorted(c.pk for c in existing if c.reopened)
     save_clocks_of_new(pending)
     save_clocks_of_new(plan)
     _merge_orphans(channel_id, rows, now)
@@ -179,7 +181,7 @@ def _merge_orphans(channel_id: int, rows: list[Row], now: datetime) -> None:
     }
     if not targets:
         return
-    own = sorted({c.id for c in targets.values()})
+    own = sorted({c.pk for c in targets.values()})
     ids = list(
         Conversation.objects.filter(
             channel_id=channel_id, thread_key__in_array=list(targets), status__in=OPEN_STATUSES
@@ -192,18 +194,18 @@ def _merge_orphans(channel_id: int, rows: list[Row], now: datetime) -> None:
     orphans = Conversation.objects.filter(pk__in=ids).select_for_update(no_key=True)
     for orphan in orphans.order_by("id"):
         target = targets[orphan.thread_key]
-        moved = Message.objects.filter(conversation_id=orphan.pk).update(conversation_id=target.id)
+        moved = Message.objects.filter(conversation_id=orphan.pk).update(conversation_id=target.pk)
         old_status = orphan.status
-        orphan.status, orphan.closed_at, orphan.merged_into_id = Status.CLOSED, now, target.id
+        orphan.status, orphan.closed_at, orphan.merged_into_id = Status.CLOSED, now, target.pk
         Conversation.objects.filter(pk=orphan.pk).update(
             status=Status.CLOSED,
             closed_at=now,
-            merged_into_id=target.id,
+            merged_into_id=target.pk,
             version=F("version") + 1,
             updated_at=now,
         )
         on_status_changed(orphan, old_status, Status.CLOSED, now)  # its clocks stop
-        merged = Conversation.objects.get(pk=target.id)
+        merged = Conversation.objects.get(pk=target.pk)
         merged.message_count += moved
         merged.flags |= orphan.flags
         merged.received_at = min(merged.received_at, orphan.received_at)
@@ -228,7 +230,7 @@ def _merge_orphans(channel_id: int, rows: list[Row], now: datetime) -> None:
         if orphan.last_inbound_at is not None:
             on_customer_message(merged, orphan.last_inbound_at)
         ConversationEvent.objects.create(
-            conversation_id=target.id,
+            conversation_id=target.pk,
             kind="merged",
             data={"by": "ingest", "source_id": orphan.pk, "moved_messages": moved},
         )
@@ -242,7 +244,7 @@ def _plan_sla_of_existing(existing: list[Conv], aggs: list[dict[str, Any]], ctx:
     (New conversations got theirs from start_clocks_of_new.)
     """
     for conv, agg in zip(existing, aggs, strict=True):
-        obj = conv.obj
+        obj = conv.row
         if (status := new_status(conv)) is not None:
             obj.status = status
         if conv.reopened:
@@ -256,10 +258,10 @@ def _plan_sla_of_existing(existing: list[Conv], aggs: list[dict[str, Any]], ctx:
     for conv in existing:
         own = [r.created_at for r in conv.messages if r.own]
         if own:
-            responded[conv.id] = max(own)
-    customer = sorted({c.id for c in existing for r in c.messages if not r.own})
+            responded[conv.pk] = max(own)
+    customer = sorted({c.pk for c in existing for r in c.messages if not r.own})
     return plan_ingested(
-        conversations={c.id: c.obj for c in existing},
+        conversations={c.pk: c.row for c in existing},
         opened=[],
         customer=customer,
         responded=responded,
@@ -290,7 +292,7 @@ def _insert_conversations(
     sla_rows: list[Conversation],
     now: datetime,
 ) -> None:
-    values = {
+    values: dict[str, list[Any]] = {
         "channel_id": [channel_id] * len(fresh),
         "contact_id": [c.contact_id for c in fresh],
         "thread_key": [c.key for c in fresh],
@@ -325,7 +327,7 @@ def _update_conversations(
         # fields keep their changes; status only changes on reopen, adoption or a customer
         # answering while we waited (decided on the row locked in _load_conversations).
         arrays = [
-            ([c.id for c in convs], "bigint"),
+            ([c.pk for c in convs], "bigint"),
             ([a["count"] for a in aggs], "integer"),
             ([a["last_message_at"] for a in aggs], "timestamptz"),
             ([a["last_inbound_at"] for a in aggs], "timestamptz"),
@@ -340,9 +342,9 @@ def _update_conversations(
             ([_adopt(c, a, "snippet") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([_adopt(c, a, "language") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([_adopt(c, a, "sentiment") for c, a in zip(convs, aggs, strict=True)], "text"),
-            ([c.id in sla for c in convs], "boolean"),
+            ([c.pk in sla for c in convs], "boolean"),
             *(
-                ([plain(getattr(c.obj, name)) for c in convs], _SLA_TYPES[name])
+                ([plain(getattr(c.row, name)) for c in convs], _SLA_TYPES[name])
                 for name in SLA_FIELDS
             ),
         ]
@@ -375,12 +377,12 @@ def _update_conversations(
             cur.execute(sql, [now] + [values for values, _ in arrays])
         return
 
-    stored = Conversation.objects.in_bulk([c.id for c in convs])
+    stored = Conversation.objects.in_bulk([c.pk for c in convs])
     for conv, agg in zip(convs, aggs, strict=True):
-        obj = stored[conv.id]
-        if conv.id in sla:  # decided in memory on conv.obj (_plan_sla_of_existing)
+        obj = stored[conv.pk]
+        if conv.pk in sla:  # decided in memory on conv.obj (_plan_sla_of_existing)
             for name in SLA_FIELDS:
-                setattr(obj, name, getattr(conv.obj, name))
+                setattr(obj, name, getattr(conv.row, name))
         obj.message_count += agg["count"]
         obj.last_message_at = max(obj.last_message_at, agg["last_message_at"])
         if agg["last_inbound_at"] is not None:
@@ -395,6 +397,7 @@ def _update_conversations(
         if conv.reopened:
             obj.closed_at = None
         if conv.adopted:
+            assert conv.contact_id is not None  # set with adopted (threads.thread)
             obj.contact_id = conv.contact_id
             obj.received_at = _adopt(conv, agg, "received_at")
             obj.snippet = _adopt(conv, agg, "snippet")
