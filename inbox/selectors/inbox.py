@@ -228,7 +228,7 @@ def inbox_row_values(
             assignee = names["user"].get(c.assignee_id) if c.assignee_id else None
         else:
             channel = c.channel.name
-            department = c.department.name if c.department_id else None
+            department = c.department.name if c.department is not None else None
             assignee = str(c.assignee) if c.assignee_id else None
         snippet = c.snippet
         values.append(

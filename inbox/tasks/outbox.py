@@ -17,7 +17,8 @@ def send_reply_task(self, reply_id: int) -> str:
         if self.request.retries >= settings.OUTBOX_MAX_RETRIES:
             give_up(reply_id=reply_id, error=outcome.error)
             return "gave-up"
-        countdown = max((outcome.retry_at - timezone.now()).total_seconds(), 0)
+        retry_at = outcome.retry_at or timezone.now()  # a retry names its time; at once if not
+        countdown = max((retry_at - timezone.now()).total_seconds(), 0)
         raise self.retry(countdown=countdown)
     return outcome.kind
 
