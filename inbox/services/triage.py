@@ -39,6 +39,7 @@ from inbox.models import (
     Priority,
     Status,
 )
+from inbox.services.refusals import ConflictError
 from routing.sla.clocks import SLA_FIELDS, with_sla_fields
 from routing.sla.hooks import (
     on_conversation_opened,
@@ -51,18 +52,6 @@ from webcare.jobs import enqueue
 
 # Flags a coordinator sets by hand (the enrichment sets the others).
 MANUAL_FLAGS = (Flag.THREAT, Flag.FAKE_ACCOUNT, Flag.PRESS, Flag.VIP)
-
-
-class ConflictError(Exception):
-    """Someone else changed the conversation after the user loaded it; nothing was changed."""
-
-    def __init__(self, conversation_id: int, changed_by: str):
-        self.conversation_id = conversation_id
-        self.changed_by = changed_by
-        super().__init__(
-            _("%(name)s changed this conversation in the meantime; reload to see it")
-            % {"name": changed_by}
-        )
 
 
 @dataclass
