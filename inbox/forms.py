@@ -1,11 +1,16 @@
-"""Forms of the coordinator's inbox: filters, triage actions, saved views, contact notes."""
+"""Forms of the inbox and the team workspace: filters, triage actions, saved views, contact notes,
+the team's actions and the reply composer. Views read POST data only through these, so bad input
+is answered with the field's message instead of being guessed at or cut short."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from inbox.models import (
+    AfterSend,
     Channel,
     ContactNote,
     Flag,
@@ -190,6 +195,8 @@ class BulkForm(forms.Form):
         ],
     )
     selected = forms.CharField(required=False)  # filled from the checkboxes ("id:version")
+    # The list's filters, to return to after a plain POST.
+    filter_query = forms.CharField(required=False, max_length=2000)
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.all(), required=False
     )
@@ -238,6 +245,16 @@ class BulkForm(forms.Form):
             self.add_error(self.NEEDS[action], _("Choose a value for this action."))
         return data
 
+    def clean_filter_query(self) -> str:
+        """Only the inbox's own filters go back into the redirect; other keys are dropped."""
+        try:
+            pairs = parse_qsl(self.cleaned_data["filter_query"], strict_parsing=True)
+        except ValueError:
+            if self.cleaned_data["filter_query"]:
+                raise forms.ValidationError(_("The list filters could not be read.")) from None
+            pairs = []
+        return urlencode([(k, v) for k, v in pairs if k in InboxFilterForm.base_fields])
+
     def items(self, raw_values: list[str]) -> dict[int, int]:
         """The selection: checkbox values "id:version", bad ones dropped."""
         items: dict[int, int] = {}
@@ -260,3 +277,87 @@ class ContactNoteForm(forms.ModelForm):
         model = ContactNote
         fields = ["text"]
         widgets = {"text": forms.Textarea(attrs={"rows": 2})}
+
+
+# --- The team workspace -------------------------------------------------------------------------
+
+TEXT_LIMIT = 20000  # a reply or note; far above any platform's limit, below a pasted book
+
+
+class NoInputForm(forms.Form):
+    """An action that reads nothing from the request."""
+
+
+class TeamActionForm(forms.Form):
+    """The version the user saw, when the page sent it (optional: a conflict check, not a key)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+
+
+class ReassignForm(TeamActionForm):
+    assignee = forms.ModelChoiceField(
+        label=_("Give to colleague"),
+        queryset=User.objects.all(),
+        error_messages={
+            "required": _("Choose a colleague."),
+            "invalid_choice": _("Choose a colleague."),
+        },
+    )
+
+
+class HandBackForm(TeamActionForm):
+    # Required by the service, which says why: an empty reason is a refusal, not a form error.
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
+
+
+class CloseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Note"), required=False, max_length=TEXT_LIMIT)
+
+
+class ComposerForm(forms.Form):
+    """The reply composer: its preview reads the same fields as saving does."""
+
+    text = forms.CharField(label=_("Reply"), required=False, max_length=TEXT_LIMIT, strip=False)
+    split = forms.BooleanField(required=False)
+    private = forms.BooleanField(required=False)
+
+
+class ReplySaveForm(ComposerForm):
+    reply = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    after_send = forms.ChoiceField(
+        label=_("After sending"), required=False, choices=AfterSend.choices
+    )
+    public_notice = forms.CharField(
+        label=_("Public notice with a private message (optional)"),
+        required=False,
+        max_length=1000,
+    )
+    action = forms.ChoiceField(
+        required=False, choices=[("draft", _("Save draft")), ("submit", _("Send"))]
+    )
+
+    def clean_after_send(self) -> str:
+        return self.cleaned_data["after_send"] or AfterSend.ANSWERED
+
+
+class ApproveForm(forms.Form):
+    # Empty: approve the text as it is; otherwise the reviewer's edit.
+    text = forms.CharField(label=_("Reply"), required=False, max_length=TEXT_LIMIT, strip=False)
+
+
+class SendBackForm(forms.Form):
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=TEXT_LIMIT)
+
+
+class EraseForm(forms.Form):
+    confirm = forms.ChoiceField(
+        choices=[("erase", "erase")],
+        error_messages={
+            "required": _("Tick the box to confirm the erasure."),
+            "invalid_choice": _("Tick the box to confirm the erasure."),
+        },
+    )

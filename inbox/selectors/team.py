@@ -3,6 +3,9 @@
 Every getter here enforces team membership: staff see only conversations of the
 teams they belong to; coordinators and managers see every team. A getter that
 finds the row but may not show it raises PermissionDenied (403), never 404.
+
+Size: every read of the staff's pages shares the same membership checks (team_ids_of,
+may_see_team, may_act_on); split apart, each module would import them back from the others.
 """
 
 from __future__ import annotations
@@ -254,11 +257,20 @@ def team_queue_page(
 
 
 def get_team_conversation(user, conversation_id: int) -> Conversation:
-    """The conversation, if user may work on it; PermissionDenied for another team's item."""
+    """The conversation, if user may see it; PermissionDenied for another team's item."""
     conv = Conversation.objects.select_related("channel", "contact", "department", "assignee").get(
         pk=conversation_id
     )
     if not may_see_team(user, conv.department_id):
+        raise PermissionDenied
+    return conv
+
+
+def get_conversation_to_act_on(user, conversation_id: int) -> Conversation:
+    """The conversation, if user may work on it (reply, note, claim); PermissionDenied for one
+    they may only read or not see at all, Conversation.DoesNotExist when there is none."""
+    conv = get_team_conversation(user, conversation_id)
+    if not may_act_on(user, conv):
         raise PermissionDenied
     return conv
 

@@ -34,7 +34,7 @@ from inbox.models import (
     Status,
 )
 from inbox.selectors.team import may_act_on
-from inbox.services.team import ActionRefused
+from inbox.services.refusals import ActionRefused
 from routing.models import ReviewPolicy
 from routing.sla.clocks import with_sla_fields
 from routing.sla.hooks import on_status_changed, on_statuses_changed

@@ -9,10 +9,7 @@ from django.utils.translation import gettext as _
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Status
 from inbox.selectors.team import may_act_on
-
-
-class ActionRefused(Exception):
-    """The action is not possible in the current state; the message is shown to the user."""
+from inbox.services.refusals import ActionRefused
 
 
 def _locked(conversation: Conversation) -> Conversation:

@@ -39,6 +39,7 @@ from inbox.models import (
     Priority,
     Status,
 )
+from inbox.services.refusals import ConflictError
 from routing.sla.clocks import SLA_FIELDS, with_sla_fields
 from routing.sla.hooks import (
     on_conversation_opened,
@@ -51,18 +52,6 @@ from webcare.jobs import enqueue
 
 # Flags a coordinator sets by hand (the enrichment sets the others).
 MANUAL_FLAGS = (Flag.THREAT, Flag.FAKE_ACCOUNT, Flag.PRESS, Flag.VIP)
-
-
-class ConflictError(Exception):
-    """Someone else changed the conversation after the user loaded it; nothing was changed."""
-
-    def __init__(self, conversation_id: int, changed_by: str):
-        self.conversation_id = conversation_id
-        self.changed_by = changed_by
-        super().__init__(
-            _("%(name)s changed this conversation in the meantime; reload to see it")
-            % {"name": changed_by}
-        )
 
 
 @dataclass
@@ -292,7 +281,6 @@ def _evidence(conversation: Conversation) -> dict[str, Any]:
 
 def _notify_threat(conversation: Conversation, acting_user) -> None:
     from inbox.services.notifications import notify_users
-    from routing.models import Department
 
     text = _("Threat flagged by %(user)s: %(snippet)s") % {
         "user": acting_user,
@@ -306,22 +294,49 @@ def _notify_threat(conversation: Conversation, acting_user) -> None:
         conversation=conversation,
         dedupe_key=f"threat:{conversation.pk}",
     )
-    slug = getattr(settings, "WEBCARE_THREAT_DEPARTMENT", "communicatie")
-    escalation = (
-        Department.objects.filter(slug=slug).values_list("escalation_email", flat=True).first()
-    )
-    if escalation:
-        from django.core.mail import send_mail
+    if _escalation_address():
+        # By name and after commit, like every side effect: the mail server is not waited on
+        # inside the coordinator's request, and a rolled-back flag mails nobody.
+        enqueue("inbox.mail_threat_escalation", conversation.pk, acting_user.pk)
 
-        transaction.on_commit(
-            lambda: send_mail(
-                f"[Webcare] {text[:80]}",
-                f"{text}\n\n{conversation.get_absolute_url()}",
-                settings.DEFAULT_FROM_EMAIL,
-                [escalation],
-                fail_silently=True,
-            )
-        )
+
+def _escalation_address() -> str:
+    from routing.models import Department
+
+    slug = getattr(settings, "WEBCARE_THREAT_DEPARTMENT", "communicatie")
+    address = Department.objects.filter(slug=slug).values_list("escalation_email", flat=True)
+    return address.first() or ""
+
+
+def mail_threat_escalation(*, conversation_id: int, flagged_by_id: int | None) -> bool:
+    """E-mail the security department's escalation address that a threat was flagged.
+
+    Run by the task inbox.mail_threat_escalation once the flag has committed. In the site's
+    language (settings.LANGUAGE_CODE): the address is a team's mailbox, not a person with a
+    language of their own. Returns whether a mail went out.
+    """
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from webcare.accounts.models import User
+
+    address = _escalation_address()
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if not address or conversation is None:
+        return False
+    context = {
+        "conversation": conversation,
+        "flagged_by": User.objects.filter(pk=flagged_by_id).first(),
+        "snippet": conversation.snippet[:200],
+        "url": conversation.get_absolute_url(),
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("emails/threat-subject.txt", context)
+        body = render_to_string("emails/threat-body.txt", context)
+    # A subject is one line, whatever the snippet held.
+    send_mail(" ".join(subject.split())[:150], body, settings.DEFAULT_FROM_EMAIL, [address])
+    return True
 
 
 def flag_conversation(

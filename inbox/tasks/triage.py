@@ -1,6 +1,6 @@
-"""Celery tasks of triage: platform calls that must never block the coordinator's request.
+"""Celery tasks of triage: platform calls and mail that must never block the coordinator's request.
 
-Registered through webcare/celery.py (autodiscover related_name="triage_tasks").
+Registered by importing the inbox.tasks package (Celery autodiscovers it); each declares its name.
 """
 
 from __future__ import annotations
@@ -58,3 +58,15 @@ def hide_on_platform(conversation_ids: list[int], hidden: bool) -> None:
             )
         )
     ConversationEvent.objects.bulk_create(events)
+
+
+@shared_task(name="inbox.mail_threat_escalation", acks_late=True, ignore_result=True)
+def mail_threat_escalation(conversation_id: int, flagged_by_id: int | None) -> None:
+    """Tell the security department's mailbox that a threat was flagged.
+
+    A worker lost mid-send runs it again and the mailbox hears twice: for a threat, a second
+    mail is better than none. A mail server that refuses raises, so the failure is logged.
+    """
+    from inbox.services.triage import mail_threat_escalation as mail
+
+    mail(conversation_id=conversation_id, flagged_by_id=flagged_by_id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages as flash
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,6 +36,7 @@ from inbox.models import (
 )
 from inbox.selectors import inbox as selectors
 from inbox.services import presence, triage
+from inbox.views.actions import run_action
 from webcare.csvcell import safe_cell
 from webcare.fragments import choices_key
 from webcare.http import AuthedRequest
@@ -350,22 +351,17 @@ def _error_response(request, conv: Conversation | None, message: str, status: in
 def _run_action(request, pk: int, form_class, act, *, removed, form_kwargs=None):
     conv = _get_conversation(request, pk)
     form = form_class(request.POST, **(form_kwargs(conv) if form_kwargs else {}))
-    if not form.is_valid():
-        errors = "; ".join(
-            f"{form.fields[f].label if f in form.fields else ''}: {' '.join(e)}".strip(": ")
-            for f, e in form.errors.items()
-        )
-        return _error_response(request, conv, errors or _("Check the form."), 400)
-    try:
-        message = act(conv, form.cleaned_data)
-    except triage.ConflictError as exc:
-        return _error_response(request, conv, str(exc), 409)
-    except ValidationError as exc:
-        return _error_response(request, conv, " ".join(exc.messages), 400)
-    except PermissionDenied as exc:
-        return _error_response(request, conv, str(exc) or _("Not allowed."), 403)
-    conv = _get_conversation(request, pk) if not request.htmx else conv
-    return _action_response(request, conv, message, removed=removed(conv))
+
+    def done(message: str):
+        changed = _get_conversation(request, pk) if not request.htmx else conv
+        return _action_response(request, changed, message, removed=removed(changed))
+
+    return run_action(
+        form,
+        lambda data: act(conv, data),
+        done=done,
+        refused=lambda message, status: _error_response(request, conv, message, status),
+    )
 
 
 def _left_shared_queue(conv: Conversation) -> bool:
@@ -519,16 +515,12 @@ def split(request: AuthedRequest, pk: int):
 def bulk(request: AuthedRequest):
     form = forms.BulkForm(request.POST)
     items = form.items(request.POST.getlist("selected"))
-    if not form.is_valid() or not items:
-        message = (
-            _("Select conversations and choose the action's value.")
-            if form.is_valid() or not items
-            else "; ".join(" ".join(e) for e in form.errors.values())
-        )
+    if not items:
+        message = _("Select conversations and choose the action's value.")
         return _error_response(request, None, message, 400)
-    data = form.cleaned_data
-    try:
-        result = triage.bulk_triage(
+
+    def act(data):
+        return triage.bulk_triage(
             action=data["action"],
             items=items,
             acting_user=request.user,
@@ -539,30 +531,37 @@ def bulk(request: AuthedRequest):
             flag=data["flag"],
             priority=data["priority"],
         )
-    except ValidationError as exc:
-        return _error_response(request, None, " ".join(exc.messages), 400)
-    message = ngettext(
-        "%(n)s conversation done.", "%(n)s conversations done.", len(result.done)
-    ) % {"n": len(result.done)}
-    if result.skipped:
-        message += " " + ngettext(
-            "%(n)s skipped: someone changed it in the meantime.",
-            "%(n)s skipped: someone changed them in the meantime.",
-            len(result.skipped),
-        ) % {"n": len(result.skipped)}
-    if request.htmx:
-        rows = list(
-            Conversation.objects.filter(pk__in=result.done).select_related(
-                "channel", "contact", "department", "assignee"
+
+    def done(result):
+        message = ngettext(
+            "%(n)s conversation done.", "%(n)s conversations done.", len(result.done)
+        ) % {"n": len(result.done)}
+        if result.skipped:
+            message += " " + ngettext(
+                "%(n)s skipped: someone changed it in the meantime.",
+                "%(n)s skipped: someone changed them in the meantime.",
+                len(result.skipped),
+            ) % {"n": len(result.skipped)}
+        if request.htmx:
+            rows = list(
+                Conversation.objects.filter(pk__in=result.done).select_related(
+                    "channel", "contact", "department", "assignee"
+                )
             )
-        )
-        # A row that left the shared queue is dropped from the list; the others re-rendered.
-        removed = [c.pk for c in rows if c.department_id or not c.is_open]
-        kept = [c for c in rows if c.pk not in removed]
-        context = {"message": message, "removed": removed, **_row_context(request, kept)}
-        return render(request, "inbox/bulk_result.html", context)
-    flash.success(request, message)
-    return redirect(reverse("inbox:inbox") + "?" + request.POST.get("filter_query", ""))
+            # A row that left the shared queue is dropped from the list; the others re-rendered.
+            removed = [c.pk for c in rows if c.department_id or not c.is_open]
+            kept = [c for c in rows if c.pk not in removed]
+            context = {"message": message, "removed": removed, **_row_context(request, kept)}
+            return render(request, "inbox/bulk_result.html", context)
+        flash.success(request, message)
+        return redirect(reverse("inbox:inbox") + "?" + form.cleaned_data["filter_query"])
+
+    return run_action(
+        form,
+        act,
+        done=done,
+        refused=lambda message, status: _error_response(request, None, message, status),
+    )
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from inbox.forms import EraseForm
 from inbox.models import Contact
 from inbox.services.privacy import erase_contact, export_contact_data
 from webcare.http import AuthedRequest
@@ -70,8 +71,10 @@ def privacy_export(request: AuthedRequest, contact_id: int):
 @admin_required
 def privacy_erase(request: AuthedRequest, contact_id: int):
     contact = get_object_or_404(Contact, pk=contact_id)
-    if request.POST.get("confirm") != "erase":
-        messages.error(request, _("Tick the box to confirm the erasure."))
+    form = EraseForm(request.POST)
+    if not form.is_valid():
+        # Nothing is erased without the tick: back to the contact's page, which says why.
+        messages.error(request, " ".join(form.errors["confirm"]))
         return redirect("inbox:privacy_contact", contact_id=contact.pk)
     result = erase_contact(contact=contact, acting_user=request.user)
     messages.success(

@@ -18,11 +18,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from inbox import forms
 from inbox.models import OPEN_STATUSES, AfterSend, Conversation, Reply, ReplyState
 from inbox.selectors import team as team_selectors
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
-from inbox.services.team import ActionRefused
+from inbox.views.actions import form_error_message, run_action
 from routing.models import Department
 from webcare.csvcell import safe_row
 from webcare.http import AuthedRequest
@@ -172,21 +173,43 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "notes": team_selectors.notes_for(conv),
         "faq_sets": team_selectors.faq_sets_for(conv),
         "after_send_choices": AfterSend.choices,
+        "typed": {},
         **extra,
     }
 
 
-def _respond(request: AuthedRequest, conv: Conversation, error: str = "", *, reread: bool = True):
-    """htmx: the re-rendered workspace; a plain POST: back to the page (flash on error)."""
+def _respond(
+    request: AuthedRequest,
+    conv: Conversation,
+    error: str = "",
+    *,
+    reread: bool = True,
+    typed: dict | None = None,
+):
+    """htmx: the re-rendered workspace; a plain POST: back to the page (flash on error).
+
+    `typed`: what the user typed into a form that was refused, shown again so nothing is lost.
+    """
     if request.htmx:
         if reread:  # the action changed it: read again, with its relations in one query
             conv = _conversation(request, conv.pk)
-        return render(
-            request, "inbox/team_workspace.html", _workspace_context(request, conv, error=error)
-        )
+        context = _workspace_context(request, conv, error=error, typed=typed or {})
+        return render(request, "inbox/team_workspace.html", context)
     if error:
         messages.error(request, error)
     return redirect("inbox:team_conversation", pk=conv.pk)
+
+
+def _refused(request: AuthedRequest, conv: Conversation, *, typed: dict | None = None):
+    """The workspace answers a no with its message (a 2xx, so htmx swaps it in on every page);
+    a late permission check stays a 403."""
+
+    def refused(message: str, status: int):
+        if status == 403:
+            raise PermissionDenied(message)
+        return _respond(request, conv, message, typed=typed)
+
+    return refused
 
 
 @require_GET
@@ -211,72 +234,69 @@ def workspace(request: AuthedRequest, pk: int):
     return render(request, "inbox/team_workspace.html", _workspace_context(request, conv))
 
 
-def _version(request: AuthedRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
-
-
-def _act(request: AuthedRequest, pk: int, action):
-    conv = _conversation(request, pk)
+def _actionable(request: AuthedRequest, pk: int) -> Conversation:
     # Permission before input validation: an outsider learns nothing from error messages.
-    if not team_selectors.may_act_on(request.user, conv):
-        raise PermissionDenied
     try:
-        action(conv)
-    except ActionRefused as exc:
-        return _respond(request, conv, str(exc))
-    return _respond(request, conv)
+        return team_selectors.get_conversation_to_act_on(request.user, pk)
+    except Conversation.DoesNotExist:
+        raise Http404 from None
+
+
+def _act(request: AuthedRequest, pk: int, form_class, action, *, done=None):
+    """The team's actions: action(conv, cleaned_data) is one service call; the workspace shows
+    the result (or `done` answers), or the refusal's message."""
+    conv = _actionable(request, pk)
+    return run_action(
+        form_class(request.POST),
+        lambda data: action(conv, data),
+        done=done or (lambda _result: _respond(request, conv)),
+        refused=_refused(request, conv),
+    )
 
 
 @require_POST
 @any_user_required
 def claim(request: AuthedRequest, pk: int):
-    return _act(request, pk, lambda c: team_services.claim_conversation(
-        conversation=c, acting_user=request.user, expected_version=_version(request)))  # fmt: skip
+    return _act(
+        request,
+        pk,
+        forms.TeamActionForm,
+        lambda c, data: team_services.claim_conversation(
+            conversation=c, acting_user=request.user, expected_version=data["version"]
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def unclaim(request: AuthedRequest, pk: int):
-    return _act(request, pk, lambda c: team_services.unclaim_conversation(
-        conversation=c, acting_user=request.user, expected_version=_version(request)))  # fmt: skip
+    return _act(
+        request,
+        pk,
+        forms.TeamActionForm,
+        lambda c, data: team_services.unclaim_conversation(
+            conversation=c, acting_user=request.user, expected_version=data["version"]
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def reassign(request: AuthedRequest, pk: int):
-    from webcare.accounts.models import User
-
-    def action(conv):
-        try:
-            assignee = User.objects.get(pk=int(request.POST.get("assignee", "0")))
-        except (User.DoesNotExist, ValueError):
-            raise ActionRefused(_("Choose a colleague.")) from None
-        team_services.reassign_conversation(
-            conversation=conv,
-            assignee=assignee,
+    return _act(
+        request,
+        pk,
+        forms.ReassignForm,
+        lambda c, data: team_services.reassign_conversation(
+            conversation=c,
+            assignee=data["assignee"],
             acting_user=request.user,
-            expected_version=_version(request),
-        )
+            expected_version=data["version"],
+        ),
+    )
 
-    return _act(request, pk, action)
 
-
-@require_POST
-@any_user_required
-def hand_back(request: AuthedRequest, pk: int):
-    conv = _conversation(request, pk)
-    if not team_selectors.may_act_on(request.user, conv):
-        raise PermissionDenied
-    try:
-        team_services.hand_back_conversation(
-            conversation=conv,
-            reason=request.POST.get("reason", ""),
-            acting_user=request.user,
-            expected_version=_version(request),
-        )
-    except ActionRefused as exc:
-        return _respond(request, conv, str(exc))
+def _back_to_queue(request: AuthedRequest):
     # The conversation left the team: back to the queue.
     messages.success(request, _("Handed back to the coordinator."))
     if request.htmx:
@@ -288,23 +308,58 @@ def hand_back(request: AuthedRequest, pk: int):
 
 @require_POST
 @any_user_required
+def hand_back(request: AuthedRequest, pk: int):
+    return _act(
+        request,
+        pk,
+        forms.HandBackForm,
+        lambda c, data: team_services.hand_back_conversation(
+            conversation=c,
+            reason=data["reason"],
+            acting_user=request.user,
+            expected_version=data["version"],
+        ),
+        done=lambda _conv: _back_to_queue(request),
+    )
+
+
+@require_POST
+@any_user_required
 def close(request: AuthedRequest, pk: int):
-    return _act(request, pk, lambda c: reply_services.close_conversation(
-        conversation=c, acting_user=request.user, reason=request.POST.get("reason", "")))  # fmt: skip
+    return _act(
+        request,
+        pk,
+        forms.CloseForm,
+        lambda c, data: reply_services.close_conversation(
+            conversation=c, acting_user=request.user, reason=data["reason"]
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def waiting(request: AuthedRequest, pk: int):
-    return _act(request, pk, lambda c: reply_services.set_waiting_on_customer(
-        conversation=c, acting_user=request.user))  # fmt: skip
+    return _act(
+        request,
+        pk,
+        forms.NoInputForm,
+        lambda c, data: reply_services.set_waiting_on_customer(
+            conversation=c, acting_user=request.user
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def note_add(request: AuthedRequest, pk: int):
-    return _act(request, pk, lambda c: reply_services.add_note(
-        conversation=c, text=request.POST.get("text", ""), acting_user=request.user))  # fmt: skip
+    return _act(
+        request,
+        pk,
+        forms.NoteForm,
+        lambda c, data: reply_services.add_note(
+            conversation=c, text=data["text"], acting_user=request.user
+        ),
+    )
 
 
 # --- Composer ----------------------------------------------------------------------------------
@@ -314,9 +369,7 @@ def note_add(request: AuthedRequest, pk: int):
 @any_user_required
 def canned_search(request: AuthedRequest, pk: int):
     """Canned answers matching ?q= (typed after "/"), filled in for this conversation."""
-    conv = _conversation(request, pk)
-    if not team_selectors.may_act_on(request.user, conv):
-        raise PermissionDenied
+    conv = _actionable(request, pk)
     matches = team_selectors.canned_answers_for(
         request.user, conv, query=request.GET.get("q", "").strip()[:100]
     )
@@ -327,15 +380,22 @@ def canned_search(request: AuthedRequest, pk: int):
 @any_user_required
 def preview(request: AuthedRequest, pk: int):
     """The reply as it will appear: count against the channel's limit, signature, thread split."""
-    conv = _conversation(request, pk)
-    if not team_selectors.may_act_on(request.user, conv):
-        raise PermissionDenied
+    conv = _actionable(request, pk)
+    form = forms.ComposerForm(request.POST)
+    if not form.is_valid():
+        # The text stays in the composer; the preview says what is wrong with it.
+        return render(
+            request,
+            "inbox/composer_preview.html",
+            {"conversation": conv, "error": form_error_message(form)},
+            status=400,
+        )
     composed = reply_services.compose_reply(
         conversation=conv,
         user=request.user,
-        text=request.POST.get("text", "")[:20000],
-        split=request.POST.get("split") == "on",
-        private=request.POST.get("private") == "on",
+        text=form.cleaned_data["text"],
+        split=form.cleaned_data["split"],
+        private=form.cleaned_data["private"],
     )
     return render(
         request, "inbox/composer_preview.html", {"composed": composed, "conversation": conv}
@@ -346,74 +406,96 @@ def preview(request: AuthedRequest, pk: int):
 @any_user_required
 def reply_save(request: AuthedRequest, pk: int):
     """Save the draft; with action=submit also send it on (to review or to the outbox)."""
-    conv = _conversation(request, pk)
-    if not team_selectors.may_act_on(request.user, conv):
-        raise PermissionDenied
-    draft = None
-    if request.POST.get("reply"):
-        draft = get_object_or_404(Reply, pk=request.POST["reply"], conversation=conv)
-    after_send = request.POST.get("after_send", AfterSend.ANSWERED)
-    if after_send not in AfterSend.values:
-        after_send = AfterSend.ANSWERED
-    fields = {
-        "conversation": conv,
-        "text": request.POST.get("text", "")[:20000],
-        "acting_user": request.user,
-        "reply": draft,
-        "private": request.POST.get("private") == "on",
-        "after_send": after_send,
-    }
-    try:
-        if request.POST.get("action") == "submit":
+    conv = _actionable(request, pk)
+
+    def save(data):
+        draft = None
+        if data["reply"]:
+            draft = get_object_or_404(Reply, pk=data["reply"], conversation=conv)
+        fields = {
+            "conversation": conv,
+            "text": data["text"],
+            "acting_user": request.user,
+            "reply": draft,
+            "private": data["private"],
+            "after_send": data["after_send"],
+        }
+        if data["action"] == "submit":
             reply_services.save_and_submit_reply(
-                **fields,
-                split=request.POST.get("split") == "on",
-                public_notice=request.POST.get("public_notice", "")[:1000],
+                **fields, split=data["split"], public_notice=data["public_notice"]
             )
         else:
             reply_services.save_draft(**fields)
-    except ActionRefused as exc:
-        return _respond(request, conv, str(exc))
-    # A reply changes no field of the conversation: no need to read it again.
-    return _respond(request, conv, reread=False)
+
+    # What was typed is shown again with a refusal: a reply is never lost to a bad field.
+    form = forms.ReplySaveForm(request.POST)
+    typed = {"text": form["text"].value() or ""}
+    return run_action(
+        form,
+        save,
+        # A reply changes no field of the conversation: no need to read it again.
+        done=lambda _result: _respond(request, conv, reread=False),
+        refused=_refused(request, conv, typed=typed),
+    )
 
 
-def _reply_action(request: AuthedRequest, reply_id: int, action):
+def _reply_action(request: AuthedRequest, reply_id: int, form_class, action):
     try:
         reply = team_selectors.get_reply_for_user(request.user, reply_id)
     except Reply.DoesNotExist:
         raise Http404 from None
     conv = reply.conversation
-    try:
-        action(reply)
-    except ActionRefused as exc:
-        return _respond(request, conv, str(exc))
-    return _respond(request, conv)
+    return run_action(
+        form_class(request.POST),
+        lambda data: action(reply, data),
+        done=lambda _result: _respond(request, conv),
+        refused=_refused(request, conv),
+    )
 
 
 @require_POST
 @any_user_required
 def reply_approve(request: AuthedRequest, reply_id: int):
-    return _reply_action(request, reply_id, lambda r: reply_services.approve_reply(
-        reply=r, acting_user=request.user, text=request.POST.get("text")))  # fmt: skip
+    return _reply_action(
+        request,
+        reply_id,
+        forms.ApproveForm,
+        lambda r, data: reply_services.approve_reply(
+            reply=r, acting_user=request.user, text=data["text"]
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def reply_send_back(request: AuthedRequest, reply_id: int):
-    return _reply_action(request, reply_id, lambda r: reply_services.send_back_reply(
-        reply=r, comment=request.POST.get("comment", ""), acting_user=request.user))  # fmt: skip
+    return _reply_action(
+        request,
+        reply_id,
+        forms.SendBackForm,
+        lambda r, data: reply_services.send_back_reply(
+            reply=r, comment=data["comment"], acting_user=request.user
+        ),
+    )
 
 
 @require_POST
 @any_user_required
 def reply_retry(request: AuthedRequest, reply_id: int):
-    return _reply_action(request, reply_id, lambda r: reply_services.retry_reply(
-        reply=r, acting_user=request.user))  # fmt: skip
+    return _reply_action(
+        request,
+        reply_id,
+        forms.NoInputForm,
+        lambda r, data: reply_services.retry_reply(reply=r, acting_user=request.user),
+    )
 
 
 @require_POST
 @any_user_required
 def reply_discard(request: AuthedRequest, reply_id: int):
-    return _reply_action(request, reply_id, lambda r: reply_services.discard_reply(
-        reply=r, acting_user=request.user))  # fmt: skip
+    return _reply_action(
+        request,
+        reply_id,
+        forms.NoInputForm,
+        lambda r, data: reply_services.discard_reply(reply=r, acting_user=request.user),
+    )

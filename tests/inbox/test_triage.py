@@ -118,7 +118,7 @@ def test_unhide_needs_a_hidden_conversation(conversation, coordinator):
 
 
 def test_threat_keeps_evidence_and_notifies_security_at_once(
-    conversation, coordinator, mailoutbox, django_capture_on_commit_callbacks
+    conversation, coordinator, mailoutbox, django_capture_on_commit_callbacks, eager_celery
 ):
     security = DepartmentFactory(
         name="Communicatie", slug="communicatie", escalation_email="veiligheid@example.org"
