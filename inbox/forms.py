@@ -182,18 +182,18 @@ class SplitForm(VersionedForm):
         self.fields["messages"].choices = list(message_choices)
 
 
+BULK_ACTION_CHOICES = [
+    ("forward", _("Forward")),
+    ("assign", _("Assign")),
+    ("no_reply", _("No reply needed")),
+    ("hide", _("Hide")),
+    ("flag", _("Flag")),
+    ("priority", _("Set priority")),
+]
+
+
 class BulkForm(forms.Form):
-    action = forms.ChoiceField(
-        label=_("Bulk action"),
-        choices=[
-            ("forward", _("Forward")),
-            ("assign", _("Assign")),
-            ("no_reply", _("No reply needed")),
-            ("hide", _("Hide")),
-            ("flag", _("Flag")),
-            ("priority", _("Set priority")),
-        ],
-    )
+    action = forms.ChoiceField(label=_("Bulk action"), choices=BULK_ACTION_CHOICES)
     selected = forms.CharField(required=False)  # filled from the checkboxes ("id:version")
     # The list's filters, to return to after a plain POST.
     filter_query = forms.CharField(required=False, max_length=2000)

@@ -327,7 +327,7 @@ def mail_threat_escalation(*, conversation_id: int, flagged_by_id: int | None) -
         return False
     context = {
         "conversation": conversation,
-        "flagged_by": User.objects.filter(pk=flagged_by_id).first(),
+        "flagged_by": User.objects.filter(pk=flagged_by_id).first() if flagged_by_id else None,
         "snippet": conversation.snippet[:200],
         "url": conversation.get_absolute_url(),
     }

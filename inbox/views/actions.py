@@ -23,7 +23,7 @@ def form_error_message(form: forms.Form) -> str:
     """The form's errors as one line, each after its field's label."""
     errors = "; ".join(
         f"{form.fields[f].label if f in form.fields and form.fields[f].label else ''}: "
-        f"{' '.join(e)}".strip(": ")
+        f"{' '.join(str(message) for message in e)}".strip(": ")
         for f, e in form.errors.items()
     )
     return errors or _("Check the form.")

@@ -10,6 +10,7 @@ same shape, sharing the list, panel and action-response helpers of this module.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -135,9 +136,9 @@ def inbox(request: AuthedRequest):
     if request.htmx and request.htmx.target == "inbox-results":
         return render(request, "inbox/inbox_results.html", context)
     current = {k: request.GET.get(k, "") for k in FILTER_KEYS}
-    options = {
+    options: dict[str, Sequence[tuple[object, object]]] = {
         "status": [("all", _("All"))] + list(Status.choices),
-        "department": [("any", _("All departments"))] + refs["department"],
+        "department": [("any", _("All departments")), *refs["department"]],
         "flag": [(int(f), label) for f, label in Flag.labels().items()],
         "manual_flag": [
             (int(f), Flag.labels()[f]) for f in triage.MANUAL_FLAGS if f != Flag.THREAT
@@ -145,7 +146,7 @@ def inbox(request: AuthedRequest):
         "language": forms.LANGUAGES[1:],
         "sentiment": list(Sentiment.choices),
         "priority": list(Priority.choices),
-        "bulk_action": forms.BulkForm.base_fields["action"].choices,
+        "bulk_action": forms.BULK_ACTION_CHOICES,
     }
     context.update(
         {

@@ -74,7 +74,7 @@ def privacy_erase(request: AuthedRequest, contact_id: int):
     form = EraseForm(request.POST)
     if not form.is_valid():
         # Nothing is erased without the tick: back to the contact's page, which says why.
-        messages.error(request, " ".join(form.errors["confirm"]))
+        messages.error(request, " ".join(str(m) for m in form.errors["confirm"]))
         return redirect("inbox:privacy_contact", contact_id=contact.pk)
     result = erase_contact(contact=contact, acting_user=request.user)
     messages.success(

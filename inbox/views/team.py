@@ -148,7 +148,7 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
     replies, earlier_replies = team_selectors.replies_for(
         conv, latest=None if all_replies else team_selectors.RECENT_REPLIES
     )
-    draft = next(
+    draft: team_selectors.ReplyItem | Reply | None = next(
         (r for r in replies if r.state == ReplyState.DRAFT and r.author_id == user.pk), None
     )
     if draft is None and earlier_replies:
