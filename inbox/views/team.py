@@ -109,15 +109,36 @@ def team_export(request: AuthedRequest):
     writer = csv.writer(Echo())
 
     def rows():
-        yield writer.writerow(["id", "received_at", "channel", "author", "team", "assignee",
-                               "status", "sla_due_at", "text"])  # fmt: skip
+        yield writer.writerow(
+            [
+                "id",
+                "received_at",
+                "channel",
+                "author",
+                "team",
+                "assignee",
+                "status",
+                "sla_due_at",
+                "text",
+            ]
+        )
         for c in qs.iterator(chunk_size=500):
             # Channel names, handles and texts come from outside: no formulas (csvcell).
-            yield writer.writerow(safe_row([
-                c.pk, c.received_at.isoformat(), c.channel.name, c.contact.handle,
-                c.department.name if c.department else "", c.assignee or "", c.status,
-                c.sla_due_at.isoformat() if c.sla_due_at else "", c.snippet,
-            ]))  # fmt: skip
+            yield writer.writerow(
+                safe_row(
+                    [
+                        c.pk,
+                        c.received_at.isoformat(),
+                        c.channel.name,
+                        c.contact.handle,
+                        c.department.name if c.department else "",
+                        c.assignee or "",
+                        c.status,
+                        c.sla_due_at.isoformat() if c.sla_due_at else "",
+                        c.snippet,
+                    ]
+                )
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="team-queue.csv"'

@@ -59,9 +59,14 @@ def test_the_task_mails_after_commit_with_the_template_text(
 
 
 def test_the_mail_is_in_the_sites_language_not_the_flaggers(
-    conversation, coordinator, security, mailoutbox, eager_celery, settings,
+    conversation,
+    coordinator,
+    security,
+    mailoutbox,
+    eager_celery,
+    settings,
     django_capture_on_commit_callbacks,
-):  # fmt: skip
+):
     settings.LANGUAGE_CODE = "nl"
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         flag_threat(conversation, coordinator)
