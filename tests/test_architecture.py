@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("inbox", "routing", "reports", "webcare")
+PACKAGES = ("inbox", "routing", "reports", "webcare", "api")
 LONG = 600
 
 

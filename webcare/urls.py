@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),
     path("hooks/", include("inbox.webhook_urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     # Two-factor login, health and metrics.
     path("login/two-factor/", two_factor.two_factor_verify, name="two_factor_verify"),

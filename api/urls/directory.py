@@ -1,0 +1,3 @@
+"""Routes: directory."""
+
+urlpatterns: list = []
