@@ -30,7 +30,12 @@ from reports.views import MAX_CUSTOM_DAYS, panel_data
 
 
 class FiguresQuerySerializer(serializers.Serializer):
-    panel = serializers.ChoiceField(choices=sorted(PANELS), help_text=_("Which dashboard panel."))
+    panel = serializers.ChoiceField(
+        choices=sorted(PANELS),
+        required=False,
+        default="response",
+        help_text=_("Which dashboard panel."),
+    )
     days = serializers.ChoiceField(
         choices=PERIOD_CHOICES,
         required=False,

@@ -117,7 +117,6 @@ def test_a_token_limited_to_a_team_counts_that_team(
 @pytest.mark.parametrize(
     "params",
     [
-        {},
         {"panel": "nope"},
         {"panel": "volume", "days": 8},
         {"panel": "volume", "from": "2026-01-02"},
