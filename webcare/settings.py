@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "routing",
     "inbox",
     "reports",
+    "integrations",
 ]
 
 MIDDLEWARE = [
