@@ -30,6 +30,7 @@ urlpatterns = [
     path("dashboards/", include("reports.urls")),
     path("settings/", views.settings_page, name="settings"),
     path("settings/tokens/", include("api.urls.settings")),
+    path("settings/webhooks/", include("integrations.urls")),
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),
     path("hooks/", include("inbox.webhook_urls")),
