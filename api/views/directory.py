@@ -41,7 +41,9 @@ from webcare.accounts.models import User
 CONTACT_CONVERSATIONS = 50
 
 ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="No, an unknown, expired or revoked token."),
+    401: OpenApiResponse(
+        ErrorSerializer, description="No token, or an unknown, expired or revoked one."
+    ),
     403: OpenApiResponse(ErrorSerializer, description="The person may not read this."),
     429: OpenApiResponse(ErrorSerializer, description="Over the token's rate; see Retry-After."),
 }
