@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -167,23 +168,32 @@ def test_hide_all_under_a_house_rule_leaves_threats_and_taken_out_items(crisis, 
     assert Conversation.objects.filter(pk__in=threats, status=Status.NEW).count() == 5
 
 
-def test_a_threat_flagged_after_confirming_is_still_left_out(crisis, coordinator):
+@pytest.mark.parametrize("action", ["answer", "hide"])
+def test_a_threat_flagged_after_confirming_is_still_left_out(crisis, coordinator, action):
     from inbox.services.triage import flag_conversation
 
+    rule = HouseRule.objects.create(title="Geen scheldwoorden", text="We verbergen schelden.")
     record = actions.start_action(
         cluster=crisis,
-        action="answer",
+        action=action,
         acting_user=coordinator,
         revision=crisis.revision,
         text="Sorry",
+        rule=rule,
     )
-    late = Conversation.objects.get(pk=int(next(iter(record.items))))
+    late, quiet = Conversation.objects.filter(pk__in=[int(pk) for pk in record.items])[:2]
     flag_conversation(
         conversation=late, flag=Flag.THREAT, acting_user=coordinator, version=late.version
     )
+    # Whatever sets the flag without moving the version on: the threat is still left out.
+    Conversation.objects.filter(pk=quiet.pk).update(flags=F("flags").bitor(int(Flag.THREAT)))
     actions.run_action(record.pk)
-    assert not Reply.objects.filter(conversation=late).exists()
-    assert Reply.objects.count() == 499
+    for conversation in (late, quiet):
+        conversation.refresh_from_db()
+        assert conversation.status == Status.NEW
+        assert not Reply.objects.filter(conversation=conversation).exists()
+    record.refresh_from_db()
+    assert (record.done, record.skipped) == (498, 2)
 
 
 def test_only_coordinators_act(crisis, manager, staff_a, client):
