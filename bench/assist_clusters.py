@@ -153,7 +153,7 @@ def main() -> None:
     while (done := cluster_batch(now=timezone.now())) > 0:
         read += done
     full_s = time.perf_counter() - t
-    largest = CrisisCluster.objects.order_by("-size").first()
+    largest = CrisisCluster.objects.order_by("-size")[0]
     print(f"clustered {read} mentions in {full_s:.1f} s; largest cluster {largest.size}")
 
     ingest_messages(channel=channel, messages=incoming(args.n, args.n + 1000))
