@@ -48,6 +48,12 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "reports:weekly": ("get", MANAGER),
     "reports:crisis": ("get", MANAGER),
     "reports:crisis_live": ("get", MANAGER),
+    # Crisis clusters: managers watch, coordinators act (reports/crisis/views.py).
+    "reports:crisis_clusters": ("get", COORD | MANAGER),
+    "reports:crisis_cluster": ("get", COORD | MANAGER),
+    "reports:crisis_cluster_action": ("get", COORD | MANAGER),
+    "reports:crisis_take_out": ("post", COORD),
+    "reports:crisis_cluster_act": ("post", COORD),
     "settings": ("get", ALL),
     "tokens:list": ("get", ALL),
     "tokens:create": ("post", ALL),
@@ -205,6 +211,17 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         acting_user=admin_user,
     )
     rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
+    from django.utils import timezone
+
+    from reports.models import CrisisCluster, CrisisClusterAction
+
+    cluster = CrisisCluster.objects.create(
+        kind="near", sample="Schande", first_at=timezone.now(), last_at=timezone.now(), size=1
+    )
+    cluster.members.create(conversation=conversation, message_id=0, score=100)
+    cluster_action = CrisisClusterAction.objects.create(
+        cluster=cluster, action="answer", actor=coordinator, text="Sorry", items={}
+    )
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
     from api.tokens import create_personal_token
@@ -229,6 +246,16 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
             )
         },
         "routing:policy_edit:pk": policy.pk,
+        **{
+            f"reports:{name}:pk": cluster.pk
+            for name in (
+                "crisis_cluster",
+                "crisis_cluster_action",
+                "crisis_take_out",
+                "crisis_cluster_act",
+            )
+        },
+        "action_pk": cluster_action.pk,
         "routing:calendar_edit:pk": calendar.pk,
         "routing:rule_edit:pk": rule.pk,
         "name": "volume",
