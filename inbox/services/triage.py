@@ -39,7 +39,9 @@ from inbox.models import (
     Priority,
     Status,
 )
+from inbox.services import labels
 from inbox.services.refusals import ConflictError
+from inbox.services.refusals import who_changed as _who_changed
 from routing.sla.clocks import SLA_FIELDS, with_sla_fields
 from routing.sla.hooks import (
     on_conversation_opened,
@@ -63,18 +65,6 @@ class BulkResult:
 def _check_permission(user) -> None:
     if not (user.is_authenticated and user.is_coordinator):
         raise PermissionDenied(_("Only coordinators and administrators can triage."))
-
-
-def _who_changed(conversation_id: int) -> str:
-    last = (
-        ConversationEvent.objects.filter(conversation_id=conversation_id)
-        .select_related("actor")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if last is None or last.actor is None:
-        return _("Someone")
-    return str(last.actor)
 
 
 def _apply(
@@ -479,7 +469,7 @@ def split_conversation(
 
 # --- Bulk -----------------------------------------------------------------------------------
 
-BULK_ACTIONS = ("forward", "assign", "no_reply", "hide", "flag", "priority")
+BULK_ACTIONS = ("forward", "assign", "no_reply", "hide", "flag", "priority", "label", "unlabel")
 
 
 def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params: Any) -> BulkResult:
@@ -491,6 +481,12 @@ def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params:
     _check_permission(acting_user)
     if action not in BULK_ACTIONS:
         raise ValidationError(_("Unknown bulk action."))
+    if action in ("label", "unlabel"):
+        # Labels change no status, team or clock: their own set-based path (inbox.services.labels).
+        done, skipped = labels.bulk_label(
+            items=items, label=params["label"], on=action == "label", acting_user=acting_user
+        )
+        return BulkResult(done=done, skipped=skipped)
     now = timezone.now()
     updates: dict[str, Any]
     data: dict[str, Any]
