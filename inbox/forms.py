@@ -396,4 +396,6 @@ class ConversationLabelsForm(VersionedForm):
 
     def __init__(self, *args, current: frozenset[int] = frozenset(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["labels"].queryset = Label.objects.filter(Q(is_active=True) | Q(pk__in=current))
+        field = self.fields["labels"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = Label.objects.filter(Q(is_active=True) | Q(pk__in=current))

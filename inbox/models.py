@@ -300,7 +300,7 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Changed only by inbox.services.labels (and routing rules through it): audited, versioned.
-    labels = models.ManyToManyField(
+    labels: "models.ManyToManyField[Label, ConversationLabel]" = models.ManyToManyField(
         "Label", through="ConversationLabel", related_name="conversations", blank=True
     )
 

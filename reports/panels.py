@@ -467,6 +467,10 @@ def _label_names(ids) -> dict[int, str]:
     return dict(Label.objects.filter(pk__in=list(ids)).values_list("id", "name"))
 
 
+def _duration(seconds: float | None) -> Duration | str:
+    return "–" if seconds is None else Duration(seconds)
+
+
 def labels_panel(period: Period, scope: Scope) -> Panel:
     """Per label: conversations that arrived in the period with it, answered, first response."""
     figures, _weeks = label_figures(period, scope=scope)
@@ -477,8 +481,8 @@ def labels_panel(period: Period, scope: Scope) -> Panel:
             names.get(pk, str(pk)),
             figures[pk].conversations,
             figures[pk].answered,
-            Duration(figures[pk].p50) if figures[pk].p50 is not None else "–",
-            Duration(figures[pk].p90) if figures[pk].p90 is not None else "–",
+            _duration(figures[pk].p50),
+            _duration(figures[pk].p90),
         ]
         for pk in order
     ]

@@ -11,6 +11,7 @@ may_see_team, may_act_on); split apart, each module would import them back from 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
@@ -173,7 +174,7 @@ def _team_row(values: tuple) -> TeamRow:
     )
 
 
-def team_row_values(rows: list[TeamRow]) -> list[dict[str, str]]:
+def team_row_values(rows: list[TeamRow]) -> list[dict[str, Any]]:
     """What each team queue row shows (inbox/team_rows.html), as text.
 
     The template reads one dict per row instead of calling filters on each value (numbers

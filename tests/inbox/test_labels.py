@@ -36,11 +36,15 @@ def klacht(admin_user):
 
 @pytest.fixture
 def pers(admin_user):
-    return create_label(name="Pers", colour="blue", description="Journalisten", acting_user=admin_user)
+    return create_label(
+        name="Pers", colour="blue", description="Journalisten", acting_user=admin_user
+    )
 
 
 def labels_on(conv) -> set[str]:
-    return set(ConversationLabel.objects.filter(conversation=conv).values_list("label__name", flat=True))
+    return set(
+        ConversationLabel.objects.filter(conversation=conv).values_list("label__name", flat=True)
+    )
 
 
 # --- Services ------------------------------------------------------------------------------
@@ -173,7 +177,10 @@ def test_the_inbox_and_the_team_queue_filter_by_label(
     ]
     team = [
         ConversationFactory(
-            channel=channel, department=team_a, status="triaged", received_at=now - timedelta(hours=i)
+            channel=channel,
+            department=team_a,
+            status="triaged",
+            received_at=now - timedelta(hours=i),
         )
         for i in range(3)
     ]
