@@ -11,8 +11,8 @@ may_see_team, may_act_on); split apart, each module would import them back from 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet, Subquery
