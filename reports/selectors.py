@@ -534,10 +534,13 @@ def label_figures(
 
     Not a rollup: a label is added and removed long after the messages were counted, and a
     rollup would keep counting what was taken off. Uses index: convlabel_received_idx reads only
-    the labelled conversations of the period (the arrival time is copied onto the link), each
-    joined by primary key to its clock (reports' own first response, as every dashboard figure)
-    and, for a team scope, to its conversation. One query; cost grows with the labelled
-    conversations of the period, never with the messages.
+    the labelled conversations of the period (the arrival time is copied onto the link); their
+    clocks (reports' own first response, as every dashboard figure) and, for a team scope,
+    their teams are joined. Cost grows with the labelled conversations of the period, not with
+    the messages, but it is per conversation: measured on this machine with 2,000,000
+    conversations, 40% labelled, 30 days took 1.6 s in SQL (PostgreSQL hashed every clock) and
+    ~3.8 s for the panel, over the dashboard budget. Meeting it needs counts and duration bins
+    per label and day kept by the rollup, adjusted when a label comes or goes (not done yet).
     """
     from inbox.models import Conversation, ConversationLabel
     from reports.models import ConversationClock
