@@ -32,6 +32,7 @@ from inbox.models import (
     OPEN_STATUSES,
     Conversation,
     ConversationEvent,
+    ConversationLabel,
     Flag,
     HouseRule,
     Message,
@@ -418,6 +419,10 @@ def merge_conversations(
             data={"source_id": source.pk, "moved_messages": moved},
         )
         conv.message_count += moved
+        # The labels dashboard reads a period's labels by the arrival time copied onto them.
+        ConversationLabel.objects.filter(conversation_id=target.pk).update(
+            received_at=min(target.received_at, source.received_at)
+        )
     return conv
 
 

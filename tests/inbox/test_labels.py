@@ -241,6 +241,42 @@ def test_the_label_filter_keeps_the_inbox_page_index_driven(coordinator, klacht,
     assert len(page) == 51
 
 
+@pytest.mark.postgres  # reads PostgreSQL's plan
+def test_the_label_filter_keeps_the_team_queue_on_its_index(staff_a, team_a, klacht, channel):
+    from inbox.models import Contact
+
+    contact = Contact.objects.create(channel=channel, external_id="c", handle="huurder")
+    now = timezone.now()
+    Conversation.objects.bulk_create(
+        Conversation(
+            channel=channel,
+            contact=contact,
+            thread_key=f"t-{i}",
+            snippet="Lekkage",
+            received_at=now - timedelta(minutes=i),
+            last_message_at=now,
+            sla_due_at=now + timedelta(minutes=i % 90),
+            status="new" if i % 10 else "triaged",
+            department=None if i % 10 else team_a,
+        )
+        for i in range(20000)
+    )
+    ids = Conversation.objects.filter(department=team_a).values_list("id", "received_at")
+    ConversationLabel.objects.bulk_create(
+        ConversationLabel(conversation_id=pk, label=klacht, received_at=at) for pk, at in ids[::3]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_conversation")
+        cursor.execute("ANALYZE inbox_conversationlabel")
+    rows, _key = team_selectors.team_queue_page(staff_a, label=klacht.pk)
+    assert len(rows) == team_selectors.PAGE_SIZE
+    qs = team_selectors.label_filter(
+        team_selectors.team_conversations(staff_a).filter(status__in=OPEN_STATUSES), klacht.pk
+    )
+    plan = qs.order_by("sla_due_at", "received_at", "id").values("id")[:51].explain()
+    assert "Seq Scan on inbox_conversation " not in plan + " ", plan
+
+
 # --- Routing rules -------------------------------------------------------------------------
 
 
@@ -372,3 +408,15 @@ def test_open_statuses_only_in_the_team_queue_filter(staff_a, team_a, klacht, co
     set_labels(conversation=closed, add=[klacht], remove=[], acting_user=coordinator)
     assert closed.status not in OPEN_STATUSES
     assert team_selectors.team_queue_page(staff_a, label=klacht.pk)[0] == []
+
+
+def test_a_merge_moves_the_labels_arrival_time_with_the_conversation(coordinator, klacht, channel):
+    now = timezone.now()
+    target = ConversationFactory(channel=channel, received_at=now)
+    source = ConversationFactory(channel=channel, received_at=now - timedelta(days=2))
+    set_labels(conversation=target, add=[klacht], remove=[], acting_user=coordinator)
+    triage.merge_conversations(
+        target=target, source=source, acting_user=coordinator, target_version=2, source_version=1
+    )
+    link = ConversationLabel.objects.get(conversation=target)
+    assert link.received_at == source.received_at
