@@ -29,9 +29,12 @@ urlpatterns = [
     path("dashboards/", reports_views.dashboard, name="dashboards"),
     path("dashboards/", include("reports.urls")),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/tokens/", include("api.urls.settings")),
+    path("settings/webhooks/", include("integrations.urls")),
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),
     path("hooks/", include("inbox.webhook_urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     # Two-factor login, health and metrics.
     path("login/two-factor/", two_factor.two_factor_verify, name="two_factor_verify"),

@@ -49,6 +49,11 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "reports:crisis": ("get", MANAGER),
     "reports:crisis_live": ("get", MANAGER),
     "settings": ("get", ALL),
+    "tokens:list": ("get", ALL),
+    "tokens:create": ("post", ALL),
+    "tokens:service_create": ("post", ADMIN),
+    # The sample token is the coordinator's: its owner and administrators may revoke it.
+    "tokens:revoke": ("post", COORD),
     "routing:departments": ("get", COORD),
     "inbox:inbox": ("get", COORD),
     "inbox:conversation": ("get", TEAM_A_READ),
@@ -77,6 +82,13 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:channels": ("get", ADMIN),
     "inbox:channel_new": ("get", ADMIN),
     "inbox:channel_edit": ("get", ADMIN),
+    "integrations:webhooks": ("get", ADMIN),
+    "integrations:webhook_new": ("get", ADMIN),
+    "integrations:webhook_log": ("get", ADMIN),
+    "integrations:webhook_edit": ("get", ADMIN),
+    "integrations:webhook_active": ("post", ADMIN),
+    "integrations:webhook_delete": ("post", ADMIN),
+    "integrations:webhook_test": ("post", ADMIN),
     "routing:sla": ("get", MANAGER),
     "routing:policy_new": ("get", MANAGER),
     "routing:policy_edit": ("get", MANAGER),
@@ -135,7 +147,10 @@ def _walk(patterns, prefix="", namespace=""):
 
 
 ALL_PATTERNS = list(_walk(get_resolver().url_patterns))
-APP_PATTERNS = [p for p in ALL_PATTERNS if not p[0].startswith("admin/")]
+# The REST API answers tokens and scopes, not login pages: tests/api/test_matrix.py holds its
+# table of every endpoint for every role and token scope.
+API_PATTERNS = [p for p in ALL_PATTERNS if p[0].startswith("api/v1/")]
+APP_PATTERNS = [p for p in ALL_PATTERNS if not p[0].startswith(("admin/", "api/v1/"))]
 ADMIN_PATTERNS = [p for p in ALL_PATTERNS if p[0].startswith("admin/")]
 
 
@@ -184,12 +199,24 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         version=conversation.version,
     )
     channel = Channel.objects.create(kind="webhook", name="Signed webhook")
+    from integrations.services.subscriptions import create_subscription
+
+    subscription, _secret = create_subscription(
+        name="Zaaksysteem",
+        url="https://zaken.example.org/webcare",
+        event_types=["conversation.forwarded"],
+        acting_user=admin_user,
+    )
     rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
     from inbox.models import Label
 
     label = Label.objects.create(name="Klacht", colour="red")
+
+    from api.tokens import create_personal_token
+
+    coordinator_token, _raw = create_personal_token(user=coordinator, name="Koppeling")
     return {
         "pk": conversation.pk,
         "reply_id": reply.pk,
@@ -198,6 +225,16 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "channel_id": channel.pk,
         # URL names whose "pk" is not a conversation
         "inbox:channel_edit:pk": channel.pk,
+        **{
+            f"integrations:{name}:pk": subscription.pk
+            for name in (
+                "webhook_log",
+                "webhook_edit",
+                "webhook_active",
+                "webhook_delete",
+                "webhook_test",
+            )
+        },
         "routing:policy_edit:pk": policy.pk,
         "routing:calendar_edit:pk": calendar.pk,
         "routing:rule_edit:pk": rule.pk,
@@ -208,6 +245,7 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "routing:rule_delete:pk": rule.pk,
         "inbox:contact_note:conversation_pk": conversation.pk,
         "inbox:contact_note:pk": conversation.contact_id,
+        "tokens:revoke:pk": coordinator_token.pk,
     }
 
 

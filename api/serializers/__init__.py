@@ -1,0 +1,1 @@
+"""Serializers: the API's input and output shapes, one module per area."""

@@ -1,0 +1,3 @@
+"""Routes: conversations."""
+
+urlpatterns: list = []
