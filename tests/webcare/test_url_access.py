@@ -113,6 +113,9 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:unhide": ("post", COORD),
     "inbox:flag": ("post", COORD),
     "inbox:priority": ("post", COORD),
+    "inbox:conversation_labels": ("post", TEAM_A_ACT),
+    "inbox:labels": ("get", ADMIN),
+    "inbox:label_edit": ("get", ADMIN),
     "inbox:merge": ("post", COORD),
     "inbox:split": ("post", COORD),
     "inbox:evidence": ("get", COORD),
@@ -224,6 +227,10 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
     )
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
+    from inbox.models import Label
+
+    label = Label.objects.create(name="Klacht", colour="red")
+
     from api.tokens import create_personal_token
 
     coordinator_token, _raw = create_personal_token(user=coordinator, name="Koppeling")
@@ -258,6 +265,7 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "action_pk": cluster_action.pk,
         "routing:calendar_edit:pk": calendar.pk,
         "routing:rule_edit:pk": rule.pk,
+        "inbox:label_edit:pk": label.pk,
         "name": "volume",
         "contact_id": conversation.contact_id,
         "routing:rule_move:pk": rule.pk,
