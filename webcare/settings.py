@@ -425,6 +425,8 @@ SPECTACULAR_SETTINGS = {
     "figures. Authenticate with `Authorization: Bearer <token>` (Settings → API tokens).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs hold no data: public, so an integrator can read them first.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
