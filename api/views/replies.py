@@ -7,7 +7,9 @@ outbox task posts after the transaction commits; the API never calls a platform 
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
@@ -88,6 +90,9 @@ def reply_detail(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def submit(request: Request, pk: int) -> Response:
     reply = get_reply(request, pk)
+    if reply.author_id != request.user.pk:
+        # Whose draft it is decides who may send it: a permission, so a 403 before any input.
+        raise PermissionDenied(_("Only your own draft can be sent."))
     data = s.SubmitSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     with refusals():
@@ -110,6 +115,8 @@ def submit(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def approve(request: Request, pk: int) -> Response:
     reply = get_reply(request, pk)
+    if reply.author_id == request.user.pk:
+        raise PermissionDenied(_("Ask a colleague: you cannot review your own reply."))
     data = s.ApproveSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     with refusals():

@@ -70,7 +70,7 @@ def test_review_then_a_colleague_approves(api_client, token_for, anna, lead_a, c
     submitted = post(anna, f"/api/v1/replies/{reply_id}/submit/")
     assert submitted.json()["state"] == "in_review"
     own = post(anna, f"/api/v1/replies/{reply_id}/approve/")
-    assert own.status_code == 400 and "detail" in own.json()
+    assert own.status_code == 403 and "detail" in own.json()
     lars = api_client(token_for(lead_a, scope="write"))
     approved = post(
         lars, f"/api/v1/replies/{reply_id}/approve/", {"text": "Sorry voor het wachten."}
@@ -94,6 +94,13 @@ def test_the_state_shows_the_post_once_sent(api_client, token_for, staff_a, staf
     assert body["state"] == "sent" and body["url"] == "https://x.com/woonstad/status/1"
     # Another team sees neither the reply nor that it exists.
     assert api_client(token_for(staff_b)).get(f"/api/v1/replies/{reply.pk}/").status_code == 404
+
+
+def test_only_the_author_submits(api_client, token_for, coordinator, staff_a, conv):
+    reply = Reply.objects.create(conversation=conv, author=staff_a, text="Hallo")
+    cora = api_client(token_for(coordinator, scope="write"))
+    assert post(cora, f"/api/v1/replies/{reply.pk}/submit/").status_code == 403
+    assert Reply.objects.get().state == ReplyState.DRAFT
 
 
 def test_another_team_cannot_draft_submit_or_approve(api_client, token_for, staff_a, staff_b, conv):
