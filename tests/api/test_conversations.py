@@ -4,6 +4,7 @@ each through the UI's service (its audit event, its SLA hooks) and inside the to
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inbox.models import (
+    Conversation,
     ConversationEvent,
     Flag,
     HouseRule,
@@ -388,3 +390,48 @@ def test_the_schema_describes_every_route(api_client, token_for, staff_a):
         "/api/v1/replies/{id}/approve/",
     ]:
         assert path in paths
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", ["coordinator", "staff_a"])
+def test_a_page_is_read_from_the_inbox_index_without_a_sort(
+    request, api_client, token_for, channel, team_a, team_b, who
+):
+    """The list's default (open conversations, every team the person sees), on a table where
+    most rows are closed: PostgreSQL reads the page in order from conv_open_inbox_idx, as the
+    inbox does, and stops after it; no sort, no count, whatever the table's size."""
+    from django.db.models import Q
+
+    from api.serializers.conversations import ConversationListQuerySerializer
+    from api.views.conversations import filtered
+    from inbox.models import Contact
+    from inbox.selectors.inbox import conversations_visible_to
+
+    user = request.getfixturevalue(who)
+    contact = Contact.objects.create(channel=channel, external_id="c", handle="huurder")
+    now = timezone.now()
+    Conversation.objects.bulk_create(
+        Conversation(
+            channel=channel,
+            contact=contact,
+            thread_key=f"t{i}",
+            status=Status.CLOSED if i % 10 else Status.TRIAGED,
+            department=(team_a, team_b, None)[i % 3],
+            received_at=now - timedelta(seconds=i),
+            last_message_at=now,
+        )
+        for i in range(20000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_conversation")
+    first = api_client(token_for(user)).get(LIST, {"limit": 50}).json()
+    cursor_key = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
+    query = ConversationListQuerySerializer(data={"cursor": cursor_key})
+    query.is_valid(raise_exception=True)
+    received_at, pk = query.validated_data["cursor"]
+    qs = filtered(conversations_visible_to(user), query.validated_data).filter(
+        Q(received_at__lt=received_at) | Q(received_at=received_at, id__lt=pk),
+        received_at__lte=received_at,
+    )
+    plan = qs.order_by("-received_at", "-id")[:51].explain()
+    assert "conv_open_inbox_idx" in plan and "Sort" not in plan, plan
