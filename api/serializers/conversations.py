@@ -365,9 +365,14 @@ class ConversationListQuerySerializer(serializers.Serializer):
         return decode_cursor(value)
 
 
+MAX_VERSION = 2**31 - 1  # the column's range (PostgreSQL integer)
+
+
 class VersionedSerializer(serializers.Serializer):
     version = serializers.IntegerField(
-        min_value=1, help_text=_("The conversation's version as you last read it.")
+        min_value=1,
+        max_value=MAX_VERSION,
+        help_text=_("The conversation's version as you last read it."),
     )
 
 
@@ -394,6 +399,7 @@ class NoReplySerializer(VersionedSerializer):
 class TeamActionSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_VERSION,
         required=False,
         help_text=_("The version you last read: a conflict check (409), optional."),
     )

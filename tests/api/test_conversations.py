@@ -164,6 +164,8 @@ def test_filters(api_client, token_for, coordinator, channel, team_a, in_a, in_b
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),
         ({"department": 999999}, "department"),
+        ({"department": "9" * 30}, "department"),
+        ({"channel": "9" * 30}, "channel"),
         ({"status": "gone"}, "status"),
         ({"flag": "purple"}, "flag"),
     ],
@@ -172,6 +174,19 @@ def test_bad_query_is_a_400_naming_the_field(api_client, token_for, coordinator,
     response = api_client(token_for(coordinator)).get(LIST, query)
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_out_of_range_numbers_are_answered_not_a_500(api_client, token_for, coordinator, shared):
+    from api.serializers.conversations import encode_cursor
+
+    client = api_client(token_for(coordinator, scope="write"))
+    far = encode_cursor((timezone.now() + timedelta(days=1), 10**30))
+    assert ids(client.get(LIST, {"cursor": far})) == [shared.pk]
+    assert client.get(f"{LIST}{10**30}/").status_code == 404
+    response = client.post(
+        url(shared, "assign"), {"assignee": 10**30, "version": 10**30}, format="json"
+    )
+    assert response.status_code == 400
 
 
 def test_the_list_reads_a_fixed_number_of_queries(api_client, token_for, coordinator, team_a):
