@@ -70,6 +70,8 @@ app.conf.beat_schedule = {
     "sweep-sla": {"task": "routing.sweep_sla", "schedule": 60.0},
     "detect-spikes": {"task": "inbox.detect_spikes", "schedule": 60.0},
     "outbox-recover": {"task": "inbox.recover_outbox", "schedule": 60.0},
+    # Outgoing webhooks due for a (re)try; each event also queues a run after its commit.
+    "deliver-webhooks": {"task": "integrations.deliver_webhooks", "schedule": 30.0},
     "auto-close": {"task": "inbox.auto_close", "schedule": 3600.0},
     # Dashboard rollups: new messages and audit events since the stored watermark.
     "update-rollups": {"task": "reports.update_rollups", "schedule": 60.0},

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "routing",
     "inbox",
     "reports",
+    "integrations",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

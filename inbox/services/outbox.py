@@ -45,6 +45,8 @@ from inbox.models import (
     ReplyState,
     Status,
 )
+from integrations.models import EventType
+from integrations.services.events import emit_for_conversations
 from routing.sla.hooks import on_agent_reply, on_status_changed
 from webcare.jobs import enqueue
 
@@ -310,6 +312,17 @@ def _mark_sent(reply: Reply, *, url: str) -> None:
     on_agent_reply(conversation, at=now, user=reply.author)
     if conversation.status != old_status:  # waiting pauses the clock, close stops it
         on_status_changed(conversation, old_status, conversation.status, at=now)
+    emit_for_conversations(
+        EventType.REPLY_SENT,
+        [conversation.pk],
+        occurred_at=now,
+        extra={
+            "reply_id": reply.pk,
+            "private": reply.private,
+            "external_url": url,
+            "author_id": reply.author_id,
+        },
+    )
 
 
 def give_up(*, reply_id: int, error: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,6 +12,8 @@ from django.utils.translation import gettext as _
 from inbox.lib import spikes
 from inbox.models import Channel, Direction, Message, SpikeAlert
 from inbox.services.notifications import notify_users
+from integrations.models import EventType
+from integrations.services.events import emit
 from webcare.accounts.models import Role, User
 
 
@@ -56,26 +59,47 @@ def detect_spikes(*, now: datetime) -> list[SpikeAlert]:
     window = spikes.window_start(now)
     previous_window = window - spikes.WINDOW
     created: list[SpikeAlert] = []
-    for channel in Channel.objects.filter(enabled=True).only("id", "name", "keywords"):
+    for channel in Channel.objects.filter(enabled=True).only("id", "name", "kind", "keywords"):
         for keyword, (count, history) in _window_counts(channel, now).items():
             decision = spikes.decide(count, history)
             if not decision.is_spike:
                 continue
-            alert, was_created = SpikeAlert.objects.get_or_create(
-                channel=channel,
-                keyword=keyword,
-                window_start=window,
-                defaults={"count": count, "baseline": decision.baseline},
-            )
-            if not was_created:
-                continue
-            created.append(alert)
-            ongoing = SpikeAlert.objects.filter(
-                channel=channel, keyword=keyword, window_start=previous_window
-            ).exists()
-            if not ongoing:
-                _notify(alert)
+            # The alert, its notifications and its webhook event commit together.
+            with transaction.atomic():
+                alert, was_created = SpikeAlert.objects.get_or_create(
+                    channel=channel,
+                    keyword=keyword,
+                    window_start=window,
+                    defaults={"count": count, "baseline": decision.baseline},
+                )
+                if not was_created:
+                    continue
+                created.append(alert)
+                ongoing = SpikeAlert.objects.filter(
+                    channel=channel, keyword=keyword, window_start=previous_window
+                ).exists()
+                if not ongoing:
+                    _notify(alert)
+                    _emit(alert, now)
     return created
+
+
+def _emit(alert: SpikeAlert, now: datetime) -> None:
+    """A spike's start for the webhooks (like the notification: not again while it goes on)."""
+    emit(
+        EventType.SPIKE_ALERT,
+        {
+            "alert_id": alert.pk,
+            "channel_id": alert.channel_id,
+            "channel_kind": alert.channel.kind,
+            "keyword": alert.keyword,
+            "count": alert.count,
+            "baseline": alert.baseline,
+            "window_start": alert.window_start.isoformat(),
+            "url_path": reverse("inbox:spike-alerts"),
+        },
+        occurred_at=now,
+    )
 
 
 def _notify(alert: SpikeAlert) -> None:

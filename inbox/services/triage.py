@@ -40,6 +40,8 @@ from inbox.models import (
     Status,
 )
 from inbox.services.refusals import ConflictError
+from integrations.models import EventType
+from integrations.services.events import emit_for_conversations
 from routing.sla.clocks import SLA_FIELDS, with_sla_fields
 from routing.sla.hooks import (
     on_conversation_opened,
@@ -156,6 +158,12 @@ def forward_conversation(
             data={"department_id": department.pk, "department": department.name, "note": note},
         )
         _sla_after(conv, old_status=old_status, recompute=old_department != department.pk)
+        emit_for_conversations(
+            EventType.CONVERSATION_FORWARDED,
+            [conv.pk],
+            occurred_at=conv.updated_at,
+            extra={"forwarded_by_id": acting_user.pk},
+        )
     return conv
 
 
@@ -368,6 +376,12 @@ def flag_conversation(
         _sla_after(conv, recompute=True)
         if on and flag == Flag.THREAT:
             _notify_threat(conv, acting_user)
+            emit_for_conversations(
+                EventType.THREAT_FLAGGED,
+                [conv.pk],
+                occurred_at=conv.updated_at,
+                extra={"flagged_by_id": acting_user.pk},
+            )
     return conv
 
 
@@ -569,6 +583,13 @@ def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params:
             _bulk_sla_after(action, [current[pk] for pk in sorted(ok)], params, now)
             if action == "hide":
                 _schedule_platform_hide(sorted(ok), True)
+            elif action == "forward":
+                emit_for_conversations(
+                    EventType.CONVERSATION_FORWARDED,
+                    sorted(ok),
+                    occurred_at=now,
+                    extra={"forwarded_by_id": acting_user.pk},
+                )
         result.done = sorted(ok)
     return result
 

@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inbox.models import Conversation, ConversationEvent, SlaState
+from integrations.models import EventType
+from integrations.services.events import emit_for_conversations
 from routing.models import SlaBreach, SlaClock
 from webcare.db import update_returning_pks
 from webcare.jobs import enqueue
@@ -62,6 +64,9 @@ def sweep_sla(*, now: datetime | None = None, enqueue_notifications: bool = True
             [ConversationEvent(conversation_id=pk, kind="sla_overdue") for pk in overdue]
             + [ConversationEvent(conversation_id=pk, kind="sla_at_risk") for pk in at_risk]
         )
+        # The webhooks' events commit (or roll back) with the state change.
+        emit_for_conversations(EventType.SLA_BREACHED, overdue, occurred_at=now)
+        emit_for_conversations(EventType.SLA_AT_RISK, at_risk, occurred_at=now)
         if enqueue_notifications:
             for state, ids in ((SlaState.OVERDUE, overdue), (SlaState.AT_RISK, at_risk)):
                 for i in range(0, len(ids), NOTIFY_CHUNK):

@@ -77,6 +77,13 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:channels": ("get", ADMIN),
     "inbox:channel_new": ("get", ADMIN),
     "inbox:channel_edit": ("get", ADMIN),
+    "integrations:webhooks": ("get", ADMIN),
+    "integrations:webhook_new": ("get", ADMIN),
+    "integrations:webhook_log": ("get", ADMIN),
+    "integrations:webhook_edit": ("get", ADMIN),
+    "integrations:webhook_active": ("post", ADMIN),
+    "integrations:webhook_delete": ("post", ADMIN),
+    "integrations:webhook_test": ("post", ADMIN),
     "routing:sla": ("get", MANAGER),
     "routing:policy_new": ("get", MANAGER),
     "routing:policy_edit": ("get", MANAGER),
@@ -184,6 +191,14 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         version=conversation.version,
     )
     channel = Channel.objects.create(kind="webhook", name="Signed webhook")
+    from integrations.services.subscriptions import create_subscription
+
+    subscription, _secret = create_subscription(
+        name="Zaaksysteem",
+        url="https://zaken.example.org/webcare",
+        event_types=["conversation.forwarded"],
+        acting_user=admin_user,
+    )
     rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
@@ -195,6 +210,16 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "channel_id": channel.pk,
         # URL names whose "pk" is not a conversation
         "inbox:channel_edit:pk": channel.pk,
+        **{
+            f"integrations:{name}:pk": subscription.pk
+            for name in (
+                "webhook_log",
+                "webhook_edit",
+                "webhook_active",
+                "webhook_delete",
+                "webhook_test",
+            )
+        },
         "routing:policy_edit:pk": policy.pk,
         "routing:calendar_edit:pk": calendar.pk,
         "routing:rule_edit:pk": rule.pk,

@@ -19,9 +19,11 @@ from inbox.models import (
 from inbox.services.ingest.cleaning import aware, clip, without_surrogates
 from inbox.services.ingest.contacts import author_key, upsert_contacts
 from inbox.services.ingest.enrichment import enrich_messages
-from inbox.services.ingest.records import Enriched, IngestResult, Problems, Row
+from inbox.services.ingest.records import Conv, Enriched, IngestResult, Problems, Row
 from inbox.services.ingest.threads import existing_external_ids, thread
 from inbox.services.ingest.writes import save_channel, write
+from integrations.models import EventType
+from integrations.services.events import conversation_data, emit_many, wants
 from routing.rules.apply import apply_routing
 from routing.sla.policies import record_policy_failures
 
@@ -201,3 +203,29 @@ def _store(
 
     convs = thread(channel.pk, rows)
     write(channel, rows, convs, now, result, problems)
+    _emit_mentions(convs, now)
+
+
+def _emit_mentions(convs: dict[str, Conv], now) -> None:
+    """One "mention received" webhook event per new inbound message of the batch, in its
+    transaction. While nobody subscribes, one cached lookup per batch and nothing more."""
+    if not wants(EventType.MENTION_RECEIVED):
+        return
+    # conv.messages holds what write() stored (a message someone else stored meanwhile is gone).
+    stored = [(conv, row) for conv in convs.values() for row in conv.messages if not row.own]
+    if not stored:
+        return
+    found = conversation_data({conv.pk for conv, _row in stored})
+    items = [
+        {
+            **found[conv.pk],
+            "external_id": row.external_id,
+            "created_at": row.created_at.isoformat(),
+            "new_conversation": conv.is_new,
+            "language": row.language,
+            "sentiment": str(row.sentiment),
+        }
+        for conv, row in stored
+        if conv.pk in found
+    ]
+    emit_many(EventType.MENTION_RECEIVED, items, occurred_at=now)
