@@ -151,6 +151,40 @@ class ConversationSerializer(serializers.ModelSerializer):
         return [name for name, flag in FLAG_NAMES.items() if c.flags & flag]
 
 
+def row_values(c: Conversation) -> dict[str, Any]:
+    """ConversationSerializer's output, built by hand for the list: DRF's field machinery cost
+    ~0.3 ms a row, as much as the rest of the page (fifty rows, 50 ms budget at 1,000,000
+    rows). tests/api/test_conversations.py checks that both give the same."""
+    assignee = c.assignee
+    return {
+        "id": c.pk,
+        "status": c.status,
+        "channel": {"id": c.channel.pk, "kind": c.channel.kind, "name": c.channel.name},
+        "contact": {"id": c.contact.pk, "handle": c.contact.handle, "name": c.contact.name},
+        "department": None
+        if c.department is None
+        else {"id": c.department.pk, "name": c.department.name},
+        "assignee": None if assignee is None else {"id": assignee.pk, "name": str(assignee)},
+        "language": c.language,
+        "sentiment": c.sentiment,
+        "priority": c.priority,
+        "flags": [name for name, flag in FLAG_NAMES.items() if c.flags & flag],
+        "sla_state": c.sla_state,
+        "sla_due_at": _stamp(c.sla_due_at),
+        "snippet": c.snippet,
+        "received_at": _stamp(c.received_at),
+        "version": c.version,
+    }
+
+
+_datetime_field = serializers.DateTimeField()
+
+
+def _stamp(value: datetime | None) -> str | None:
+    """As DRF writes a time (the request's time zone, ISO 8601)."""
+    return None if value is None else _datetime_field.to_representation(value)
+
+
 class ConversationPageSerializer(serializers.Serializer):
     results = ConversationSerializer(many=True)
     next = serializers.URLField(allow_null=True)

@@ -133,7 +133,7 @@ def conversation_list(request: Request) -> Response:
         next_url = replace_query_param(
             request.build_absolute_uri(), "cursor", s.encode_cursor(next_key)
         )
-    return Response({"results": s.ConversationSerializer(rows, many=True).data, "next": next_url})
+    return Response({"results": [s.row_values(c) for c in rows], "next": next_url})
 
 
 @extend_schema(

@@ -104,6 +104,21 @@ def test_a_row_says_what_the_inbox_row_shows(api_client, token_for, coordinator,
     assert row["snippet"] == in_a.snippet and row["sla_state"] == "none"
 
 
+def test_the_list_row_is_the_documented_row(api_client, token_for, coordinator, in_a, shared):
+    """The list builds its rows by hand (speed); they must be what the schema documents."""
+    from api.serializers.conversations import ConversationSerializer
+
+    in_a.flags = int(Flag.VIP)
+    in_a.assignee = coordinator
+    in_a.sla_due_at = timezone.now()
+    in_a.save()
+    rows = api_client(token_for(coordinator)).get(LIST).json()["results"]
+    documented = [
+        ConversationSerializer(Conversation.objects.get(pk=row["id"])).data for row in rows
+    ]
+    assert rows == documented and len(rows) == 2
+
+
 def test_pages_continue_exactly_where_the_last_one_ended(api_client, token_for, coordinator):
     start = timezone.now()
     # Ties on received_at: the id settles the order, as in the inbox's keyset.
