@@ -132,6 +132,10 @@ class Contact(models.Model):
                 fields=["channel", "external_id"], name="contact_channel_external_id"
             )
         ]
+        indexes = [
+            # Uses index: the API's contacts?handle= (api.views.directory.contact_list).
+            models.Index(fields=["handle"], name="contact_handle_idx"),
+        ]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
 

@@ -98,7 +98,8 @@ def format_duration(seconds: float | None) -> str:
 
 
 class Duration:
-    """A duration in a table: humanised on the page, whole seconds in the CSV export."""
+    """A duration in a table: humanised on the page, whole seconds in the CSV export and the API
+    (export_table)."""
 
     __slots__ = ("seconds",)
 
@@ -108,8 +109,14 @@ class Duration:
     def __str__(self) -> str:
         return str(format_duration(self.seconds))
 
-    def csv(self) -> str:
-        return str(round(self.seconds))
+
+def export_table(data: Panel) -> tuple[list[str], list[list[Any]]]:
+    """The panel's table as its CSV export and the API's figures give it: durations in whole
+    seconds, their column headers marked "[s]"; every other cell as the page shows it."""
+    durations = {i for row in data.rows for i, v in enumerate(row) if isinstance(v, Duration)}
+    header = [f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)]
+    rows = [[round(v.seconds) if isinstance(v, Duration) else v for v in row] for row in data.rows]
+    return header, rows
 
 
 def percent(part: int, whole: int) -> str:

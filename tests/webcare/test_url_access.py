@@ -49,6 +49,11 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "reports:crisis": ("get", MANAGER),
     "reports:crisis_live": ("get", MANAGER),
     "settings": ("get", ALL),
+    "tokens:list": ("get", ALL),
+    "tokens:create": ("post", ALL),
+    "tokens:service_create": ("post", ADMIN),
+    # The sample token is the coordinator's: its owner and administrators may revoke it.
+    "tokens:revoke": ("post", COORD),
     "routing:departments": ("get", COORD),
     "inbox:inbox": ("get", COORD),
     "inbox:conversation": ("get", TEAM_A_READ),
@@ -202,6 +207,9 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
     rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
+    from api.tokens import create_personal_token
+
+    coordinator_token, _raw = create_personal_token(user=coordinator, name="Koppeling")
     return {
         "pk": conversation.pk,
         "reply_id": reply.pk,
@@ -229,6 +237,7 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "routing:rule_delete:pk": rule.pk,
         "inbox:contact_note:conversation_pk": conversation.pk,
         "inbox:contact_note:pk": conversation.contact_id,
+        "tokens:revoke:pk": coordinator_token.pk,
     }
 
 
