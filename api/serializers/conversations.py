@@ -81,7 +81,7 @@ class RefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class ChannelRefSerializer(RefSerializer):
+class ConversationChannelSerializer(RefSerializer):
     kind = serializers.CharField()
 
 
@@ -124,7 +124,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         )
         read_only_fields: tuple[str, ...] = fields
 
-    @extend_schema_field(ChannelRefSerializer)
+    @extend_schema_field(ConversationChannelSerializer)
     def get_channel(self, c: Conversation) -> dict[str, Any]:
         return {"id": c.channel.pk, "kind": c.channel.kind, "name": c.channel.name}
 
@@ -369,11 +369,15 @@ class DepartmentFilterField(serializers.Field):
         return int(value)
 
 
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: other components have a "status" too.
+STATUS_FILTER_CHOICES = ["open", "all", *Status.values]
+
+
 class ConversationListQuerySerializer(serializers.Serializer):
     """The inbox's filters (inbox.forms.InboxFilterForm), for the list's query string."""
 
     status = serializers.ChoiceField(
-        choices=["open", "all", *Status.values],
+        choices=STATUS_FILTER_CHOICES,
         default="open",
         help_text=_("open (default): every open status; all; or one status."),
     )
