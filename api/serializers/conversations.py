@@ -233,7 +233,7 @@ class ReplySummarySerializer(serializers.Serializer):
     def get_state(self, reply) -> str:
         return REPLY_STATES[ReplyState(reply.state)]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, reply) -> str | None:
         return reply.external_url or None
 
@@ -327,7 +327,7 @@ class ReplySerializer(serializers.ModelSerializer):
             return None
         return {"id": reply.reviewer_id, "name": str(reply.reviewer)}
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, reply: Reply) -> str | None:
         """The post on the platform, once sent."""
         return reply.external_url or None
