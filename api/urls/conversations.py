@@ -11,6 +11,7 @@ urlpatterns = [
     path("conversations/<int:pk>/forward/", c.forward, name="conversation-forward"),
     path("conversations/<int:pk>/assign/", c.assign, name="conversation-assign"),
     path("conversations/<int:pk>/hide/", c.hide, name="conversation-hide"),
+    path("conversations/<int:pk>/labels/", c.labels, name="conversation-labels"),
     path(
         "conversations/<int:pk>/no-reply-needed/",
         c.no_reply_needed,

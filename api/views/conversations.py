@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -27,9 +27,10 @@ from rest_framework.utils.urls import replace_query_param
 
 from api.auth import scoped_conversations, token_allows_team
 from api.serializers import conversations as s
-from inbox.models import OPEN_STATUSES, Conversation, SlaState
+from inbox.models import Conversation
 from inbox.selectors import team as team_selectors
-from inbox.selectors.inbox import keyset_page, search_filter
+from inbox.selectors.inbox import filter_conversations, keyset_page
+from inbox.services import labels as label_services
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
 from inbox.services import triage
@@ -69,43 +70,30 @@ def refusals() -> Iterator[None]:
 
 
 def get_conversation(request: Request, pk: int) -> Conversation:
-    conv = scoped_conversations(request).select_related(*s.ROW_RELATED).filter(pk=pk).first()
+    conv = (
+        scoped_conversations(request)
+        .select_related(*s.ROW_RELATED)
+        .prefetch_related(*s.ROW_PREFETCH)
+        .filter(pk=pk)
+        .first()
+    )
     if conv is None:
         raise Http404
     return conv
 
 
 def filtered(qs: QuerySet[Conversation], filters: dict[str, Any]) -> QuerySet[Conversation]:
-    """The inbox's filters (inbox.selectors.inbox.inbox_queryset) on the person's conversations.
+    """The person's conversations narrowed by team, then by the inbox's own filters.
 
     Uses index: with the default status (open) conv_open_inbox_idx serves the ORDER BY of the
     keyset; one status uses conv_status_idx, one department conv_dept_status_idx."""
-    status = filters["status"]
-    if status == "open":
-        qs = qs.filter(status__in=OPEN_STATUSES)
-    elif status != "all":
-        qs = qs.filter(status=status)
     department = filters.get("department")
     if department == "none":
         qs = qs.filter(department__isnull=True)
     elif department is not None:
         qs = qs.filter(department_id=department)
-    if filters.get("channel"):
-        qs = qs.filter(channel=filters["channel"])
-    if filters.get("flag"):
-        bit = int(s.FLAG_NAMES[filters["flag"]])
-        qs = qs.alias(flag_hit=F("flags").bitand(bit)).filter(flag_hit=bit)
-    if filters.get("language"):
-        qs = qs.filter(language=filters["language"])
-    if filters.get("sentiment"):
-        qs = qs.filter(sentiment=filters["sentiment"])
-    if filters["overdue"]:
-        qs = qs.filter(sla_state=SlaState.OVERDUE)
-    if filters["unassigned"]:
-        qs = qs.filter(assignee__isnull=True)
-    if filters.get("q"):
-        qs = search_filter(qs, filters["q"])
-    return qs
+    flag = filters.get("flag")
+    return filter_conversations(qs, {**filters, "flag": int(s.FLAG_NAMES[flag]) if flag else None})
 
 
 @extend_schema(
@@ -128,6 +116,7 @@ def conversation_list(request: Request) -> Response:
         related=s.ROW_RELATED,
         fields=s.ROW_FIELDS,
     )
+    prefetch_related_objects(rows, *s.ROW_PREFETCH)
     next_url = None
     if next_key is not None:
         next_url = replace_query_param(
@@ -188,7 +177,11 @@ def _act(
     data.is_valid(raise_exception=True)
     with refusals():
         action(conv, data.validated_data)
-    changed = Conversation.objects.select_related(*s.ROW_RELATED).get(pk=conv.pk)
+    changed = (
+        Conversation.objects.select_related(*s.ROW_RELATED)
+        .prefetch_related(*s.ROW_PREFETCH)
+        .get(pk=conv.pk)
+    )
     return Response(s.ConversationSerializer(changed).data)
 
 
@@ -256,6 +249,29 @@ def hide(request: Request, pk: int) -> Response:
         lambda conv, data: triage.hide_conversation(
             conversation=conv,
             rule=data["house_rule"],
+            acting_user=request.user,
+            version=data["version"],
+        ),
+    )
+
+
+@extend_schema(
+    summary="Add and remove labels",
+    description="Archived labels cannot be added; labels already on (or off) are left alone. "
+    "Whoever may act on the conversation in the UI may label it.",
+    request=s.LabelsSerializer,
+    responses=action_responses(409),
+)
+@api_view(["POST"])
+def labels(request: Request, pk: int) -> Response:
+    return _act(
+        request,
+        pk,
+        s.LabelsSerializer,
+        lambda conv, data: label_services.set_labels(
+            conversation=conv,
+            add=data["add"],
+            remove=data["remove"],
             acting_user=request.user,
             version=data["version"],
         ),

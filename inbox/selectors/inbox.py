@@ -151,12 +151,21 @@ def inbox_queryset(user, filters: dict[str, Any]) -> tuple[QuerySet[Conversation
         raise PermissionDenied
     qs = Conversation.objects.all()
     department = filters.get("department")
-    status = filters.get("status") or "open"
     shared = department is None
     if shared:
         qs = qs.filter(department__isnull=True)
     elif department != "any":
         qs = qs.filter(department=department)
+    return filter_conversations(qs, filters), shared
+
+
+def filter_conversations(
+    qs: QuerySet[Conversation], filters: dict[str, Any]
+) -> QuerySet[Conversation]:
+    """The inbox's filters after the team: status ("open", "all" or one), channel, flag (its
+    bit), language, sentiment, overdue, unassigned, label and search. The inbox and the API's
+    conversation list both filter here."""
+    status = filters.get("status") or "open"
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif status != "all":
@@ -178,7 +187,7 @@ def inbox_queryset(user, filters: dict[str, Any]) -> tuple[QuerySet[Conversation
         qs = label_filter(qs, filters["label"])
     if filters.get("q"):
         qs = search_filter(qs, filters["q"])
-    return qs, shared
+    return qs
 
 
 def newer_than(qs: QuerySet[Conversation], *, after: tuple[datetime, int]) -> int:

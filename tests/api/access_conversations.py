@@ -53,6 +53,13 @@ ACCESS = {
         url_kwargs=conv,
         body=lambda w: {"assignee": w["staff_a"].pk, "version": version(w)},
     ),
+    "api:conversation-labels": Access(
+        "post",
+        TEAM_A_ACT,
+        "write",
+        url_kwargs=conv,
+        body=lambda w: {"add": [w["label"].pk], "version": version(w)},
+    ),
     "api:conversation-hide": Access(
         "post",
         COORD,

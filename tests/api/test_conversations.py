@@ -465,3 +465,73 @@ def test_a_page_is_read_from_the_inbox_index_without_a_sort(
     )
     plan = qs.order_by("-received_at", "-id")[:51].explain()
     assert "conv_open_inbox_idx" in plan and "Sort" not in plan, plan
+
+
+# --- Labels ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def leak(db):
+    from inbox.models import Label
+
+    return Label.objects.create(name="Lekkage", colour="blue")
+
+
+def test_labels_are_set_through_the_ui_s_service_and_shown_on_the_row(
+    api_client, token_for, staff_a, in_a, leak
+):
+    from inbox.models import Label
+
+    archived = Label.objects.create(name="Oud", is_active=False)
+    client = api_client(token_for(staff_a, scope="write"))
+    response = client.post(
+        url(in_a, "labels"), {"add": [leak.pk], "version": in_a.version}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    row = response.json()
+    assert row["labels"] == [{"id": leak.pk, "name": "Lekkage", "colour": "blue"}]
+    assert ConversationEvent.objects.filter(conversation=in_a, kind="labelled").count() == 1
+    # The detail and the list show it too.
+    assert client.get(url(in_a)).json()["labels"][0]["name"] == "Lekkage"
+    # A stale version is a conflict; an archived label is refused with its reason.
+    stale = client.post(
+        url(in_a, "labels"), {"remove": [leak.pk], "version": in_a.version}, format="json"
+    )
+    assert stale.status_code == 409
+    refused = client.post(
+        url(in_a, "labels"), {"add": [archived.pk], "version": row["version"]}, format="json"
+    )
+    assert refused.status_code == 400 and refused.json()["detail"]
+    unknown = client.post(
+        url(in_a, "labels"), {"add": [999999], "version": row["version"]}, format="json"
+    )
+    assert unknown.status_code == 400 and "add" in unknown.json()
+
+
+def test_another_team_s_staff_cannot_label(api_client, token_for, staff_b, in_a, leak):
+    client = api_client(token_for(staff_b, scope="write"))
+    response = client.post(
+        url(in_a, "labels"), {"add": [leak.pk], "version": in_a.version}, format="json"
+    )
+    assert response.status_code == 404
+    assert not in_a.labels.exists()
+
+
+def test_the_list_filters_by_label_without_a_query_per_row(
+    coord, coordinator, channel, team_a, leak
+):
+    from inbox.services.labels import set_labels
+
+    labelled = [
+        ConversationFactory(channel=channel, department=team_a, status=Status.TRIAGED)
+        for _ in range(3)
+    ]
+    ConversationFactory(channel=channel, department=team_a, status=Status.TRIAGED)
+    for conv in labelled:
+        set_labels(conversation=conv, add=[leak], remove=[], acting_user=coordinator)
+    assert sorted(ids(coord.get(LIST, {"label": leak.pk}))) == sorted(c.pk for c in labelled)
+    with CaptureQueriesContext(connection) as few:
+        coord.get(LIST, {"limit": 1})
+    with CaptureQueriesContext(connection) as many:
+        coord.get(LIST, {"limit": 4})
+    assert len(many) == len(few)
