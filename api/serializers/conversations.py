@@ -405,7 +405,8 @@ class ConversationListQuerySerializer(serializers.Serializer):
     sentiment = serializers.ChoiceField(choices=Sentiment.values, required=False)
     overdue = serializers.BooleanField(default=False)
     unassigned = serializers.BooleanField(default=False)
-    label = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all(), required=False)
+    # A declared field named like Field.label: the serializer metaclass takes it as a field.
+    label = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all(), required=False)  # type: ignore[assignment]
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cursor = serializers.CharField(required=False, max_length=200)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
