@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from reports.panels import PANELS
 from tests.reports.test_views import EN, answered, read_csv, rollup
+from webcare.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +111,8 @@ def test_a_token_limited_to_a_team_counts_that_team(
     lead_limited = api_client(token_for(lead_a, teams=[team_a]))
     assert lead_limited.get("/api/v1/figures/", {"panel": "volume"}).json()["teams"] == [team_a.pk]
     team_b.memberships.create(user=lead_a)  # a member of B, so the token may be limited to it
+    # A fresh object, as a new request would load: the old one keeps its request's memberships.
+    lead_a = User.objects.get(pk=lead_a.pk)
     off_limits = api_client(token_for(lead_a, teams=[team_b]))
     assert off_limits.get("/api/v1/figures/", {"panel": "volume"}).status_code == 403
 
