@@ -3,6 +3,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from integrations.models import EventType
+from integrations.targets import check_typed_target
 
 
 class SubscriptionForm(forms.Form):
@@ -10,7 +11,7 @@ class SubscriptionForm(forms.Form):
     url = forms.URLField(
         label=_("Target URL"),
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[URLValidator(schemes=["http", "https"]), check_typed_target],
         help_text=_("Where the events are POSTed: an http or https address."),
         assume_scheme="https",
     )

@@ -447,6 +447,11 @@ API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 600)
 REOPEN_WINDOW_DAYS = envint("REOPEN_WINDOW_DAYS", 7)
 # Admins are alerted once a channel failed this many polls in a row.
 CHANNEL_ALERT_AFTER_FAILURES = envint("CHANNEL_ALERT_AFTER_FAILURES", 3)
+# Outgoing webhooks go to public addresses only: a target that resolves to a private, loopback,
+# link-local (cloud metadata) or reserved address is refused, so a subscription cannot reach
+# into the network the app runs in. Set to 1 where the receiver sits on the organisation's own
+# network (a maintenance system on the LAN).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 # Push endpoints (/hooks/) refuse bigger bodies with 413.
 WEBHOOK_MAX_BODY_BYTES = envint("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 

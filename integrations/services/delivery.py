@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inbox.channels.credentials import decrypt_credentials
-from integrations import signing
+from integrations import signing, targets
 from integrations.models import (
     PING,
     DeliveryAttempt,
@@ -132,17 +132,26 @@ def deliver_one(delivery_id: int) -> bool:
     clock = time.perf_counter()
     try:
         # stream: the receiver's answer is not read, only its status (a huge body costs nothing).
-        with requests.post(
-            subscription.url,
-            data=body,
-            headers=headers,
-            timeout=TIMEOUT,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            targets.session(TIMEOUT) as http,
+            http.post(
+                subscription.url,
+                data=body,
+                headers=headers,
+                timeout=TIMEOUT,
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             status = response.status_code
         ok = 200 <= status < 300
         error = "" if ok else f"HTTP {status} {response.reason or ''}".strip()
+    except targets.InvalidIPAddress as exc:
+        ok = False
+        error = _(
+            "Refused: the target resolves to %(address)s, a private, local or reserved address "
+            "(WEBHOOK_ALLOW_PRIVATE_TARGETS)."
+        ) % {"address": exc}
     except requests.RequestException as exc:
         ok, error = False, f"{type(exc).__name__}: {exc}"
     duration_ms = int((time.perf_counter() - clock) * 1000)

@@ -31,7 +31,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(settings) -> Iterator[Receiver]:
+    # On loopback, so this receiver is reachable only with private targets allowed.
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,8 +59,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def closed_port_url() -> str:
+def closed_port_url(settings) -> str:
     """An address where nothing listens: every try is a refused connection."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
