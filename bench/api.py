@@ -7,7 +7,8 @@ Uses bench/inbox.py's database (`webcare_bench_inbox`, 1,000,000 conversations a
 client in this process (server time, no network), with bearer tokens as an integration sends
 them: the API list first page (a coordinator's token and a staff token limited to the person's
 team), a filtered page (department + status), a deep cursor page (~200,000 rows down), a
-full-text search and one conversation's detail; and, in the same run, the HTML inbox first page
+full-text search, one conversation's detail, and the contacts list (first page for both tokens,
+and a search for a rare substring); and, in the same run, the HTML inbox first page
 (the page a coordinator opens) and the bare SQL of the first page as baselines. Median and p95
 over --runs runs, with the median CPU time of this process (which the machine's load moves far
 less). Prints `RESULT api_p95_ms=... html_p95_ms=... ratio_api_html=...` as its last line.
@@ -102,6 +103,17 @@ def measure(runs: int) -> None:
         get(api, reverse("api:conversation-detail", args=[first_id]), expect_rows=False),
         runs,
     )
+    contacts_url = reverse("api:contacts")
+    results["contacts"] = _time("API contacts first page", get(api, contacts_url), runs)
+    results["contacts_staff"] = _time(
+        "API contacts first page (staff token)", get(staff_api, contacts_url), runs
+    )
+    # A substring has no index: a rare one walks far down the contacts (few hits).
+    results["contacts_search"] = _time(
+        "API contacts search, a rare substring",
+        get(api, contacts_url, expect_rows=False, search="19999"),
+        runs,
+    )
     sql, params = qs.order_by("-received_at", "-id")[:51].query.sql_with_params()
 
     def bare(i=0):
@@ -118,6 +130,9 @@ def measure(runs: int) -> None:
         f"RESULT api_p95_ms={results['api']:.1f} staff_p95_ms={results['staff']:.1f} "
         f"filtered_p95_ms={results['filtered']:.1f} deep_p95_ms={results['deep']:.1f} "
         f"search_p95_ms={results['search']:.1f} detail_p95_ms={results['detail']:.1f} "
+        f"contacts_p95_ms={results['contacts']:.1f} "
+        f"contacts_staff_p95_ms={results['contacts_staff']:.1f} "
+        f"contacts_search_p95_ms={results['contacts_search']:.1f} "
         f"html_p95_ms={results['html']:.1f} sql_p95_ms={results['sql']:.1f} "
         f"ratio_api_html={results['api'] / results['html']:.2f} "
         f"ratio_api_sql={results['api'] / results['sql']:.1f}"
