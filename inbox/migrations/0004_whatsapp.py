@@ -4,35 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inbox', '0003_labels'),
+        ("inbox", "0003_labels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reply',
-            name='delivery_error',
-            field=models.TextField(blank=True, default=''),
+            model_name="reply",
+            name="delivery_error",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='reply',
-            name='delivery_status',
-            field=models.CharField(blank=True, choices=[('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Not delivered')], default='', max_length=10, verbose_name='delivery'),
+            model_name="reply",
+            name="delivery_status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("sent", "Sent"),
+                    ("delivered", "Delivered"),
+                    ("read", "Read"),
+                    ("failed", "Not delivered"),
+                ],
+                default="",
+                max_length=10,
+                verbose_name="delivery",
+            ),
         ),
         migrations.AddField(
-            model_name='reply',
-            name='delivery_updated_at',
+            model_name="reply",
+            name="delivery_updated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reply',
-            name='template',
+            model_name="reply",
+            name="template",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='channel',
-            name='kind',
-            field=models.CharField(choices=[('x', 'X'), ('facebook', 'Facebook'), ('instagram', 'Instagram'), ('mastodon', 'Mastodon'), ('bluesky', 'Bluesky'), ('rss', 'RSS/Atom'), ('email', 'E-mail'), ('webhook', 'Signed webhook'), ('simulator', 'Simulator'), ('whatsapp', 'WhatsApp')], max_length=20, verbose_name='kind'),
+            model_name="channel",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("x", "X"),
+                    ("facebook", "Facebook"),
+                    ("instagram", "Instagram"),
+                    ("mastodon", "Mastodon"),
+                    ("bluesky", "Bluesky"),
+                    ("rss", "RSS/Atom"),
+                    ("email", "E-mail"),
+                    ("webhook", "Signed webhook"),
+                    ("simulator", "Simulator"),
+                    ("whatsapp", "WhatsApp"),
+                ],
+                max_length=20,
+                verbose_name="kind",
+            ),
         ),
     ]

@@ -184,18 +184,18 @@ def test_free_text_inside_the_window_is_queued_as_a_private_message(conversation
 
 
 def test_free_text_outside_the_window_is_refused_with_the_reason(conversation, staff_a):
-    with time_machine.travel(FIRST + timedelta(hours=24, seconds=1), tick=False):
-        with pytest.raises(ActionRefused, match="24 hours") as refused:
-            reply_services.save_and_submit_reply(
-                conversation=conversation, text="Wij boeken u om.", acting_user=staff_a
-            )
+    with (
+        time_machine.travel(FIRST + timedelta(hours=24, seconds=1), tick=False),
+        pytest.raises(ActionRefused, match="24 hours") as refused,
+    ):
+        reply_services.save_and_submit_reply(
+            conversation=conversation, text="Wij boeken u om.", acting_user=staff_a
+        )
     assert "template" in str(refused.value)
     assert not conversation.replies.exists()  # refused: nothing written
 
 
-def test_a_template_outside_the_window_is_sent_with_its_name_and_parameters(
-    conversation, staff_a
-):
+def test_a_template_outside_the_window_is_sent_with_its_name_and_parameters(conversation, staff_a):
     with time_machine.travel(FIRST + timedelta(days=3), tick=False):
         reply = reply_services.save_and_submit_reply(
             conversation=conversation,
@@ -248,9 +248,11 @@ def test_the_window_is_checked_again_when_a_reviewer_approves(
             conversation=conversation, text="Wij boeken u om.", acting_user=staff_a
         )
     assert reply.state == ReplyState.PENDING_REVIEW
-    with time_machine.travel(FIRST + timedelta(hours=25), tick=False):
-        with pytest.raises(ActionRefused, match="24 hours"):
-            reply_services.approve_reply(reply=reply, acting_user=reviewer)
+    with (
+        time_machine.travel(FIRST + timedelta(hours=25), tick=False),
+        pytest.raises(ActionRefused, match="24 hours"),
+    ):
+        reply_services.approve_reply(reply=reply, acting_user=reviewer)
 
 
 # --- sending, status callbacks, unknown outcomes --------------------------------------------
@@ -335,7 +337,9 @@ def test_a_status_callback_settles_an_unknown_outcome_without_sending_again(
     client, channel, conversation, staff_a, django_capture_on_commit_callbacks
 ):
     # WhatsApp took the message but answered 503: the outcome is unknown.
-    responses.post(SEND_URL, json={"error": {"message": "Service unavailable", "code": 2}}, status=503)
+    responses.post(
+        SEND_URL, json={"error": {"message": "Service unavailable", "code": 2}}, status=503
+    )
     reply = queue(conversation, staff_a)
     assert deliver_reply(reply_id=reply.pk).kind == "retry"
     reply.refresh_from_db()
@@ -364,7 +368,9 @@ def test_a_status_callback_settles_an_unknown_outcome_without_sending_again(
 def test_without_a_callback_an_unknown_outcome_is_sent_after_the_grace(
     channel, conversation, staff_a
 ):
-    responses.post(SEND_URL, json={"error": {"message": "Service unavailable", "code": 2}}, status=503)
+    responses.post(
+        SEND_URL, json={"error": {"message": "Service unavailable", "code": 2}}, status=503
+    )
     responses.post(SEND_URL, json=json.loads(raw("send_text.json")))
     reply = queue(conversation, staff_a)
     with time_machine.travel(FIRST + timedelta(hours=1, minutes=1), tick=False):

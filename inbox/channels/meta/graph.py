@@ -116,6 +116,8 @@ def raise_for_graph_error(response: requests.Response) -> dict[str, Any]:
             )
         error = {}
     code = error.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        code = None  # a code that is no number ([] or {} included) matches no rule below
     subcode = error.get("error_subcode")
     message = f"Meta Graph API error {code}/{subcode}: {error.get('message') or status}"
     if code in RATE_LIMIT_CODES or status == 429:

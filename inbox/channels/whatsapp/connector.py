@@ -32,7 +32,7 @@ from inbox.channels.base import (
     ReplyTarget,
 )
 from inbox.channels.meta.graph import GraphClient, raise_for_graph_error, rate_limit_reset
-from inbox.channels.whatsapp.webhook import callback_data
+from inbox.channels.whatsapp.webhook import as_dict, callback_data
 
 # WhatsApp's own error codes (Cloud API "error codes" reference).
 WINDOW_CLOSED = 131047  # re-engagement message: more than 24 h since the customer wrote
@@ -53,9 +53,9 @@ def raise_for_whatsapp_error(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("code") is not None:
-        code = error.get("code")
-        data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(error, dict) and isinstance(code, int) and not isinstance(code, bool):
+        data = as_dict(error.get("error_data"))
         details = data.get("details") or error.get("message") or ""
         message = f"WhatsApp error {code}: {details}"
         if code == WINDOW_CLOSED:

@@ -83,7 +83,9 @@ def parse_delivery(config: ChannelConfig, payload: Any) -> Delivery:
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise ValueError("not a WhatsApp webhook delivery: 'entry' must be a list")
     if payload.get("object") not in (None, "whatsapp_business_account"):
-        raise ValueError("not a WhatsApp webhook delivery: 'object' is not whatsapp_business_account")
+        raise ValueError(
+            "not a WhatsApp webhook delivery: 'object' is not whatsapp_business_account"
+        )
     own_number = str(config.settings.get("phone_number_id") or "")
     messages: list[IncomingMessage] = []
     statuses: list[StatusUpdate] = []
@@ -95,7 +97,7 @@ def parse_delivery(config: ChannelConfig, payload: Any) -> Delivery:
             value = change.get("value")
             if not isinstance(value, dict):
                 continue
-            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            metadata = as_dict(value.get("metadata"))
             number = str(metadata.get("phone_number_id") or "")
             if own_number and number and number != own_number:
                 continue  # another of the business's numbers, not this channel's
@@ -104,12 +106,16 @@ def parse_delivery(config: ChannelConfig, payload: Any) -> Delivery:
                 try:
                     messages.append(_message(item, number or own_number, names))
                 except MALFORMED as exc:
-                    logger.warning("Skipping malformed WhatsApp message on channel %s: %s", config.id, exc)
+                    logger.warning(
+                        "Skipping malformed WhatsApp message on channel %s: %s", config.id, exc
+                    )
             for item in _list(value.get("statuses")):
                 try:
                     statuses.append(_status(item))
                 except MALFORMED as exc:
-                    logger.warning("Skipping malformed WhatsApp status on channel %s: %s", config.id, exc)
+                    logger.warning(
+                        "Skipping malformed WhatsApp status on channel %s: %s", config.id, exc
+                    )
     return Delivery(messages=messages, statuses=statuses)
 
 
@@ -117,11 +123,15 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _contact_names(contacts: Any) -> dict[str, str]:
     names = {}
     for contact in _list(contacts):
         if isinstance(contact, dict) and contact.get("wa_id"):
-            profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+            profile = as_dict(contact.get("profile"))
             names[str(contact["wa_id"])] = _str(profile.get("name"))
     return names
 
@@ -145,7 +155,7 @@ def _message(item: Any, number: str, names: dict[str, str]) -> IncomingMessage:
     if not isinstance(item, dict):
         raise ValueError("message is not an object")
     wa_id = _id(item.get("from"), "from")
-    context = item.get("context") if isinstance(item.get("context"), dict) else {}
+    context = as_dict(item.get("context"))
     return IncomingMessage(
         external_id=_id(item.get("id"), "id"),
         text=_text_of(item),
@@ -164,7 +174,7 @@ def _text_of(item: dict[str, Any]) -> str:
     """What the message says, as text: a caption for media, a place for a location. A kind we
     cannot show still gets a line, so the customer's message is never silently lost."""
     kind = _str(item.get("type"))
-    body = item.get(kind) if isinstance(item.get(kind), dict) else {}
+    body = as_dict(item.get(kind))
     if kind == "text":
         return _str(body.get("body"))
     if kind in ("image", "video", "document", "audio", "sticker"):
@@ -174,7 +184,9 @@ def _text_of(item: dict[str, Any]) -> str:
         return f"{label} {caption}".strip()
     if kind == "location":
         latitude, longitude = body.get("latitude"), body.get("longitude")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude)):
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude)
+        ):
             raise ValueError("location without coordinates")
         place = ", ".join(p for p in (_str(body.get("name")), _str(body.get("address"))) if p)
         where = f"https://maps.google.com/?q={latitude},{longitude}"
@@ -203,7 +215,7 @@ def _status(item: Any) -> StatusUpdate:
     errors = _list(item.get("errors"))
     if errors and isinstance(errors[0], dict):
         first = errors[0]
-        data = first.get("error_data") if isinstance(first.get("error_data"), dict) else {}
+        data = as_dict(first.get("error_data"))
         details = _str(data.get("details")) or _str(first.get("message"))
         error = f"{_str(first.get('code'))} {_str(first.get('title'))}: {details}".strip()
     return StatusUpdate(

@@ -79,12 +79,16 @@ def test_a_location_is_the_place_and_a_map_link():
 
 def test_a_reply_to_our_message_points_at_it_and_stays_in_the_chat():
     [message] = whatsapp.parse_delivery(config(), fixture("webhook_reply_context.json")).messages
-    assert message.parent_external_id == "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
+    assert (
+        message.parent_external_id == "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
+    )
     assert message.conversation_external_id == f"wa:{NUMBER}:{CUSTOMER}"
 
 
 def test_a_message_whatsapp_could_not_pass_on_is_not_lost():
-    [message] = whatsapp.parse_delivery(config(), fixture("webhook_unsupported_media.json")).messages
+    [message] = whatsapp.parse_delivery(
+        config(), fixture("webhook_unsupported_media.json")
+    ).messages
     assert message.text == "[unsupported not received: Message type unknown]"
 
 
@@ -206,9 +210,11 @@ def test_a_rate_limit_names_its_reset():
         URL,
         json=fixture("error_rate_limit.json"),
         status=400,
-        headers={"X-Business-Use-Case-Usage": json.dumps(
-            {NUMBER: [{"type": "whatsapp", "estimated_time_to_regain_access": 2}]}
-        )},
+        headers={
+            "X-Business-Use-Case-Usage": json.dumps(
+                {NUMBER: [{"type": "whatsapp", "estimated_time_to_regain_access": 2}]}
+            )
+        },
     )
     with pytest.raises(RateLimited) as exc:
         get_connector("whatsapp").send_reply(config(), target(), "x")
