@@ -382,3 +382,82 @@ def test_without_a_callback_an_unknown_outcome_is_sent_after_the_grace(
         AttemptOutcome.NOT_FOUND,
         AttemptOutcome.SENT,
     ]
+
+
+# --- the composer ---------------------------------------------------------------------------
+
+
+def test_the_composer_shows_the_open_window(conversation, staff_a):
+    browser = Client()
+    browser.force_login(staff_a)
+    with time_machine.travel(FIRST + timedelta(hours=2), tick=False):
+        page = browser.get(reverse("inbox:team_conversation", args=[conversation.pk]))
+    html = page.content.decode()
+    assert "customer-service window is open until" in html
+    assert 'id="private"' not in html  # a WhatsApp chat is private already
+    assert '<option value="vlucht_update:nl">' in html
+
+
+def test_outside_the_window_the_composer_refuses_text_and_offers_templates(conversation, staff_a):
+    browser = Client()
+    browser.force_login(staff_a)
+    url = reverse("inbox:reply_save", args=[conversation.pk])
+    with time_machine.travel(FIRST + timedelta(days=2), tick=False):
+        page = browser.get(reverse("inbox:team_conversation", args=[conversation.pk]))
+        html = page.content.decode()
+        assert "More than 24 hours have passed" in html
+        assert '<option value="vlucht_update:nl" selected>' in html
+        assert 'name="template_parameter"' in html
+
+        refused = browser.post(
+            url, {"text": "Wij boeken u om.", "action": "submit"}, headers={"HX-Request": "true"}
+        )
+        assert "More than 24 hours have passed" in refused.content.decode()
+        assert "Wij boeken u om." in refused.content.decode()  # what was typed stays
+        assert not conversation.replies.exists()
+
+        sent = browser.post(
+            url,
+            {
+                "text": "",
+                "action": "submit",
+                "template": "vlucht_update:nl",
+                "template_parameter": ["Sanne", "KL1234"],
+            },
+            headers={"HX-Request": "true"},
+        )
+    assert sent.status_code == 200
+    reply = conversation.replies.get()
+    assert reply.state == ReplyState.APPROVED
+    assert reply.template["parameters"] == ["Sanne", "KL1234"]
+    assert "template “vlucht_update”" in sent.content.decode()
+
+
+@responses.activate
+def test_the_reply_shows_its_delivery(client, channel, conversation, staff_a):
+    responses.post(SEND_URL, json=json.loads(raw("send_text.json")))
+    reply = queue(conversation, staff_a)
+    deliver_reply(reply_id=reply.pk)
+    post(client, channel, raw("webhook_status_failed.json", reply.pk))
+    browser = Client()
+    browser.force_login(staff_a)
+    html = browser.get(reverse("inbox:team_conversation", args=[conversation.pk])).content.decode()
+    assert 'data-delivery="failed">Not delivered</span>' in html
+    assert "Not delivered: 131047 Re-engagement message" in html
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_an_expired_token_shows_in_the_channels_health(channel):
+    from inbox.models import ChannelStatus
+    from inbox.services.channels import poll_channel_once
+
+    responses.get(
+        f"{meta.GRAPH_URL}/{NUMBER}", json=json.loads(raw("error_token_expired.json")), status=401
+    )
+    assert poll_channel_once(channel_id=channel.pk).status == "auth_failed"
+    channel.refresh_from_db()
+    assert channel.status == ChannelStatus.ERROR
+    assert "Error validating access token" in channel.last_error

@@ -40,6 +40,7 @@ RATE_LIMIT_CODES = frozenset({80007, 130429, 131056})  # WABA, throughput, pair 
 MEDIA_CODES = frozenset({131052, 131053})  # media download / upload error (too large, bad type)
 DEFAULT_GRACE_MINUTES = 30
 WINDOW = timedelta(hours=24)
+HEALTH_CHECK_EVERY = timedelta(minutes=10)
 
 
 class WindowClosed(ConnectorError):
@@ -93,8 +94,24 @@ class WhatsAppConnector:
         )
 
     def fetch(self, channel: ChannelConfig, cursor: dict[str, Any]) -> FetchResult:
-        # Push only: WhatsApp delivers through the webhook, there is nothing to poll.
-        return FetchResult(messages=[], cursor=dict(cursor))
+        """Messages come by webhook only; the poll is the channel's health check instead.
+
+        Every HEALTH_CHECK_EVERY it reads the phone number from the Graph API, so an expired
+        token, a revoked permission or a rate limit shows in Settings -> Channels (and alerts
+        the admins) before a reply fails on it. The number's quality rating is kept.
+        """
+        checked = cursor.get("checked_at")
+        now = datetime.now(UTC)
+        if checked and now - datetime.fromisoformat(checked) < HEALTH_CHECK_EVERY:
+            return FetchResult(messages=[], cursor=dict(cursor))
+        number = str(channel.settings.get("phone_number_id") or "")
+        if not number:
+            raise ConnectorError("Channel setting 'phone_number_id' is missing", transient=False)
+        info = self.client(channel).get(
+            number, {"fields": "display_phone_number,verified_name,quality_rating"}
+        )
+        health = {k: str(info.get(k) or "") for k in ("display_phone_number", "quality_rating")}
+        return FetchResult(messages=[], cursor={**cursor, "checked_at": now.isoformat(), **health})
 
     def send_reply(self, channel: ChannelConfig, target: ReplyTarget, text: str) -> str:
         number = str(channel.settings.get("phone_number_id") or "")

@@ -230,3 +230,38 @@ def test_an_unknown_outcome_waits_for_the_status_callback_then_concludes_not_sen
     assert exc.value.transient
     old = (datetime(2026, 12, 6, 12, 0, tzinfo=UTC) - timedelta(minutes=31)).isoformat()
     assert connector.find_existing_reply(config(), target(unknown_since=old), "x") is None
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+@time_machine.travel(datetime(2026, 12, 6, 12, 0, tzinfo=UTC), tick=False)
+@responses.activate
+def test_the_poll_checks_the_number_and_its_token():
+    responses.get(f"{meta.GRAPH_URL}/{NUMBER}", json=fixture("phone_number.json"))
+    result = get_connector("whatsapp").fetch(config(), {})
+    assert result.messages == []
+    assert result.cursor == {
+        "checked_at": "2026-12-06T12:00:00+00:00",
+        "display_phone_number": "+31 85 123 4567",
+        "quality_rating": "GREEN",
+    }
+    # Checked a minute ago: no call.
+    with time_machine.travel(datetime(2026, 12, 6, 12, 1, tzinfo=UTC), tick=False):
+        assert get_connector("whatsapp").fetch(config(), result.cursor).cursor == result.cursor
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "error"),
+    [
+        ("error_token_expired.json", 401, AuthFailed),
+        ("error_permission.json", 403, AuthFailed),
+        ("error_rate_limit.json", 400, RateLimited),
+    ],
+)
+@responses.activate
+def test_the_health_check_reports_a_lost_token_or_a_rate_limit(name, status, error):
+    responses.get(f"{meta.GRAPH_URL}/{NUMBER}", json=fixture(name), status=status)
+    with pytest.raises(error):
+        get_connector("whatsapp").fetch(config(), {})
