@@ -64,7 +64,8 @@ def compose_reply(
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
     kind = conversation.channel.kind
-    if private:
+    # A WhatsApp chat is all private messages, and those are limited like posts (4,096).
+    if private and kind != "whatsapp":
         # Direct messages are not limited like posts (X DMs take 10,000 characters).
         return replytext.Composed(
             parts=[text.strip() + signature_for(conversation=conversation, user=user)],

@@ -461,3 +461,13 @@ def test_an_expired_token_shows_in_the_channels_health(channel):
     channel.refresh_from_db()
     assert channel.status == ChannelStatus.ERROR
     assert "Error validating access token" in channel.last_error
+
+
+def test_a_text_longer_than_whatsapp_takes_is_refused(conversation, staff_a):
+    with (
+        time_machine.travel(FIRST + timedelta(hours=1), tick=False),
+        pytest.raises(ActionRefused, match="4097 of 4096"),
+    ):
+        reply_services.save_and_submit_reply(
+            conversation=conversation, text="a" * 4097, acting_user=staff_a
+        )
