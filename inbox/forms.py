@@ -328,6 +328,9 @@ class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), required=False, max_length=TEXT_LIMIT)
 
 
+MAX_TEMPLATE_VALUES = 20
+
+
 class ComposerForm(forms.Form):
     """The reply composer: its preview reads the same fields as saving does."""
 
@@ -349,6 +352,9 @@ class ReplySaveForm(ComposerForm):
     action = forms.ChoiceField(
         required=False, choices=[("draft", _("Save draft")), ("submit", _("Send"))]
     )
+    # A WhatsApp template ("name:language"), sent instead of free text; its values come as
+    # the repeated field template_parameter.
+    template = forms.CharField(label=_("Template"), required=False, max_length=600)
 
     def clean_after_send(self) -> str:
         return self.cleaned_data["after_send"] or AfterSend.ANSWERED

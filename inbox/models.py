@@ -32,6 +32,7 @@ class ChannelKind(models.TextChoices):
     EMAIL = "email", _("E-mail")
     WEBHOOK = "webhook", _("Signed webhook")
     SIMULATOR = "simulator", _("Simulator")
+    WHATSAPP = "whatsapp", "WhatsApp"
 
 
 class ChannelStatus(models.TextChoices):
@@ -553,6 +554,16 @@ class ReplyState(models.TextChoices):
     UNKNOWN = "unknown", _("Outcome unknown, checking")
 
 
+class DeliveryStatus(models.TextChoices):
+    """A sent message's fate as the platform reports it later (WhatsApp status callbacks).
+    The order of the members is their progress: a late "delivered" never undoes "read"."""
+
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Not delivered")
+
+
 class AfterSend(models.TextChoices):
     ANSWERED = "answered", _("Answered")
     WAITING = "waiting", _("Wait for the customer")
@@ -595,6 +606,15 @@ class Reply(models.Model):
     external_id = models.CharField(max_length=255, blank=True, default="")
     external_url = models.URLField(max_length=1000, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    # A WhatsApp template message ({"name", "language", "parameters"}): what is sent instead of
+    # free text outside the 24-hour window; text then holds its readable preview.
+    template = models.JSONField(default=dict, blank=True)
+    # What the platform's status callbacks said after sending (sent/delivered/read/failed).
+    delivery_status = models.CharField(
+        _("delivery"), max_length=10, choices=DeliveryStatus.choices, blank=True, default=""
+    )
+    delivery_error = models.TextField(blank=True, default="")
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     # A worker holds the reply while it is in "sending" until this time; after it, another may
     # take over (the holder crashed). Longer than the connector's timeout.

@@ -14,6 +14,7 @@ CONNECTORS = {
     "email": "inbox.channels.email.EmailConnector",
     "webhook": "inbox.channels.webhook.WebhookConnector",
     "simulator": "inbox.channels.simulator.SimulatorConnector",
+    "whatsapp": "inbox.channels.whatsapp.WhatsAppConnector",
 }
 
 

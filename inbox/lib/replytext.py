@@ -19,6 +19,7 @@ LIMITS: dict[str, int] = {
     "bluesky": 300,
     "facebook": 8000,
     "instagram": 2200,
+    "whatsapp": 4096,  # a text message's body
 }
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 

@@ -26,6 +26,7 @@ from inbox.models import (
     CannedAnswer,
     Contact,
     Conversation,
+    DeliveryStatus,
     FaqSet,
     Message,
     Note,
@@ -343,6 +344,9 @@ class ReplyItem:
     external_id: str
     external_url: str
     last_error: str
+    template: dict  # a WhatsApp template reply: {"name", "language", "parameters"}
+    delivery_status: str  # what the platform's status callbacks said after sending
+    delivery_error: str
     created_at: datetime
     author: str
     reviewer: str  # "" when nobody reviewed it
@@ -350,6 +354,9 @@ class ReplyItem:
 
     def get_state_display(self) -> str:
         return str(ReplyState(self.state).label)
+
+    def get_delivery_status_display(self) -> str:
+        return str(DeliveryStatus(self.delivery_status).label) if self.delivery_status else ""
 
 
 REPLY_FIELDS = (
@@ -365,6 +372,9 @@ REPLY_FIELDS = (
     "external_id",
     "external_url",
     "last_error",
+    "template",
+    "delivery_status",
+    "delivery_error",
     "created_at",
     "author__first_name",
     "author__last_name",
@@ -390,11 +400,11 @@ def _name(first: str | None, last: str | None, username: str | None) -> str:
 
 
 def _reply_item(row: tuple, versions: tuple[VersionItem, ...]) -> ReplyItem:
-    plain = dict(zip(REPLY_FIELDS[:13], row[:13], strict=True))
+    plain = dict(zip(REPLY_FIELDS[:16], row[:16], strict=True))
     return ReplyItem(
         **plain,
-        author=_name(*row[13:16]),
-        reviewer=_name(*row[16:19]),
+        author=_name(*row[16:19]),
+        reviewer=_name(*row[19:22]),
         versions=versions,
     )
 

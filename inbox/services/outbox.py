@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -103,6 +103,13 @@ def build_target(reply: Reply, part_index: int) -> ReplyTarget:
         author_id=contact.external_id,
         author_handle=contact.handle,
         private=reply.private,
+        # Our reply's id travels with the post where the platform echoes it in status
+        # callbacks (WhatsApp): a callback then finds its reply, and settles an unknown outcome.
+        extra={
+            "reply_id": reply.pk,
+            "part_index": part_index,
+            **({"template": reply.template} if reply.template else {}),
+        },
     )
 
 
@@ -141,12 +148,10 @@ def _release(reply: Reply, *, state: str, error: str) -> None:
 
 
 def _finish_attempt(attempt: ReplyAttempt, outcome: str, *, external_id: str = "", error: str = ""):
-    ReplyAttempt.objects.filter(pk=attempt.pk).update(
-        outcome=outcome,
-        external_id=external_id,
-        error=error[:2000],
-        finished_at=timezone.now(),
-    )
+    fields = {"outcome": outcome, "error": error[:2000], "finished_at": timezone.now()}
+    if external_id:  # else keep an id a status callback may have recorded meanwhile
+        fields["external_id"] = external_id
+    ReplyAttempt.objects.filter(pk=attempt.pk).update(**fields)
 
 
 def _record_post(reply: Reply, external_id: str) -> None:
@@ -184,9 +189,17 @@ def deliver_reply(*, reply_id: int) -> Outcome:
             AttemptOutcome.PENDING,
             AttemptOutcome.UNKNOWN,
         ):
-            # The previous call may have posted. Never post again without asking first.
+            # The previous call may have posted. Never post again without asking first:
+            # a status callback may have told us already (record_statuses), else the platform.
             try:
-                found = connector.find_existing_reply(config, target, text)
+                found = previous.external_id or connector.find_existing_reply(
+                    config,
+                    replace(
+                        target,
+                        extra={**target.extra, "unknown_since": previous.started_at.isoformat()},
+                    ),
+                    text,
+                )
             except ConnectorError as exc:
                 log.warning("reply %s: checking an unknown attempt failed: %s", reply.pk, exc)
                 _release(reply, state=ReplyState.UNKNOWN, error=f"check failed: {exc}")

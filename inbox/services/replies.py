@@ -34,6 +34,7 @@ from inbox.models import (
     Status,
 )
 from inbox.selectors.team import may_act_on
+from inbox.services import whatsapp
 from inbox.services.refusals import ActionRefused
 from routing.models import ReviewPolicy
 from routing.sla.clocks import with_sla_fields
@@ -63,7 +64,8 @@ def compose_reply(
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
     kind = conversation.channel.kind
-    if private:
+    # A WhatsApp chat is all private messages, and those are limited like posts (4,096).
+    if private and kind != "whatsapp":
         # Direct messages are not limited like posts (X DMs take 10,000 characters).
         return replytext.Composed(
             parts=[text.strip() + signature_for(conversation=conversation, user=user)],
@@ -166,8 +168,12 @@ def save_draft(
     reply: Reply | None = None,
     private: bool = False,
     after_send: str = AfterSend.ANSWERED,
+    template: tuple[str, list[str]] | None = None,
 ) -> Reply:
-    """Create or update the acting user's draft; every save keeps a ReplyVersion."""
+    """Create or update the acting user's draft; every save keeps a ReplyVersion.
+
+    template: (key, parameter values) of one of a WhatsApp channel's approved templates,
+    sent instead of free text (the text is then the template's preview)."""
     return _save_draft(
         conversation=conversation,
         text=text,
@@ -175,6 +181,7 @@ def save_draft(
         reply=reply,
         private=private,
         after_send=after_send,
+        template=template,
     )[0]
 
 
@@ -189,6 +196,7 @@ def save_and_submit_reply(
     after_send: str = AfterSend.ANSWERED,
     split: bool = False,
     public_notice: str = "",
+    template: tuple[str, list[str]] | None = None,
 ) -> Reply:
     """save_draft, then submit_reply, in one transaction: the composer's "Send" button.
 
@@ -202,6 +210,7 @@ def save_and_submit_reply(
         reply=reply,
         private=private,
         after_send=after_send,
+        template=template,
     )
     if number is None:  # an unchanged existing draft: submit it as submit_reply would
         return _submit(
@@ -226,9 +235,15 @@ def _save_draft(
     reply: Reply | None,
     private: bool,
     after_send: str,
+    template: tuple[str, list[str]] | None = None,
 ) -> tuple[Reply, int | None]:
     """The draft, and the number of the version this save wrote (None: nothing changed)."""
     _check_actor(acting_user, conversation)
+    chosen: dict = {}
+    if whatsapp.is_whatsapp(conversation):
+        private = True  # a WhatsApp chat is private: there is nothing public to answer in
+        if template is not None:
+            chosen, text = whatsapp.choose_template(conversation.channel, *template)
     text = text.strip()
     if not text:
         raise ActionRefused(_("The reply is empty."))
@@ -243,6 +258,7 @@ def _save_draft(
             text=text,
             private=private,
             after_send=after_send,
+            template=chosen,
         )
         ConversationEvent.objects.create(
             conversation=conversation,
@@ -254,10 +270,16 @@ def _save_draft(
         reply = _lock(reply)
         if reply.state != ReplyState.DRAFT or reply.author_id != acting_user.pk:
             raise ActionRefused(_("Only your own draft can be edited."))
-        if reply.text == text and reply.private == private and reply.after_send == after_send:
+        if (
+            reply.text == text
+            and reply.private == private
+            and reply.after_send == after_send
+            and reply.template == chosen
+        ):
             return reply, None
         reply.text, reply.private, reply.after_send = text, private, after_send
-        reply.save(update_fields=["text", "private", "after_send", "updated_at"])
+        reply.template = chosen
+        reply.save(update_fields=["text", "private", "after_send", "template", "updated_at"])
     version = _add_version(reply, editor=acting_user, reason="draft", number=number)
     return reply, version.number
 
@@ -285,6 +307,7 @@ def _submit(
         raise ActionRefused(_("Only your own draft can be sent."))
     if not conversation.is_open:
         raise ActionRefused(_("This conversation is closed."))
+    whatsapp.check_reply_allowed(reply)
     composed = compose_reply(
         conversation=conversation,
         user=acting_user,
@@ -292,6 +315,10 @@ def _submit(
         split=split,
         private=reply.private,
     )
+    if reply.template:  # Meta holds the template's text: the preview goes as it is, unsigned
+        composed = replytext.Composed(
+            parts=[reply.text], length=len(reply.text), limit=None, over_limit=False
+        )
     if composed.over_limit:
         raise ActionRefused(
             _("Too long for this channel (%(length)s of %(limit)s). Shorten it or split it.")
@@ -397,8 +424,11 @@ def approve_reply(*, reply: Reply, acting_user, text: str | None = None) -> Repl
         raise ActionRefused(_("This reply is not waiting for review."))
     if not conversation.is_open:
         raise ActionRefused(_("This conversation is closed."))
+    # Review may take hours: the WhatsApp window is checked again when the reply goes out.
+    whatsapp.check_reply_allowed(reply)
     reply.reviewer = acting_user
-    if text is not None and text.strip() and text.strip() != reply.text:
+    # A template's text is Meta's: a reviewer approves or sends it back, but cannot edit it.
+    if text is not None and text.strip() and text.strip() != reply.text and not reply.template:
         reply.text = text.strip()
         # The author's signature stays: the reply goes out in the author's name.
         composed = compose_reply(

@@ -24,6 +24,7 @@ from inbox.selectors import labels as label_selectors
 from inbox.selectors import team as team_selectors
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
+from inbox.services import whatsapp as whatsapp_services
 from inbox.views.actions import form_error_message, run_action
 from inbox.views.labels import labels_context
 from routing.models import Department
@@ -184,11 +185,14 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
     composed = reply_services.compose_reply(
         conversation=conv, user=user, text=draft.text if draft else ""
     )
+    whatsapp_chat = whatsapp_services.is_whatsapp(conv)
     return {
         "conversation": conv,
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
-        "can_private": reply_services.can_reply_privately(conv),
+        # A WhatsApp chat is private already: no choice to offer, no public notice.
+        "can_private": reply_services.can_reply_privately(conv) and not whatsapp_chat,
+        "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,
         "earlier_replies": earlier_replies,
@@ -203,6 +207,17 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "after_send_choices": AfterSend.choices,
         "typed": {},
         **extra,
+    }
+
+
+def _whatsapp_context(conv: Conversation) -> dict:
+    """The composer's WhatsApp part: the 24-hour window and the approved templates."""
+    templates = whatsapp_services.templates_of(conv.channel)
+    return {
+        "window": whatsapp_services.window_state(conv),
+        "closed_message": whatsapp_services.window_closed_message(),
+        "templates": templates,
+        "parameter_slots": range(1, max((t.parameters for t in templates), default=0) + 1),
     }
 
 
@@ -449,6 +464,10 @@ def reply_save(request: AuthedRequest, pk: int):
             "private": data["private"],
             "after_send": data["after_send"],
         }
+        if data["template"]:
+            # The values in the order of the template's {{1}}, {{2}}...; the service checks them.
+            values = request.POST.getlist("template_parameter")[: forms.MAX_TEMPLATE_VALUES]
+            fields["template"] = (data["template"], values)
         if data["action"] == "submit":
             reply_services.save_and_submit_reply(
                 **fields, split=data["split"], public_notice=data["public_notice"]

@@ -8,6 +8,8 @@ know what it got wrong. Messages are ingested synchronously in the request
 
     GET  /hooks/meta/<id>/   Meta's subscription handshake (hub.challenge)
     POST /hooks/meta/<id>/   Meta delivery, X-Hub-Signature-256
+    GET  /hooks/whatsapp/<id>/   the same handshake for a WhatsApp Business number
+    POST /hooks/whatsapp/<id>/   WhatsApp delivery (messages and status callbacks), X-Hub-Signature-256
     POST /hooks/in/<id>/     generic webhook (docs/webhook.md)
 """
 
@@ -26,7 +28,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from inbox.channels import meta, webhook
+from inbox.channels import meta, webhook, whatsapp
 from inbox.channels.base import ChannelConfig, IncomingMessage
 from inbox.channels.registry import channel_config
 from inbox.models import Channel, ChannelKind
@@ -104,12 +106,13 @@ def _ingest(channel: Channel, messages: list[IncomingMessage]) -> JsonResponse:
     return JsonResponse({"received": len(messages)})
 
 
-@public_endpoint
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
+def _verified_meta_request(
+    request: HttpRequest, channel_id: int, kinds: tuple[str, ...]
+) -> tuple[Channel, ChannelConfig, bytes] | HttpResponse:
+    """Meta's handshake (GET) or a delivery's body whose X-Hub-Signature-256 is right (POST):
+    the same checks for every Meta product. An HttpResponse is the answer to give at once."""
     try:
-        loaded = _load_channel(channel_id, META_KINDS)
+        loaded = _load_channel(channel_id, kinds)
     except ImproperlyConfigured:
         logger.exception("Credentials of channel %s cannot be read", channel_id)
         return _error(503, "channel is misconfigured")
@@ -142,6 +145,17 @@ def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
             _client_ip(request),
         )
         return _error(403, "invalid signature")
+    return channel, config, body
+
+
+@public_endpoint
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
+    verified = _verified_meta_request(request, channel_id, META_KINDS)
+    if isinstance(verified, HttpResponse):
+        return verified
+    channel, config, body = verified
     try:
         payload = _parse_json(body)
         messages = meta.parse_webhook(config, payload)
@@ -149,6 +163,33 @@ def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
         logger.warning("Bad Meta delivery on channel %s: %s", channel.pk, exc)
         return _error(400, str(exc))
     return _ingest(channel, messages)
+
+
+@public_endpoint
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
+    verified = _verified_meta_request(request, channel_id, (ChannelKind.WHATSAPP,))
+    if isinstance(verified, HttpResponse):
+        return verified
+    channel, config, body = verified
+    try:
+        delivery = whatsapp.parse_delivery(config, _parse_json(body))
+    except ValueError as exc:
+        logger.warning("Bad WhatsApp delivery on channel %s: %s", channel.pk, exc)
+        return _error(400, str(exc))
+    response = _ingest(channel, delivery.messages)
+    if response.status_code != 200 or not delivery.statuses:
+        return response
+    from inbox.services.whatsapp import record_statuses
+
+    try:
+        record_statuses(channel=channel, statuses=delivery.statuses)
+    except Exception:
+        # Meta delivers again on a 5xx; applying a status twice changes nothing.
+        logger.exception("Status callbacks of a WhatsApp delivery failed on channel %s", channel.pk)
+        return _error(503, "temporarily unable to store the statuses; retry later")
+    return JsonResponse({"received": len(delivery.messages), "statuses": len(delivery.statuses)})
 
 
 @public_endpoint

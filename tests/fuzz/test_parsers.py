@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inbox.channels import meta, rss, webhook
+from inbox.channels import meta, rss, webhook, whatsapp
 from inbox.channels.base import ChannelConfig, ConnectorError, IncomingMessage
 from inbox.channels.bluesky import BlueskyConnector
 from inbox.channels.mastodon import MastodonConnector
@@ -234,3 +234,65 @@ def test_hostile_texts_survive_every_parser_unchanged_in_kind(text):
     payload["messages"][0]["text"] = text
     messages = webhook.parse_payload(_config("webhook"), payload)
     assert messages[0].text == text
+
+
+WHATSAPP_SEEDS = [
+    fixture_json("whatsapp", name)
+    for name in (
+        "webhook_text.json",
+        "webhook_media.json",
+        "webhook_location.json",
+        "webhook_reply_context.json",
+        "webhook_unsupported_media.json",
+        "webhook_status_delivered_read.json",
+        "webhook_status_failed.json",
+    )
+]
+
+
+@FUZZ
+@given(payload=st.one_of(*(payloads(seed) for seed in WHATSAPP_SEEDS)))
+def test_whatsapp_parse_delivery(payload):
+    try:
+        delivery = whatsapp.parse_delivery(_config("whatsapp"), payload)
+    except ValueError:
+        return
+    for message in delivery.messages:
+        _check(message)
+        assert message.is_public is False
+        assert len(message.external_id) <= 255
+    for status in delivery.statuses:
+        assert status.status in ("sent", "delivered", "read", "failed")
+        assert isinstance(status.external_id, str) and 0 < len(status.external_id) <= 255
+        assert status.at.tzinfo is not None
+        assert status.reply_id is None or isinstance(status.reply_id, int)
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        st.none(),
+        st.binary(max_size=300),
+        payloads(fixture_json("whatsapp", "error_window_closed.json")),
+    ),
+    status=st.sampled_from([200, 400, 401, 403, 429, 500, 503]),
+)
+def test_whatsapp_error_mapping(body, status):
+    import json as _json
+
+    import requests
+
+    from inbox.channels.whatsapp.connector import raise_for_whatsapp_error
+
+    response = requests.Response()
+    response.status_code = status
+    if isinstance(body, bytes | type(None)):
+        response._content = body or b""
+    else:
+        response._content = _json.dumps(body).encode()
+    try:
+        result = raise_for_whatsapp_error(response)
+    except ConnectorError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(result, dict)

@@ -54,6 +54,16 @@ def facebook(db):
     )
 
 
+@pytest.fixture
+def whatsapp_channel(db):
+    return Channel.objects.create(
+        kind="whatsapp",
+        name="Fuzz WhatsApp",
+        config={"phone_number_id": "106540352242922"},
+        credentials_encrypted=encrypt_credentials({"access_token": "x", "app_secret": APP_SECRET}),
+    )
+
+
 def _encode(payload) -> bytes:
     # surrogatepass: a lone surrogate reaches the server as the invalid UTF-8 a buggy sender sends.
     return json.dumps(payload, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")
@@ -125,6 +135,31 @@ def test_meta_webhook_never_fails_unclearly(facebook, body, signed):
         headers = {"X-Hub-Signature-256": f"sha256={digest}"}
     response = client.post(
         reverse("hooks:meta", args=[facebook.pk]),
+        body,
+        content_type="application/json",
+        headers=headers,
+    )
+    _assert_clear(response, body)
+    if not signed and len(body) <= LIMIT:
+        assert response.status_code == 403
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        bodies(fixture_json("whatsapp", "webhook_media.json")),
+        bodies(fixture_json("whatsapp", "webhook_status_failed.json")),
+    ),
+    signed=st.sampled_from([True, True, True, False]),
+)
+def test_whatsapp_webhook_never_fails_unclearly(whatsapp_channel, body, signed):
+    client = Client(enforce_csrf_checks=True)
+    headers = {}
+    if signed:
+        digest = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature-256": f"sha256={digest}"}
+    response = client.post(
+        reverse("hooks:whatsapp", args=[whatsapp_channel.pk]),
         body,
         content_type="application/json",
         headers=headers,

@@ -137,6 +137,7 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "health": ("get", PUBLIC),
     "metrics": ("get", TOKEN),
     "hooks:meta": ("get", SIGNED),
+    "hooks:whatsapp": ("get", SIGNED),
     "hooks:generic": ("post", SIGNED),
 }
 

@@ -93,7 +93,10 @@ class GraphClient:
         except requests.RequestException as exc:
             # The message names the exception type only: the URL holds the access token.
             raise ConnectorError(f"Meta Graph API unreachable ({type(exc).__name__})") from None
-        return raise_for_graph_error(response)
+        return self.raise_for_error(response)
+
+    # A product with codes of its own (WhatsApp) maps those first, then falls back on this.
+    raise_for_error = staticmethod(lambda response: raise_for_graph_error(response))
 
 
 def raise_for_graph_error(response: requests.Response) -> dict[str, Any]:
@@ -113,6 +116,8 @@ def raise_for_graph_error(response: requests.Response) -> dict[str, Any]:
             )
         error = {}
     code = error.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        code = None  # a code that is no number ([] or {} included) matches no rule below
     subcode = error.get("error_subcode")
     message = f"Meta Graph API error {code}/{subcode}: {error.get('message') or status}"
     if code in RATE_LIMIT_CODES or status == 429:
