@@ -142,8 +142,12 @@ def test_ingest_queues_the_worker_which_embeds_and_indexes_incrementally(
     assert vectors.index_path().exists()
     before = first.updated_at
 
-    # A new answered conversation is added to the index; the first is not embedded again.
+    # A new answered conversation is added to the index; the first, whose customer text did not
+    # change (a second reply came), is not embedded again.
     later = answered("De lift is al een week stuk", "De monteur komt vandaag voor de lift.")
+    MessageFactory(
+        conversation=first.conversation, text="Is het gelukt?", direction=Direction.OUTBOUND
+    )
     services.update_similar()
     first.refresh_from_db()
     assert first.updated_at == before
@@ -151,6 +155,11 @@ def test_ingest_queues_the_worker_which_embeds_and_indexes_incrementally(
     assert later.pk in [key for key, _score in vectors.search(query, 5) or []]
     # Nothing new: nothing read.
     assert services.update_similar() == 0
+    # The customer writes again: the conversation's vector is replaced, in the index too.
+    MessageFactory(conversation=later, text="En nu is ook de verwarming uitgevallen.")
+    services.update_similar()
+    index, _built = vectors.load(vectors.index_path())
+    assert index.ntotal == 2
 
 
 def test_staff_of_team_a_never_sees_team_b_conversations(
