@@ -17,8 +17,8 @@ lookup(): the panel's similar lookup at --n vectors of the real dimension (512):
 texts embedded, then copied with Gaussian noise (sigma 0.03 a value, cosine ~0.8 to the
 original) up to --n, in the shipped index (assist.vectors.build: IVF with 8-bit quantisation at
 this size). One query = the index search, the permission filter and fetching the 5 rows, as
-assist.selectors does it: 50 nearest (500 when too few are visible), then a SELECT of those ids
-restricted to the user's teams from a table of --n conversations in 40 teams (the user is in 3)
+assist.selectors does it: the 500 nearest, a SELECT of those ids restricted to the user's teams,
+then the first 5 visible rows fetched, from a table of --n conversations in 40 teams (user in 3)
 in PostgreSQL when DATABASE_URL is set (a temporary table), else in SQLite. Baseline in the same
 run: a brute-force numpy scan over the same float32 vectors, same filter and fetch. Also
 printed: recall@5 of the index against the exact scan (unfiltered), build time, index size.
@@ -183,7 +183,7 @@ def real_vectors() -> np.ndarray:
 
 
 def _table(n: int):
-    """(run(ids, teams) -> rows, close): n conversations in TEAMS teams, in a scratch table."""
+    """(visible(ids, teams), fetch(ids), close, backend): n conversations in TEAMS teams."""
     url = os.environ.get("DATABASE_URL")
     if url and url.startswith("postgres"):
         import psycopg
@@ -200,14 +200,17 @@ def _table(n: int):
         )
         conn.execute("ANALYZE bench_conv")
 
-        def run_pg(ids: list[int], teams: list[int]):
+        def visible_pg(ids: list[int], teams: list[int]):
             return conn.execute(
-                "SELECT id, snippet, team, received_at FROM bench_conv"
-                " WHERE id = ANY(%s) AND team = ANY(%s)",
-                (ids, teams),
+                "SELECT id FROM bench_conv WHERE id = ANY(%s) AND team = ANY(%s)", (ids, teams)
             ).fetchall()
 
-        return run_pg, conn.close, "postgresql"
+        def fetch_pg(ids: list[int]):
+            return conn.execute(
+                "SELECT id, snippet, team, received_at FROM bench_conv WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+
+        return visible_pg, fetch_pg, conn.close, "postgresql"
     tmp = tempfile.mkdtemp()
     db = sqlite3.connect(str(Path(tmp) / "bench.sqlite3"))
     db.execute("CREATE TABLE bench_conv (id integer PRIMARY KEY, team int, snippet text, at text)")
@@ -217,14 +220,18 @@ def _table(n: int):
     )
     db.commit()
 
-    def run_sqlite(ids: list[int], teams: list[int]):
+    def visible_sqlite(ids: list[int], teams: list[int]):
         q = (
-            f"SELECT id, snippet, team, at FROM bench_conv WHERE id IN ({','.join('?' * len(ids))})"
+            f"SELECT id FROM bench_conv WHERE id IN ({','.join('?' * len(ids))})"
             f" AND team IN ({','.join('?' * len(teams))})"
         )
         return db.execute(q, (*ids, *teams)).fetchall()
 
-    return run_sqlite, db.close, "sqlite"
+    def fetch_sqlite(ids: list[int]):
+        q = f"SELECT id, snippet, team, at FROM bench_conv WHERE id IN ({','.join('?' * len(ids))})"
+        return db.execute(q, ids).fetchall()
+
+    return visible_sqlite, fetch_sqlite, db.close, "sqlite"
 
 
 def lookup(n: int, queries: int) -> dict[str, float]:
@@ -249,7 +256,7 @@ def lookup(n: int, queries: int) -> dict[str, float]:
         path = Path(tmp) / "similar.faiss"
         vectors.save(index, path, built=n)
         size_mb = path.stat().st_size / 1e6
-    fetch, close, backend = _table(n)
+    visible, fetch, close, backend = _table(n)
     qs = base[rng.integers(0, len(base), queries)]
     qs = qs + rng.normal(0, 0.03, qs.shape).astype(np.float32)
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
@@ -258,16 +265,12 @@ def lookup(n: int, queries: int) -> dict[str, float]:
         times, shown = [], []
         for q in qs:
             t0 = time.perf_counter()
-            rows: list = []
-            for k in selectors.ROUNDS:
-                nearest = nearest_of(q, k)
-                rows = fetch([i for i, _s in nearest], list(MY_TEAMS))
-                if len(rows) >= selectors.SIMILAR or len(nearest) < k:
-                    break
-            order = {i: r for r, (i, _s) in enumerate(nearest)}
-            best = sorted((r[0] for r in rows), key=order.__getitem__)[: selectors.SIMILAR]
+            ids = [i for i, score in nearest_of(q, selectors.CANDIDATES) if score >= 0.2]
+            mine = {row[0] for row in visible(ids, list(MY_TEAMS))}
+            best = [i for i in ids if i in mine][: selectors.SIMILAR]
+            rows = fetch(best)
             times.append((time.perf_counter() - t0) * 1000)
-            shown.append(best)
+            shown.append([r[0] for r in rows])
         return times, shown
 
     def indexed(q, k):
