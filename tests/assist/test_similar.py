@@ -241,6 +241,22 @@ def test_a_rebuild_past_ivf_min_turns_the_index_into_an_ivf(team_a, settings, mo
     assert built == 3 and index.ntotal == 3 and hasattr(index, "nprobe")
 
 
+def test_an_erased_conversation_is_no_longer_suggested(coordinator, admin_user, team_a):
+    from inbox.services.privacy import erase_contact
+
+    leak, _rent, _parcel = past(team_a)
+    question = asking("lekkage badkamer", department=team_a)
+    services.update_similar()
+    query = selectors.query_vector(question.pk)
+    assert selectors.similar_conversations(coordinator, question.pk, query)[0].conversation_id == (
+        leak.pk
+    )
+    erase_contact(contact=leak.contact, acting_user=admin_user)
+    assert not ConversationVector.objects.filter(conversation_id=leak.pk).exists()
+    shown = selectors.similar_conversations(coordinator, question.pk, query)
+    assert leak.pk not in [s.conversation_id for s in shown]
+
+
 def test_clean_drops_handles_links_and_signatures():
     assert vectors.clean("@Acme_Help Mijn ketel! https://t.co/x ^MK") == "Mijn ketel!"
     assert vectors.clean("Thanks @bob, DM us -JS") == "Thanks , DM us"
