@@ -71,6 +71,9 @@ app.conf.beat_schedule = {
     "detect-spikes": {"task": "inbox.detect_spikes", "schedule": 60.0},
     # Crisis clusters: the mentions that came in since the last run, joined to their cluster.
     "crisis-clusters": {"task": "reports.update_crisis_clusters", "schedule": 60.0},
+    # Suggestions: conversations of new messages embedded, the similar-conversation index
+    # updated (ingest also queues it after each commit; this catches up after an outage).
+    "assist-similar": {"task": "assist.update_similar", "schedule": 60.0},
     "outbox-recover": {"task": "inbox.recover_outbox", "schedule": 60.0},
     # Outgoing webhooks due for a (re)try; each event also queues a run after its commit.
     "deliver-webhooks": {"task": "integrations.deliver_webhooks", "schedule": 30.0},

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "inbox",
     "reports",
     "integrations",
+    "assist",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -28,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("dashboards/", reports_views.dashboard, name="dashboards"),
     path("dashboards/", include("reports.urls")),
+    path("assist/", include("assist.urls")),
     path("settings/", views.settings_page, name="settings"),
     path("settings/tokens/", include("api.urls.settings")),
     path("settings/webhooks/", include("integrations.urls")),

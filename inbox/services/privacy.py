@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from assist.models import ConversationVector
 from inbox.models import (
     Channel,
     Contact,
@@ -132,6 +133,10 @@ def _scrub_conversations(conversation_ids: list[int], personal: set[str]) -> dic
         return {"conversations": 0, "replies": 0, "events": 0}
     conversations = Conversation.objects.filter(pk__in=conversation_ids)
     changed = conversations.exclude(snippet=ERASED).update(snippet=ERASED)
+    # Suggestions (assist): the vector was made from the customer's words and goes with them.
+    # Without its row the conversation is never suggested; the index file drops the id at its
+    # next rebuild.
+    ConversationVector.objects.filter(conversation_id__in=conversation_ids).delete()
     # A hand-back or close reason can be free text naming the customer; a configured label cannot.
     conversations.exclude(status_reason=ERASED).exclude(status_reason__in=_kept_reasons()).update(
         status_reason=ERASED

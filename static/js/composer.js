@@ -92,6 +92,13 @@
     }
   });
 
+  // The suggestions panel (assist) sits beside the composer: its buttons fill the page's one.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest(".suggestion-insert");
+    const box = button && document.querySelector("[data-composer]");
+    if (box) insert(box, button.dataset.text || "");
+  });
+
   document.addEventListener("click", (event) => {
     const option = event.target instanceof Element && event.target.closest(".canned-option");
     if (!option) return;

@@ -67,6 +67,7 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:team_export": ("get", ALL),
     "inbox:team_reviews": ("get", ALL),
     "inbox:team_conversation": ("get", TEAM_A_READ),
+    "assist:suggestions": ("get", TEAM_A_READ),
     "inbox:team_workspace": ("get", TEAM_A_READ),
     "inbox:team_claim": ("post", TEAM_A_ACT),
     "inbox:team_unclaim": ("post", TEAM_A_ACT),

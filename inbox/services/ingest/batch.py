@@ -26,6 +26,7 @@ from integrations.models import EventType
 from integrations.services.events import conversation_data, emit_many, wants
 from routing.rules.apply import apply_routing
 from routing.sla.policies import record_policy_failures
+from webcare.jobs import enqueue
 
 # Rows per transaction: large enough that round trips vanish, small enough that
 # one statement's arrays stay a few MB.
@@ -78,11 +79,15 @@ def ingest_messages(
 
 
 def _route(channel_id: int, result: IngestResult) -> None:
-    """New conversations go through the routing rules (suggest, auto-forward, priority).
+    """New conversations go through the routing rules (suggest, auto-forward, priority), and
+    new messages are queued for suggestions (assist.update_similar).
 
     After the batches committed: a conversation a rule fails for stays unrouted, and counts
     on the channel's health with its messages.
     """
+    if result.created:
+        # Suggestions (assist): the worker embeds the new messages, never the ingest itself.
+        enqueue("assist.update_similar")
     if not result.new_conversation_ids:
         return
     failed: dict[int, Exception] = {}
