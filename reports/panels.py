@@ -465,7 +465,7 @@ def spikes_panel(period: Period, scope: Scope) -> Panel:
     )
 
 
-LABEL_DEFINITIONS = ("labels", "first-response", "orphan-starts", "periods")
+LABEL_DEFINITIONS = ("labels", "first-response", "percentiles", "orphan-starts", "periods")
 # The trend's chart shows the busiest labels; its table (and CSV) has every one.
 TREND_CHART_LABELS = 8
 
