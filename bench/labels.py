@@ -9,7 +9,7 @@ same server, kept between runs (loaded again only when incomplete, of another si
 channels, teams and agents, the conversations over the last 400 days (first response drawn from
 bench/dashboard.py's log-normal, one in 50 not answered, one in 40 an orphan start), their clocks
 (reports' ConversationClock: what the rollup knows of them), 12 labels and their links: 40% of the
-conversations labelled, one in ten of those with a second label. No messages: the label figures
+conversations labelled, one in sixteen of those with a second label. No messages: the label figures
 never read them. The label rollup rows are then written by the app's own code,
 reports.rollup.labels.rebuild_labels (what rebuild_rollups runs), timed.
 
@@ -155,8 +155,8 @@ def load(n: int) -> None:
             " CASE WHEN first_response_at IS NULL THEN 0 ELSE 1 END, NULL, id % 40 = 0"
             " FROM inbox_conversation",
         )
-        # 40% labelled (ids ending in 0-3 of every 10), skewed over the labels; a tenth of
-        # those with a second label.
+        # 40% labelled (ids ending in 0-3 of every 10), spread over the labels; one in sixteen
+        # of those (ids 1 mod 40) with a second label.
         _exec(
             cur,
             "labels",

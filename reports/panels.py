@@ -518,7 +518,7 @@ def labels_panel(period: Period, scope: Scope) -> Panel:
 
 def label_trend_panel(period: Period, scope: Scope) -> Panel:
     """Conversations per label per local week (the week of their arrival): one row a week."""
-    figures, weeks = label_figures(period, scope=scope)
+    figures, weeks = label_figures(period, scope=scope, durations=False)
     names = _label_names(figures)
     order = sorted(figures, key=lambda pk: (-figures[pk].conversations, names.get(pk, "")))
     first = period.start.date()

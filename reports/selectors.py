@@ -532,15 +532,13 @@ class LabelFigures:
 
 
 def label_figures(
-    period: Period, *, scope: Scope
+    period: Period, *, scope: Scope, durations: bool = True
 ) -> tuple[dict[int, LabelFigures], dict[date, dict[int, int]]]:
     """Per label: the conversations that arrived in the period and have it now, how many got a
-    first response, and its median and p90; and per local week (its Monday) the conversations
-    per label.
-
-    From the label rows reports.rollup.labels keeps as labels come and go: the day rows of
-    "conversations" and the period's bins merged per label (a team scope: per label and team,
-    its teams merged). At most three queries, whatever the number of conversations."""
+    first response, its median and p90; and per local week (its Monday) the conversations per
+    label. From the label rows reports.rollup.labels keeps as labels come and go: the day rows
+    of "conversations" and the period's bins merged per label (a team scope: per label and
+    team, its teams merged). At most three queries, whatever the number of conversations."""
     from inbox.models import Label
 
     groups: dict[str, str] | None = None
@@ -579,14 +577,16 @@ def label_figures(
             day = _as_local_date(start)
             counts[label_id] += int(value)
             weeks[day - timedelta(days=day.weekday())][label_id] += int(value)
-    stats = duration_stats(
-        period,
-        metrics=[DurationMetric.FRT_CALENDAR],
-        dim_kind=kind,
-        dims=dims,
-        groups=groups,
-        without_orphans=scope.without_orphans,
-    )
+    stats = {}
+    if durations:  # False: counts only (answered 0, no percentiles), for the weekly trend
+        stats = duration_stats(
+            period,
+            metrics=[DurationMetric.FRT_CALENDAR],
+            dim_kind=kind,
+            dims=dims,
+            groups=groups,
+            without_orphans=scope.without_orphans,
+        )
     figures = {}
     for label_id, n in counts.items():
         if not n:
