@@ -36,6 +36,14 @@ class DimKind(models.TextChoices):
     DEPARTMENT = "department", _("Department")
     AGENT = "agent", _("Agent")
     LANGUAGE = "language", _("Language")
+    # Label figures (reports.rollup.labels), dim: the label's id; for a team, "label id:team id".
+    # Adjusted when labels come and go, so never pre-merged into the windows.
+    LABEL = "label", _("Label")
+    LABEL_TEAM = "labelteam", _("Label in a team")
+
+
+# Kept out of the pre-merged windows (their past days change whenever a label does).
+LABEL_KINDS = (DimKind.LABEL, DimKind.LABEL_TEAM)
 
 
 class DurationMetric(models.TextChoices):
@@ -129,6 +137,34 @@ class DurationBin(models.Model):
         return (
             f"{self.metric} {self.dim_kind}={self.dim} @{self.start} bin {self.bin}: {self.count}"
         )
+
+
+class LabelTally(models.Model):
+    """What the label rollup counted for one label on one conversation (reports.rollup.labels).
+
+    The label rows of CountRollup and DurationBin are the sums of these: a change is applied as
+    "take off what was counted, add what counts now", so counting again changes nothing and a
+    label taken off subtracts exactly what it added. Plain ids, no foreign keys: the tallies
+    are the rollup's memory, reset and rebuilt with it.
+    """
+
+    conversation_id = models.BigIntegerField()
+    label_id = models.BigIntegerField()
+    start = models.DateTimeField()  # local midnight of the day the conversation arrived
+    # The team the conversation had when the label was first counted ("0": none yet).
+    dim = models.CharField(max_length=32)
+    # Not an orphan start (or no clock yet): also counted in the figures without orphans.
+    kept = models.BooleanField(default=True)
+    # Sketch bin of the first response time (calendar); None: not answered yet.
+    bin = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation_id", "label_id"], name="labeltally_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"label {self.label_id} on #{self.conversation_id}"
 
 
 class BacklogSnapshot(models.Model):

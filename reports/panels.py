@@ -465,7 +465,7 @@ def spikes_panel(period: Period, scope: Scope) -> Panel:
     )
 
 
-LABEL_DEFINITIONS = ("labels", "first-response", "orphan-starts", "periods")
+LABEL_DEFINITIONS = ("labels", "first-response", "percentiles", "orphan-starts", "periods")
 # The trend's chart shows the busiest labels; its table (and CSV) has every one.
 TREND_CHART_LABELS = 8
 
@@ -518,7 +518,7 @@ def labels_panel(period: Period, scope: Scope) -> Panel:
 
 def label_trend_panel(period: Period, scope: Scope) -> Panel:
     """Conversations per label per local week (the week of their arrival): one row a week."""
-    figures, weeks = label_figures(period, scope=scope)
+    figures, weeks = label_figures(period, scope=scope, durations=False)
     names = _label_names(figures)
     order = sorted(figures, key=lambda pk: (-figures[pk].conversations, names.get(pk, "")))
     first = period.start.date()

@@ -8,7 +8,6 @@ the merged bins) so only one row per figure comes back.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,9 +22,11 @@ from django.utils import timezone
 
 from reports import sketch
 from reports.models import (
+    LABEL_KINDS,
     BacklogSnapshot,
     CountRollup,
     DimKind,
+    DurationMetric,
     Granularity,
     KeywordCount,
     RollupWatermark,
@@ -134,20 +135,27 @@ def duration_stats(
     dims: list[str] | None = None,
     per_dim: bool = True,
     without_orphans: bool = False,
+    groups: dict[str, str] | None = None,
 ) -> dict[tuple[str, str], Stat]:
     """(metric, dim) -> count, median and p90 (dim "" when per_dim is False: dims merged).
 
     A standard period (the last 7/30/90/365 days, or the one before it) reads the pre-merged
     window rows plus today's day rows; any other range merges month and day rows.
     without_orphans: the figures without the orphan-start conversations (stored apart, so the
-    read costs the same).
+    read costs the same). groups: dim -> the key its bins are merged under (per_dim; the label
+    figures merge a team scope's teams per label).
     """
     if dims is not None and not dims:
         return {}
     if without_orphans:
         stored = {metric_without_orphans(m): m for m in metrics}
         stats = duration_stats(
-            period, metrics=list(stored), dim_kind=dim_kind, dims=dims, per_dim=per_dim
+            period,
+            metrics=list(stored),
+            dim_kind=dim_kind,
+            dims=dims,
+            per_dim=per_dim,
+            groups=groups,
         )
         return {(stored[m], d): stat for (m, d), stat in stats.items()}
     metric_sql, metric_params = _in("metric", metrics)
@@ -162,6 +170,8 @@ def duration_stats(
     part = _window_part(period)
     if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
         part = None
+    if dim_kind in LABEL_KINDS or groups is not None:
+        part = None  # never pre-merged (reports.rollup.windows)
     merges_dims = not per_dim and (dims is None or len(dims) > 1) and dim_kind != DimKind.ALL
     if part is not None and not merges_dims and on_postgres() and _windows_ready():
         stats = _window_stats(period, part=part, metrics=metrics, dim_kind=dim_kind, dims=dims)
@@ -184,6 +194,10 @@ def duration_stats(
         where, params = _ranges_sql(period)
         source = f"SELECT metric, dim, bin, count FROM reports_durationbin WHERE {where} AND {filter_sql}"
         params += filter_params
+    if groups:
+        cases = " ".join("WHEN %s THEN %s" for _ in groups)
+        source = f"SELECT metric, CASE dim {cases} END AS dim, bin, count FROM ({source}) g"
+        params = [v for pair in groups.items() for v in pair] + params
     dim_col = "dim" if per_dim else "''"
     group_dim = "dim, " if per_dim else ""
     sql = f"""
@@ -338,7 +352,7 @@ def counters(
         filter_params += dim_params
     filter_sql = " AND ".join(filters)
     part = _window_part(period)
-    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
+    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT) or dim_kind in LABEL_KINDS:
         part = None
     start = period.start
     source = ""
@@ -509,84 +523,78 @@ def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple
     )
 
 
-def _as_aware(value) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite hands back text from a raw cursor
-        value = datetime.fromisoformat(value)
-    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
-
-
 @dataclass(frozen=True)
 class LabelFigures:
     conversations: int
     answered: int
-    p50: float | None  # first response, calendar seconds (nearest rank)
+    p50: float | None  # first response, calendar seconds (sketch bins, as every percentile)
     p90: float | None
 
 
 def label_figures(
-    period: Period, *, scope: Scope
+    period: Period, *, scope: Scope, durations: bool = True
 ) -> tuple[dict[int, LabelFigures], dict[date, dict[int, int]]]:
     """Per label: the conversations that arrived in the period and have it now, how many got a
-    first response, and its median and p90; and per local week (its Monday) the conversations
-    per label.
+    first response, its median and p90; and per local week (its Monday) the conversations per
+    label. From the label rows reports.rollup.labels keeps as labels come and go: the day rows
+    of "conversations" and the period's bins merged per label (a team scope: per label and
+    team, its teams merged). At most three queries, whatever the number of conversations."""
+    from inbox.models import Label
 
-    Not a rollup: a label is added and removed long after the messages were counted, and a
-    rollup would keep counting what was taken off. Uses index: convlabel_received_idx reads only
-    the labelled conversations of the period (the arrival time is copied onto the link); their
-    clocks (reports' own first response, as every dashboard figure) and, for a team scope,
-    their teams are joined. Cost grows with the labelled conversations of the period, not with
-    the messages, but it is per conversation: measured on this machine with 2,000,000
-    conversations, 40% labelled, 30 days took 1.6 s in SQL (PostgreSQL hashed every clock) and
-    ~3.8 s for the panel, over the dashboard budget. Meeting it needs counts and duration bins
-    per label and day kept by the rollup, adjusted when a label comes or goes (not done yet).
-    """
-    from inbox.models import Conversation, ConversationLabel
-    from reports.models import ConversationClock
-
-    links, clocks = ConversationLabel._meta.db_table, ConversationClock._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    sql = (
-        f"SELECT l.label_id, l.received_at, k.first_inbound_at, k.first_response_at, "
-        f"k.orphan_start FROM {links} l "
-        f"LEFT JOIN {clocks} k ON k.conversation_id = l.conversation_id"
-    )
-    where = ["l.received_at >= %s", "l.received_at < %s"]
-    params: list = [adapt(period.start), adapt(period.end)]
+    groups: dict[str, str] | None = None
     if scope.is_team:
-        sql += f" JOIN {Conversation._meta.db_table} c ON c.id = l.conversation_id"
-        teams = [str(d) for d in scope.departments or ()] or ["0"]
-        part, values = _in("c.department_id", teams)
-        where.append(part)
-        params += [int(v) for v in values]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " WHERE " + " AND ".join(where), params)
-        rows = cursor.fetchall()
+        teams = scope.department_dims() or []
+        groups = {
+            f"{pk}:{team}": str(pk)
+            for pk in Label.objects.order_by("id").values_list("id", flat=True)
+            for team in teams
+        }
+        kind, dims = DimKind.LABEL_TEAM, list(groups)
+    else:
+        kind, dims = DimKind.LABEL, None
+    if dims is not None and not dims:
+        return {}, {}
+    metric = "conversations"
+    stored = metric_without_orphans(metric) if scope.without_orphans else metric
+    adapt = connection.ops.adapt_datetimefield_value
+    where = ["granularity = %s", "start >= %s", "start < %s", "metric = %s", "dim_kind = %s"]
+    params: list = [Granularity.DAY, adapt(period.start), adapt(period.end), stored, kind]
+    if dims is not None:
+        dim_sql, dim_params = _in("dim", dims)
+        where.append(dim_sql)
+        params += dim_params
     counts: dict[int, int] = defaultdict(int)
-    durations: dict[int, list[float]] = defaultdict(list)
     weeks: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for label_id, received, first_in, first_out, orphan in rows:
-        if scope.without_orphans and orphan:
-            continue
-        counts[label_id] += 1
-        day = _as_local_date(received)
-        weeks[day - timedelta(days=day.weekday())][label_id] += 1
-        start, answer = _as_aware(first_in), _as_aware(first_out)
-        if start is not None and answer is not None:
-            durations[label_id].append((answer - start).total_seconds())
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT start, dim, value FROM reports_countrollup WHERE {' AND '.join(where)}",
+            params,
+        )
+        for start, dim, value in cur.fetchall():
+            if not value:
+                continue  # every conversation counted there lost the label
+            label_id = int(groups[dim] if groups is not None else dim)
+            day = _as_local_date(start)
+            counts[label_id] += int(value)
+            weeks[day - timedelta(days=day.weekday())][label_id] += int(value)
+    stats = {}
+    if durations:  # False: counts only (answered 0, no percentiles), for the weekly trend
+        stats = duration_stats(
+            period,
+            metrics=[DurationMetric.FRT_CALENDAR],
+            dim_kind=kind,
+            dims=dims,
+            groups=groups,
+            without_orphans=scope.without_orphans,
+        )
     figures = {}
     for label_id, n in counts.items():
-        values = sorted(durations[label_id])
-        figures[label_id] = LabelFigures(
-            n, len(values), _nearest_rank(values, 0.5), _nearest_rank(values, 0.9)
-        )
-    return figures, {week: dict(per) for week, per in weeks.items()}
-
-
-def _nearest_rank(values: list[float], q: float) -> float | None:
-    """The smallest value with at least q of the values at or below it."""
-    if not values:
-        return None
-    # Rounded first: 0.9 * 30 must be 27, not 27.000000000000004.
-    return values[max(0, math.ceil(round(len(values) * q, 9)) - 1)]
+        if not n:
+            continue
+        stat = stats.get((DurationMetric.FRT_CALENDAR, str(label_id)))
+        if stat is None or not stat.count:
+            figures[label_id] = LabelFigures(n, 0, None, None)
+        else:
+            figures[label_id] = LabelFigures(n, stat.count, stat.p50, stat.p90)
+    weekly = {week: {k: v for k, v in per.items() if v} for week, per in weeks.items()}
+    return figures, {week: per for week, per in weekly.items() if per}

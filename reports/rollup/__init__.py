@@ -26,6 +26,8 @@ and under the conversation's department at the time they are counted.
 The modules, each importing only those above it:
 - metrics: the names figures and watermarks are stored under (the selectors read them too).
 - batch: the accumulator one batch fills and writes with one upsert per table.
+- labels: the label figures, reconciled per conversation with what it has now (both batches
+  and rebuild_labels call it).
 - messages, events: the two batches (messages and clocks; closes from the audit events).
 - backlog: hourly snapshots of the open and overdue backlog.
 - windows: the standard periods' whole days, merged once a day.

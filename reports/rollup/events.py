@@ -10,6 +10,7 @@ from django.db.models import Count, Max, OuterRef, Subquery
 from inbox.models import ConversationEvent
 from reports.models import ConversationClock, DimKind, DurationMetric
 from reports.rollup.batch import Batch
+from reports.rollup.labels import reconcile
 from reports.rollup.metrics import EVENTS, NO_DEPARTMENT, watermark
 from routing.models import SlaClock, SlaTarget
 from webcare.db import bulk_update
@@ -87,6 +88,8 @@ def event_batch(batch_size: int) -> int:
             done.append((conv_id, closed_at))
         batch.write()
         _set_resolved(done)
+        # Labels: whatever an event did (labelled, unlabelled, merged...), count them as they are.
+        reconcile(in_batch.values_list("conversation_id", flat=True).distinct())
         mark.last_id = got["last"]
         mark.save(update_fields=["last_id", "updated_at"])
     return got["n"]

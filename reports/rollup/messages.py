@@ -13,6 +13,7 @@ from django.db.models import Case, Exists, Min, OuterRef, Subquery, TextField, V
 from inbox.models import Direction, Flag, Message
 from reports.models import ConversationClock, DimKind, DurationMetric
 from reports.rollup.batch import Batch
+from reports.rollup.labels import reconcile
 from reports.rollup.metrics import MESSAGES, NO_DEPARTMENT, ORPHAN_CONVERSATIONS, watermark
 from routing.models import Department, SlaClock, SlaTarget
 from routing.sla.arithmetic import CalendarSpec, business_time_between
@@ -220,6 +221,7 @@ def message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             {row[1] for row in settled if row[2] == Direction.OUTBOUND and not row[3]}
         )
         changed: set[int] = set()  # new clocks and changed ones
+        label_convs: set[int] = set()  # started or first answered: their labels count anew
         batch = Batch()
         for (
             _id,
@@ -253,6 +255,7 @@ def message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
                     clocks[conv_id] = _Clock(at, None, at, 0, orphan)
                     changed.add(conv_id)
                     batch.count("conversations", at, dims, orphan=orphan)
+                    label_convs.add(conv_id)  # its labels may be counted before its clock
                     if orphan:
                         batch.count(ORPHAN_CONVERSATIONS, at, dims)
                 elif clock.awaiting_since is None:
@@ -273,6 +276,7 @@ def message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             due = _deadline(deadlines.get(conv_id, []), clock.awaiting_since, at)
             if clock.first_response_at is None:
                 clock.first_response_at = at
+                label_convs.add(conv_id)
                 batch.duration(DurationMetric.FRT_CALENDAR, at, waited, agent_dims, orphan=orphan)
                 business = calendars.business_seconds(dept_id, clock.awaiting_since, at)
                 batch.duration(DurationMetric.FRT_BUSINESS, at, business, agent_dims, orphan=orphan)
@@ -309,6 +313,7 @@ def message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             " first_response_at = excluded.first_response_at,"
             " awaiting_since = excluded.awaiting_since, responses = excluded.responses",
         )
+        reconcile(label_convs)
         mark.last_id = settled[-1][0]
         mark.save(update_fields=["last_id", "updated_at"])
     return len(rows) if len(settled) == len(rows) else 0

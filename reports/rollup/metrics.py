@@ -9,6 +9,7 @@ from reports.models import DurationMetric, RollupWatermark
 NO_DEPARTMENT = "0"
 MESSAGES = "messages"
 EVENTS = "events"
+LABELS = "labels"  # present once every labelled conversation was counted (reports.rollup.labels)
 WINDOWS = "windows"  # last_id: the ordinal of the last day merged into WindowBin
 
 # The conversation figures, each also counted without the conversations that started with a reply

@@ -12,6 +12,7 @@ from reports.models import (
     CountRollup,
     DurationBin,
     KeywordCount,
+    LabelTally,
     RollupWatermark,
     WindowBin,
     WindowCount,
@@ -19,7 +20,9 @@ from reports.models import (
 )
 from reports.rollup.backlog import snapshot_backlog
 from reports.rollup.events import event_batch
+from reports.rollup.labels import rebuild_labels
 from reports.rollup.messages import Calendars, message_batch
+from reports.rollup.metrics import LABELS
 from reports.rollup.windows import build_windows, windows_stale
 
 BATCH_SIZE = 5000
@@ -41,6 +44,11 @@ def run_rollups(*, batch_size: int | None = None, now: datetime | None = None) -
         total += done
         if done < batch_size:
             break
+    if not RollupWatermark.objects.filter(name=LABELS).exists():
+        # After a reset, or labels from before the label rollup: count them all once (the
+        # batches keep them current from then on; counting one twice changes nothing).
+        rebuild_labels()
+        RollupWatermark.objects.get_or_create(name=LABELS)
     snapshot_backlog(now=now)
     if windows_stale(now=now):
         build_windows(now=now)
@@ -52,6 +60,7 @@ def reset_rollups() -> None:
     with transaction.atomic():
         for model in (
             CountRollup,
+            LabelTally,
             DurationBin,
             KeywordCount,
             ConversationClock,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from reports.models import DimKind, Granularity, RollupWatermark
+from reports.models import LABEL_KINDS, DimKind, Granularity, RollupWatermark
 from reports.periods import PERIOD_CHOICES, Period, day_start, midnight
 from reports.rollup.metrics import WINDOWS
 
@@ -55,10 +55,12 @@ def build_windows(*, now: datetime) -> bool:
                     params: list[Any] = [days, part, yesterday]
                     for gran, lo, hi in pieces:
                         params += [gran, adapt(lo), adapt(hi)]
-                    kind_sql = ""
-                    if kinds:
-                        kind_sql = " AND dim_kind IN (%s, %s)"
-                        params += kinds
+                    # The label figures change with every label: read from their rows always.
+                    kind_sql = (
+                        " AND dim_kind IN (%s, %s)" if kinds else " AND dim_kind NOT IN (%s, %s)"
+                    )
+                    kind_params = list(kinds or LABEL_KINDS)
+                    params += kind_params
                     # cum: the running count of the group, what the percentile probes read.
                     cur.execute(
                         "INSERT INTO reports_windowbin"
@@ -75,7 +77,7 @@ def build_windows(*, now: datetime) -> bool:
                         Granularity.DAY,
                         adapt(period.start),
                         adapt(period.end),
-                        *(kinds or []),
+                        *kind_params,
                     ]
                     cur.execute(
                         "INSERT INTO reports_windowcount (days, part, metric, dim_kind, dim, value)"

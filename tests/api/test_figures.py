@@ -131,3 +131,30 @@ def test_a_token_limited_to_a_team_counts_that_team(
 )
 def test_bad_input_is_a_400(api_client, token_for, manager, params):
     assert api_client(token_for(manager)).get("/api/v1/figures/", params).status_code == 400
+
+
+@pytest.mark.parametrize("panel", ["labels", "label_trend"])
+def test_label_figures_equal_the_csv_export(
+    client, api_client, token_for, manager, coordinator, admin_user, team_a, staff_a, panel
+):
+    """The label panels read the label rollup: the export and the API give the same numbers,
+    and they are the labels as they are now (one taken off is gone from both)."""
+    from inbox.services.labels import create_label, set_labels
+
+    klacht = create_label(name="Klacht", colour="red", acting_user=admin_user)
+    lof = create_label(name="Lof", colour="green", acting_user=admin_user)
+    convs = [answered(team_a, staff_a, minutes=m) for m in (12, 30, 45)]
+    for conv in convs:
+        set_labels(conversation=conv, add=[klacht, lof], remove=[], acting_user=coordinator)
+    set_labels(conversation=convs[0], add=[], remove=[lof], acting_user=coordinator)
+    rollup()
+    client.force_login(manager)
+    _notes, table = csv_table(client, panel, days=7, scope="all")
+    api = api_client(token_for(manager))
+    data = api.get("/api/v1/figures/", {"panel": panel, "days": 7}, **EN).json()
+    assert [data["columns"], *as_csv_text(data["rows"])] == table
+    if panel == "labels":
+        assert [row[:3] for row in data["rows"]] == [["Klacht", 3, 3], ["Lof", 2, 2]]
+    else:
+        assert data["columns"][1:] == ["Klacht", "Lof"]
+        assert [sum(row[1] for row in data["rows"]), sum(row[2] for row in data["rows"])] == [3, 2]

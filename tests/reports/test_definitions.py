@@ -427,8 +427,9 @@ def test_labels(coordinator, admin_user, team_a, staff_a):
 
     figures, weeks = label_figures(period(), scope=Scope())
     assert (figures[klacht.pk].conversations, figures[klacht.pk].answered) == (4, 3)
-    assert figures[klacht.pk].p50 == 20 * 60 and figures[klacht.pk].p90 == 60 * 60
-    assert (figures[lof.pk].conversations, figures[lof.pk].p50) == (1, 20 * 60)
+    # Read from the sketch's bins, as every percentile: within 0.5%.
+    assert near(figures[klacht.pk].p50, 20 * 60) and near(figures[klacht.pk].p90, 60 * 60)
+    assert figures[lof.pk].conversations == 1 and near(figures[lof.pk].p50, 20 * 60)
     assert weeks == {
         date(2026, 3, 2): {klacht.pk: 1},
         date(2026, 3, 9): {klacht.pk: 3, lof.pk: 1},
