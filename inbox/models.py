@@ -296,6 +296,12 @@ class Conversation(models.Model):
     # Start of the current pause (waiting on the customer); null while the clocks run.
     sla_paused_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # "Needs a reply" (inbox/lib/assist/needs_reply.py): 0-100 from the latest customer message,
+    # scored at ingest; None when not scored (no customer message yet, or scoring failed).
+    # A hint only: nothing is hidden or sent because of it.
+    needs_reply = models.SmallIntegerField(_("needs a reply (0-100)"), null=True, blank=True)
+    # Why, as comma-separated codes from needs_reply.REASONS ("question,request").
+    needs_reply_reasons = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
