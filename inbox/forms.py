@@ -74,6 +74,9 @@ class InboxFilterForm(forms.Form):
     )
     overdue = forms.BooleanField(label=_("Overdue"), required=False)
     unassigned = forms.BooleanField(label=_("Unassigned"), required=False)
+    # The low-priority view: only what the "needs a reply" hint scored unlikely. Never a
+    # default: the inbox without it shows every conversation.
+    no_reply_likely = forms.BooleanField(label=_("No reply likely"), required=False)
 
     def __init__(self, *args, departments=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
 from webcare.db import on_postgres
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 PAGE_SIZE = 50
+# A "needs a reply" score below this is "no reply likely" (the threshold bench/assist.py
+# reports precision and recall at): the low-priority view and the muted hint in a row.
+NO_REPLY_LIKELY_BELOW = 50
 # The "N new" marker counts at most this many rows (one cheap LIMIT query, never a COUNT(*)).
 NEW_MARKER_CAP = 50
 # The columns an inbox row shows (inbox/inbox_rows.html and the SLA badge): the page loads only
@@ -43,6 +47,8 @@ INBOX_ROW_FIELDS = (
     "sla_state",
     "sla_due_at",
     "sla_paused_at",
+    "needs_reply",
+    "needs_reply_reasons",
     "contact__id",
     "contact__external_id",
     "contact__handle",
@@ -166,6 +172,8 @@ def inbox_queryset(user, filters: dict[str, Any]) -> tuple[QuerySet[Conversation
         qs = qs.filter(sla_state=SlaState.OVERDUE)
     if filters.get("unassigned"):
         qs = qs.filter(assignee__isnull=True)
+    if filters.get("no_reply_likely"):
+        qs = qs.filter(needs_reply__lt=NO_REPLY_LIKELY_BELOW)
     if filters.get("q"):
         qs = search_filter(qs, filters["q"])
     return qs, shared
@@ -254,6 +262,7 @@ def inbox_row_values(
                 "department": department,
                 "assignee": assignee,
                 "viewers": ", ".join(viewers.get(c.pk, ())),
+                **_needs_reply_hint(c.needs_reply, c.needs_reply_reasons),
             }
         )
         row = values[-1]
@@ -264,6 +273,41 @@ def inbox_row_values(
             [("sla", (c.sla_state, c.sla_due_at, c.sla_paused_at)), ("at", context)],
         )
     return values
+
+
+def reason_labels() -> dict[str, StrOrPromise]:
+    """The "needs a reply" reason codes (inbox.lib.assist.needs_reply.REASONS) in words."""
+    return {
+        "question": _("question mark"),
+        "question_word": _("starts like a question"),
+        "request": _("asks for something or for help"),
+        "complaint": _("negative tone"),
+        "thanks": _("thanks or praise"),
+        "retweet": _("a retweet"),
+        "acknowledgement": _("a short acknowledgement"),
+        "link_only": _("only a link"),
+        "short": _("very short"),
+        "wording": _("the wording, as learned from answered messages"),
+    }
+
+
+def _needs_reply_hint(score: int | None, reasons: str) -> dict[str, str]:
+    """The row's hint chip: the score as text, whether it is likely, and why in words."""
+    if score is None:
+        return {"needs_reply": "", "needs_reply_likely": "", "needs_reply_why": ""}
+    labels = reason_labels()
+    why = ", ".join(str(labels[r]) for r in reasons.split(",") if r in labels)
+    likely = score >= NO_REPLY_LIKELY_BELOW
+    text = (
+        gettext("Reply likely needed (%(score)s of 100)")
+        if likely
+        else gettext("No reply likely (%(score)s of 100)")
+    ) % {"score": score}
+    return {
+        "needs_reply": str(score),
+        "needs_reply_likely": "yes" if likely else "",
+        "needs_reply_why": f"{text}: {why}" if why else text,
+    }
 
 
 def _compact_age(then: datetime, now: datetime) -> str:

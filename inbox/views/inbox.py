@@ -53,6 +53,7 @@ FILTER_KEYS = (
     "sentiment",
     "overdue",
     "unassigned",
+    "no_reply_likely",
 )
 
 

@@ -35,7 +35,7 @@ ENGLISH_NO_REPLY = [
     "@AmazonHelp Thanks!",
     "@Uber_Support DM sent",
     "RT @Delta: Our new lounge in Atlanta is open",
-    "@AskPlayStation It's ok I fixed it thanks",
+    "@Tesco all sorted now, thanks",
 ]
 # Not here: English praise ("thank you so much, love it"). In TWCS the brands answer praise
 # too (a "love it" to Chipotle gets a reply), so the English model scores it around 65; Dutch
