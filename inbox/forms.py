@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from inbox.models import (
     AfterSend,
@@ -77,6 +78,14 @@ class InboxFilterForm(forms.Form):
     # The low-priority view: only what the "needs a reply" hint scored unlikely. Never a
     # default: the inbox without it shows every conversation.
     no_reply_likely = forms.BooleanField(label=_("No reply likely"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[
+            ("", pgettext_lazy("inbox order", "Newest first")),
+            ("needs_reply", _("Most likely needs a reply first")),
+        ],
+    )
 
     def __init__(self, *args, departments=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -207,6 +208,12 @@ class SlaState(models.TextChoices):
     OVERDUE = "overdue", _("Overdue")
 
 
+def needs_reply_key() -> Coalesce:
+    """The sort key of "most likely needs a reply first": the score, unscored (NULL) as -1 so
+    they come last on PostgreSQL and SQLite alike (the two put NULLs at opposite ends)."""
+    return Coalesce("needs_reply", Value(-1), output_field=models.SmallIntegerField())
+
+
 class Conversation(models.Model):
     # No single-column FK indexes where a composite index below starts with the
     # column (conv_channel_thread_idx, conv_contact_idx, conv_dept_status_idx):
@@ -336,6 +343,15 @@ class Conversation(models.Model):
                 ),
             ),
             models.Index(fields=["status", "-received_at", "-id"], name="conv_status_idx"),
+            # Uses index: the inbox sorted "most likely needs a reply first" (keyset on
+            # needs_reply_key(), received_at, id, all descending) over open items.
+            models.Index(
+                needs_reply_key().desc(),
+                F("received_at").desc(),
+                F("id").desc(),
+                name="conv_open_needs_reply_idx",
+                condition=Q(status__in=OPEN_STATUS_VALUES),
+            ),
             # Uses index: the SLA sweep looks only at clocks that passed a threshold since the last sweep.
             models.Index(
                 fields=["sla_warn_at"], name="conv_sla_warn_idx", condition=Q(sla_state="ok")

@@ -12,7 +12,15 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Flag, SlaState, Status
+from inbox.models import (
+    OPEN_STATUSES,
+    Conversation,
+    ConversationEvent,
+    Flag,
+    SlaState,
+    Status,
+    needs_reply_key,
+)
 from webcare.db import on_postgres
 from webcare.fragments import choices_key
 
@@ -104,6 +112,37 @@ def keyset_page(
         qs = qs.only(*fields)
     rows = list(qs.order_by("-received_at", "-id")[: size + 1])
     next_key = (rows[size - 1].received_at, rows[size - 1].pk) if len(rows) > size else None
+    return rows[:size], next_key
+
+
+def needs_reply_page(
+    qs: QuerySet[Conversation],
+    *,
+    before: tuple[int, datetime, int] | None,
+    size: int = PAGE_SIZE,
+    fields: tuple[str, ...] = (),
+) -> tuple[list[Conversation], tuple[int, datetime, int] | None]:
+    """One page "most likely needs a reply first": (score, received_at, id) DESC, unscored
+    last; keyset like keyset_page. Uses index: conv_open_needs_reply_idx."""
+    qs = qs.annotate(nr_key=needs_reply_key())
+    if before is not None:
+        score, received_at, pk = before
+        qs = qs.filter(
+            Q(nr_key__lt=score)
+            | Q(nr_key=score, received_at__lt=received_at)
+            | Q(nr_key=score, received_at=received_at, id__lt=pk),
+            nr_key__lte=score,
+        )
+    qs = qs.select_related("contact")
+    if fields:
+        qs = qs.only(*fields)
+    rows: list[Conversation] = list(qs.order_by("-nr_key", "-received_at", "-id")[: size + 1])
+    next_key = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        # needs_reply_key() in Python: the score, -1 when unscored.
+        score_of = last.needs_reply if last.needs_reply is not None else -1
+        next_key = (score_of, last.received_at, last.pk)
     return rows[:size], next_key
 
 
