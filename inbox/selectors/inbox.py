@@ -212,7 +212,12 @@ def inbox_queryset(user, filters: dict[str, Any]) -> tuple[QuerySet[Conversation
     if filters.get("unassigned"):
         qs = qs.filter(assignee__isnull=True)
     if filters.get("no_reply_likely"):
-        qs = qs.filter(needs_reply__lt=NO_REPLY_LIKELY_BELOW)
+        # On the sort key's expression, so that sorted by the hint the range is an index
+        # condition of conv_open_needs_reply_idx (on the bare column it is a filter that reads
+        # every likelier row first: 1.9 s at 1,000,000 rows). Unscored (-1) is not "unlikely".
+        qs = qs.alias(nr_low=needs_reply_key()).filter(
+            nr_low__gte=0, nr_low__lt=NO_REPLY_LIKELY_BELOW
+        )
     if filters.get("q"):
         qs = search_filter(qs, filters["q"])
     return qs, shared
