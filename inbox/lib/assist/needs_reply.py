@@ -47,33 +47,41 @@ REASONS = (
 
 _TOKEN_RE = re.compile(r"https?://\S+|www\.\S+|[@#]?\w+(?:['’]\w+)*|[?!]")
 _QUESTION_WORDS = frozenset(entries("reply/question-words.txt"))
+_NOT_WORDS = frozenset(("<url>", "<@>", "?", "!", "<n>"))
 
 
-def _phrases(name: str) -> tuple[frozenset[str], tuple[str, ...]]:
-    """(words and phrases, as " a b " to find in " "-joined words; emoji and other symbols)."""
-    words, symbols = set(), []
+def _phrases(name: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """(words and two-word phrases, found among a message's unigrams and bigrams; longer
+    phrases, found in its " "-joined words; emoji and other symbols, found in its text)."""
+    grams, longer, symbols = set(), [], []
     for entry in entries(name):
-        if any(ch.isalnum() for ch in entry):
-            words.add(f" {entry} ")
-        else:
+        if not any(ch.isalnum() for ch in entry):
             symbols.append(entry)
-    return frozenset(words), tuple(symbols)
+            continue
+        words = [t for t in tokens(entry) if t not in _NOT_WORDS]
+        if len(words) <= 2:
+            grams.add(" ".join(words))
+        else:
+            longer.append(f" {' '.join(words)} ")
+    return frozenset(grams), tuple(longer), tuple(symbols)
 
 
-_REQUEST = _phrases("reply/request.txt")
-_THANKS = _phrases("reply/thanks.txt")
-_ACK = frozenset(e for e in entries("reply/acknowledgement.txt"))
+def _has(
+    phrases: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]],
+    grams: set[str],
+    joined: str,
+    text: str,
+) -> bool:
+    words, longer, symbols = phrases
+    if not words.isdisjoint(grams) or any(p in joined for p in longer):
+        return True
+    return not text.isascii() and any(s in text for s in symbols)
 
 
-def _has(phrases: tuple[frozenset[str], tuple[str, ...]], joined: str, text: str) -> bool:
-    words, symbols = phrases
-    return any(p in joined for p in words) or any(s in text for s in symbols)
-
-
-def tokens(text: str) -> list[str]:
+def tokens(text: str, *, normalised: str | None = None) -> list[str]:
     """Lower-cased tokens with links, mentions and numbers folded to one token each."""
     out = []
-    for token in _TOKEN_RE.findall(normalise(text)):
+    for token in _TOKEN_RE.findall(normalise(text) if normalised is None else normalised):
         if token.startswith(("http", "www.")):
             out.append("<url>")
         elif token.startswith("@"):
@@ -95,19 +103,23 @@ def features(text: str, *, lexical: bool, sentiment: str | None = None) -> dict[
 
 def _parts(text: str, *, lexical: bool, sentiment: str | None) -> tuple[list[str], set[str]]:
     """(the cues that hold, the word unigrams and bigrams when lexical)."""
-    toks = tokens(text)
-    words = [t for t in toks if t not in ("<url>", "<@>", "?", "!", "<n>")]
-    content = [t for t in toks if t not in ("<url>", "<@>")]
+    lowered = normalise(text)
+    toks = tokens(text, normalised=lowered)
+    words = [t for t in toks if t not in _NOT_WORDS]
+    content = [t for t in toks if t != "<url>" and t != "<@>"]
+    # Unigrams and bigrams of the words: the cues' phrases are looked up here, in one set
+    # operation each (this runs in ingest, per message).
+    word_grams = set(words)
+    word_grams.update(map(" ".join, zip(words, words[1:], strict=False)))
     joined = f" {' '.join(words)} "
-    lowered = text.lower()
     if sentiment is None:
         sentiment = sentiment_label(sentiment_score(text))
     cues = {
         "question": "?" in toks,
         "question_word": bool(words) and words[0] in _QUESTION_WORDS,
-        "request": _has(_REQUEST, joined, text),
+        "request": _has(_REQUEST, word_grams, joined, text),
         "complaint": sentiment == "negative",
-        "thanks": _has(_THANKS, joined, text),
+        "thanks": _has(_THANKS, word_grams, joined, text),
         "retweet": lowered.lstrip().startswith("rt @"),
         "acknowledgement": (
             0 < len(words) <= 4
@@ -119,8 +131,14 @@ def _parts(text: str, *, lexical: bool, sentiment: str | None) -> tuple[list[str
     }
     grams: set[str] = set()
     if lexical:
-        grams = set(content) | {f"{a} {b}" for a, b in zip(content, content[1:], strict=False)}
+        grams = set(content)
+        grams.update(map(" ".join, zip(content, content[1:], strict=False)))
     return [name for name, on in cues.items() if on], grams
+
+
+_REQUEST = _phrases("reply/request.txt")
+_THANKS = _phrases("reply/thanks.txt")
+_ACK = frozenset(" ".join(tokens(e)) for e in entries("reply/acknowledgement.txt"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +195,7 @@ def score(
     linear = model.lexical if lexical else model.cues
     cues, grams = _parts(text, lexical=lexical, sentiment=sentiment)
     by_cue = [(linear.cues.get(name, 0.0), name) for name in cues]
-    get = linear.words.get
-    words = sum(get(g, 0.0) for g in grams)
+    words = sum(filter(None, map(linear.words.get, grams))) if grams else 0.0
     logit = linear.intercept + words + sum(w for w, _ in by_cue)
     probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
     value = round(100 * probability)

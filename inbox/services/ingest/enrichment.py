@@ -51,6 +51,8 @@ def enrich_messages(
                 one_by_one.append(exc)
         results = one_by_one
     out: dict[str, Enriched] = {}
+    # As in enrich_batch: a batch repeats texts (retweets, campaigns), each is scored once.
+    hints: dict[tuple[str, str, str], tuple[int | None, str, str]] = {}
     for m, e in zip(inbound, results, strict=True):
         key = clip(m.external_id, 255)
         if isinstance(e, Exception):
@@ -58,13 +60,16 @@ def enrich_messages(
             continue
         language = (e.language or "")[:8]
         sentiment = e.sentiment or Sentiment.NEUTRAL
-        try:
-            hint = needs_reply(m.text or "", language, sentiment=sentiment, model=_model())
-            score, reasons, error = hint.score, ",".join(hint.reasons), ""
-        except Exception as exc:
-            # A hint, not a gate: the message is stored with its other enrichment all the same.
-            logger.exception("needs-reply scoring of message %r failed", m.external_id)
-            score, reasons, error = None, "", f"needs reply: {type(exc).__name__}: {exc}"
+        text_key = (m.text or "", language, str(sentiment))
+        if text_key not in hints:
+            try:
+                hint = needs_reply(text_key[0], language, sentiment=sentiment, model=_model())
+                hints[text_key] = (hint.score, ",".join(hint.reasons), "")
+            except Exception as exc:
+                # A hint, not a gate: the message is stored with its other enrichment.
+                logger.exception("needs-reply scoring of message %r failed", m.external_id)
+                hints[text_key] = (None, "", f"needs reply: {type(exc).__name__}: {exc}")
+        score, reasons, error = hints[text_key]
         out[key] = (language, sentiment, int(e.flags or 0), error, score, reasons)
     return out
 
