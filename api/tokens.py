@@ -14,6 +14,7 @@ from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from api.models import ApiToken, TokenKind, TokenScope
+from inbox.selectors.team import may_see_team
 from inbox.services.refusals import ActionRefused
 from routing.models import Department, Membership
 from webcare.accounts.models import Role, User
@@ -43,8 +44,7 @@ def create_personal_token(
 ) -> tuple[ApiToken, str]:
     """A token that acts as `user`. Returns the token row and the token, shown once."""
     teams = list(teams)
-    allowed = _teams_user_may_see(user)
-    if allowed is not None and any(team.pk not in allowed for team in teams):
+    if not all(may_see_team(user, team.pk) for team in teams):
         raise ActionRefused(_("A token can only be limited to teams you belong to."))
     return _create(
         kind=TokenKind.PERSONAL,
@@ -104,13 +104,6 @@ def _create(*, teams: list[Department], **fields) -> tuple[ApiToken, str]:
     token = ApiToken.objects.create(digest=digest_of(raw), prefix=raw[: len(PREFIX) + 6], **fields)
     token.teams.set(teams)
     return token, raw
-
-
-def _teams_user_may_see(user: User) -> set[int] | None:
-    """None: every team (coordinators and managers see all)."""
-    if user.is_coordinator or user.is_manager:
-        return None
-    return set(user.memberships.values_list("department_id", flat=True))
 
 
 def find_active(raw: str, *, now: datetime | None = None) -> ApiToken | None:

@@ -22,6 +22,7 @@ class InboxConfig(AppConfig):
             "inbox.CannedAnswer",
             "inbox.NoReplyReason",
             "inbox.HouseRule",
+            "inbox.Label",
         ):
             for signal in (post_save, post_delete):
                 signal.connect(refcache.clear, sender=model, dispatch_uid=f"refcache-{model}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -16,6 +17,7 @@ from inbox.models import (
     ContactNote,
     Flag,
     HouseRule,
+    Label,
     NoReplyReason,
     Priority,
     SavedView,
@@ -86,6 +88,8 @@ class InboxFilterForm(forms.Form):
             ("needs_reply", _("Most likely needs a reply first")),
         ],
     )
+    # A label id: the select is rendered from the reference lists; an unknown id finds nothing.
+    label = forms.IntegerField(label=_("Label"), required=False, min_value=1)
 
     def __init__(self, *args, departments=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -201,6 +205,8 @@ BULK_ACTION_CHOICES = [
     ("hide", _("Hide")),
     ("flag", _("Flag")),
     ("priority", _("Set priority")),
+    ("label", _("Add label")),
+    ("unlabel", _("Remove label")),
 ]
 
 
@@ -236,6 +242,8 @@ class BulkForm(forms.Form):
         empty_value=None,
         choices=[("", "—")] + list(Priority.choices),
     )
+    # Archived labels validate here (they may be removed); the service refuses adding one.
+    label = forms.ModelChoiceField(label=_("Label"), queryset=Label.objects.all(), required=False)
 
     NEEDS = {
         "forward": "department",
@@ -244,6 +252,8 @@ class BulkForm(forms.Form):
         "hide": "rule",
         "flag": "flag",
         "priority": "priority",
+        "label": "label",
+        "unlabel": "label",
     }
 
     def __init__(self, *args, **kwargs):
@@ -373,3 +383,31 @@ class EraseForm(forms.Form):
             "invalid_choice": _("Tick the box to confirm the erasure."),
         },
     )
+
+
+class LabelForm(forms.ModelForm):
+    """An administrator's label: the rules (a unique name whatever its case, a known colour)
+    are checked by inbox.services.labels, whose refusal shows on the form."""
+
+    class Meta:
+        model = Label
+        fields = ["name", "colour", "description", "is_active"]
+        labels = {"is_active": _("Active (archived labels stay on conversations)")}
+
+
+class ConversationLabelsForm(VersionedForm):
+    """The labels a conversation should have: the ticked boxes. Offered: the active labels and
+    those it has (an archived label can be taken off, never put on)."""
+
+    labels = forms.ModelMultipleChoiceField(
+        label=_("Labels"),
+        queryset=Label.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, current: frozenset[int] = frozenset(), **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["labels"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = Label.objects.filter(Q(is_active=True) | Q(pk__in=current))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -132,6 +132,10 @@ class Contact(models.Model):
             models.UniqueConstraint(
                 fields=["channel", "external_id"], name="contact_channel_external_id"
             )
+        ]
+        indexes = [
+            # Uses index: the API's contacts?handle= (api.views.directory.contact_list).
+            models.Index(fields=["handle"], name="contact_handle_idx"),
         ]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
@@ -311,6 +315,10 @@ class Conversation(models.Model):
     needs_reply_reasons = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Changed only by inbox.services.labels (and routing rules through it): audited, versioned.
+    labels: "models.ManyToManyField[Label, ConversationLabel]" = models.ManyToManyField(
+        "Label", through="ConversationLabel", related_name="conversations", blank=True
+    )
 
     class Meta:
         verbose_name = _("conversation")
@@ -886,3 +894,92 @@ class RetentionCursor(models.Model):
 
     def __str__(self) -> str:
         return f"retention of channel {self.channel_id}"
+
+
+class LabelColour(models.TextChoices):
+    """A small palette whose chips (static/css/app.css .label-*) keep dark text on a light
+    background at a contrast of at least 4.5:1, so a label reads without its colour too."""
+
+    GREY = "grey", _("Grey")
+    BLUE = "blue", _("Blue")
+    GREEN = "green", _("Green")
+    YELLOW = "yellow", _("Yellow")
+    ORANGE = "orange", _("Orange")
+    RED = "red", _("Red")
+    PURPLE = "purple", _("Purple")
+
+
+class Label(models.Model):
+    """A tag on conversations (one organisation: global), managed by administrators. Archived
+    (is_active off) rather than deleted: conversations and reports keep the labels they had."""
+
+    name = models.CharField(_("name"), max_length=60)
+    colour = models.CharField(
+        _("colour"), max_length=10, choices=LabelColour.choices, default=LabelColour.GREY
+    )
+    description = models.CharField(_("description"), max_length=300, blank=True, default="")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            # "Klacht" and "klacht" are one label: unique on the lower-cased name.
+            models.UniqueConstraint(Lower("name"), name="label_name_ci_unique"),
+        ]
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationLabel(models.Model):
+    """A label on a conversation: who applied it, or which routing rule did (then applied_by is
+    empty and the UI says "applied by rule X")."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="label_links", db_index=False
+    )
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="links", db_index=False)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    rule = models.ForeignKey(
+        "routing.RoutingRule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="label_links",
+    )
+    applied_at = models.DateTimeField(default=timezone.now)
+    # The conversation's received_at, copied: the labels dashboard reads one period's labelled
+    # conversations from convlabel_received_idx instead of every conversation of the period.
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index of "the labels of these rows" (one query per inbox page).
+            models.UniqueConstraint(
+                fields=["conversation", "label"], name="conversation_label_unique"
+            )
+        ]
+        indexes = [
+            # Uses index: the inbox and team queue filtered by a rare label read its
+            # conversations from here; a common one probes the unique index per row instead.
+            models.Index(fields=["label", "conversation"], name="convlabel_label_idx"),
+            # Uses index: the labels dashboard's period (reports.selectors.label_rows).
+            models.Index(
+                fields=["received_at", "label", "conversation"], name="convlabel_received_idx"
+            ),
+        ]
+        verbose_name = _("conversation label")
+        verbose_name_plural = _("conversation labels")
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on #{self.conversation_id}"

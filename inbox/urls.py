@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox.views import audit, channels, notifications, privacy, spikes, team
+from inbox.views import audit, channels, labels, notifications, privacy, spikes, team
 from inbox.views import inbox as views
 
 app_name = "inbox"
@@ -23,6 +23,9 @@ urlpatterns = [
     path("conversations/<int:pk>/unhide/", views.unhide, name="unhide"),
     path("conversations/<int:pk>/flag/", views.flag, name="flag"),
     path("conversations/<int:pk>/priority/", views.priority, name="priority"),
+    path("conversations/<int:pk>/labels/", views.conversation_labels, name="conversation_labels"),
+    path("settings/labels/", labels.labels, name="labels"),
+    path("settings/labels/<int:pk>/", labels.label_edit, name="label_edit"),
     path("conversations/<int:pk>/merge/", views.merge, name="merge"),
     path("conversations/<int:pk>/split/", views.split, name="split"),
     path("conversations/<int:pk>/evidence/", views.evidence, name="evidence"),

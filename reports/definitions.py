@@ -141,6 +141,17 @@ def definitions() -> list[Definition]:
             ),
         ),
         (
+            "labels",
+            _("Labels"),
+            _(
+                "Conversations are counted under each label they have now, in the local day "
+                "(and week, from Monday) the customer's first message arrived; a label taken "
+                "off is no longer counted. Answered and the first response times are those of "
+                "the first-response definition, for these conversations; median and p90 are "
+                "exact (the smallest time that half, or 90%%, of them were answered within)."
+            ),
+        ),
+        (
             "periods",
             _("Periods"),
             _(

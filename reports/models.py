@@ -12,10 +12,12 @@ reports.rollup.metrics.NO_ORPHANS for the conversations that did not start with 
 message the inbox never had (ConversationClock.orphan_start). The dashboard's "leave those out" filter reads
 the second set, so it costs no more than the plain figures.
 
-The tables are written only by reports/rollup/ (the beat task and the
-rebuild command); nothing else changes them.
+The rollup tables are written only by reports/rollup/ (the beat task and the
+rebuild command); nothing else changes them. The crisis clusters at the end are written by
+reports/crisis/ (the clustering task and the coordinators' cluster actions).
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -266,3 +268,118 @@ class WeeklyReportSent(models.Model):
 
     def __str__(self) -> str:
         return str(self.week_start)
+
+
+# --------------------------------------------------------------------------
+# Crisis clusters (reports/crisis/): suggestions, acted on only by a person
+# --------------------------------------------------------------------------
+
+
+class ClusterKind(models.TextChoices):
+    NEAR_DUPLICATE = "near", _("Near-identical text")
+    TOPIC = "topic", _("Same topic")
+
+
+class CrisisCluster(models.Model):
+    """Mentions of the crisis window grouped as near-identical text or by a spike's keyword.
+
+    Written by the clustering task (reports.crisis.clustering), which only adds members: a
+    cluster is a suggestion until a coordinator acts on it (reports.crisis.actions).
+    """
+
+    kind = models.CharField(max_length=5, choices=ClusterKind.choices)
+    # The text new mentions are compared with (reports.crisis.matching.clean) and its digest.
+    match_text = models.TextField(blank=True, default="")
+    fingerprint = models.CharField(max_length=40, blank=True, default="")
+    keyword = models.CharField(max_length=100, blank=True, default="")
+    # The first mention's text as written, shown as the cluster's sample.
+    sample = models.TextField(blank=True, default="")
+    size = models.PositiveIntegerField(default=0)
+    # Grows with every batch of new members: a confirmation names the revision it was shown.
+    revision = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["last_at"], name="crisiscluster_last_idx"),
+            models.Index(fields=["fingerprint"], name="crisiscluster_fp_idx"),
+        ]
+        verbose_name = _("crisis cluster")
+        verbose_name_plural = _("crisis clusters")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.size})"
+
+
+class CrisisClusterMember(models.Model):
+    """A conversation in a cluster, with how alike its mention was (percent, None for a topic)."""
+
+    cluster = models.ForeignKey(CrisisCluster, on_delete=models.CASCADE, related_name="members")
+    conversation = models.ForeignKey(
+        "inbox.Conversation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    message_id = models.BigIntegerField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Taken out by a person before acting: never part of the cluster's action.
+    taken_out = models.BooleanField(default=False)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "cluster"], name="crisismember_conversation_key"
+            )
+        ]
+        indexes = [models.Index(fields=["cluster", "id"], name="crisismember_cluster_idx")]
+        verbose_name = _("crisis cluster member")
+        verbose_name_plural = _("crisis cluster members")
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}:{self.conversation_id}"
+
+
+class ClusterAction(models.TextChoices):
+    ANSWER = "answer", _("Answer all with one reply")
+    HIDE = "hide", _("Hide all under a house rule")
+
+
+class ClusterActionState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+
+
+class CrisisClusterAction(models.Model):
+    """The audit record of one cluster action: who, what, on which conversations, and how far.
+
+    items holds {conversation id: version} as the coordinator confirmed them (threats and what
+    was taken out already left out); the worker acts on exactly those, skipping any changed since.
+    """
+
+    cluster = models.ForeignKey(CrisisCluster, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=10, choices=ClusterAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(blank=True, default="")
+    rule = models.ForeignKey(
+        "inbox.HouseRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    items = models.JSONField(default=dict)
+    threats_kept_out = models.PositiveIntegerField(default=0)
+    taken_out = models.PositiveIntegerField(default=0)
+    state = models.CharField(
+        max_length=10, choices=ClusterActionState.choices, default=ClusterActionState.QUEUED
+    )
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("crisis cluster action")
+        verbose_name_plural = _("crisis cluster actions")
+
+    def __str__(self) -> str:
+        return f"{self.action} on cluster {self.cluster_id} ({self.state})"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
-from inbox.models import Channel, Flag, SpikeAlert
+from inbox.models import Channel, Flag, Label, SpikeAlert
 from reports.models import DimKind, DurationMetric
 from reports.periods import Period
 from reports.selectors import (
@@ -26,6 +27,7 @@ from reports.selectors import (
     daily_series,
     duration_stats,
     heatmap,
+    label_figures,
     top_keywords,
 )
 from routing.models import Department, Membership
@@ -98,7 +100,8 @@ def format_duration(seconds: float | None) -> str:
 
 
 class Duration:
-    """A duration in a table: humanised on the page, whole seconds in the CSV export."""
+    """A duration in a table: humanised on the page, whole seconds in the CSV export and the API
+    (export_table)."""
 
     __slots__ = ("seconds",)
 
@@ -108,8 +111,14 @@ class Duration:
     def __str__(self) -> str:
         return str(format_duration(self.seconds))
 
-    def csv(self) -> str:
-        return str(round(self.seconds))
+
+def export_table(data: Panel) -> tuple[list[str], list[list[Any]]]:
+    """The panel's table as its CSV export and the API's figures give it: durations in whole
+    seconds, their column headers marked "[s]"; every other cell as the page shows it."""
+    durations = {i for row in data.rows for i, v in enumerate(row) if isinstance(v, Duration)}
+    header = [f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)]
+    rows = [[round(v.seconds) if isinstance(v, Duration) else v for v in row] for row in data.rows]
+    return header, rows
 
 
 def percent(part: int, whole: int) -> str:
@@ -456,6 +465,93 @@ def spikes_panel(period: Period, scope: Scope) -> Panel:
     )
 
 
+LABEL_DEFINITIONS = ("labels", "first-response", "orphan-starts", "periods")
+# The trend's chart shows the busiest labels; its table (and CSV) has every one.
+TREND_CHART_LABELS = 8
+
+
+def _label_names(ids) -> dict[int, str]:
+    return dict(Label.objects.filter(pk__in=list(ids)).values_list("id", "name"))
+
+
+def _duration(seconds: float | None) -> Duration | str:
+    return "–" if seconds is None else Duration(seconds)
+
+
+def labels_panel(period: Period, scope: Scope) -> Panel:
+    """Per label: conversations that arrived in the period with it, answered, first response."""
+    figures, _weeks = label_figures(period, scope=scope)
+    names = _label_names(figures)
+    order = sorted(figures, key=lambda pk: (-figures[pk].conversations, names.get(pk, "")))
+    rows: list[list[Any]] = [
+        [
+            names.get(pk, str(pk)),
+            figures[pk].conversations,
+            figures[pk].answered,
+            _duration(figures[pk].p50),
+            _duration(figures[pk].p90),
+        ]
+        for pk in order
+    ]
+    chart = {
+        "type": "bar",
+        "labels": [row[0] for row in rows[:15]],
+        "datasets": [
+            {"label": str(_("Conversations")), "data": [row[1] for row in rows[:15]]},
+        ],
+    }
+    return Panel(
+        "labels",
+        _("By label"),
+        [
+            _("Label"),
+            _("Conversations"),
+            _("Answered"),
+            _("First response median (calendar)"),
+            _("First response p90 (calendar)"),
+        ],
+        rows,
+        chart=chart,
+        definitions=LABEL_DEFINITIONS,
+    )
+
+
+def label_trend_panel(period: Period, scope: Scope) -> Panel:
+    """Conversations per label per local week (the week of their arrival): one row a week."""
+    figures, weeks = label_figures(period, scope=scope)
+    names = _label_names(figures)
+    order = sorted(figures, key=lambda pk: (-figures[pk].conversations, names.get(pk, "")))
+    first = period.start.date()
+    monday = first - timedelta(days=first.weekday())
+    mondays = []
+    while monday <= period.last_day:
+        mondays.append(monday)
+        monday += timedelta(days=7)
+    titles = [date_format(m, "SHORT_DATE_FORMAT") for m in mondays]
+    rows = [
+        [titles[i], *[weeks.get(m, {}).get(pk, 0) for pk in order]] for i, m in enumerate(mondays)
+    ]
+    chart = {
+        "type": "line",
+        "labels": titles,
+        "datasets": [
+            {
+                "label": names.get(pk, str(pk)),
+                "data": [weeks.get(m, {}).get(pk, 0) for m in mondays],
+            }
+            for pk in order[:TREND_CHART_LABELS]
+        ],
+    }
+    return Panel(
+        "label_trend",
+        _("Labels per week"),
+        [_("Week of"), *[names.get(pk, str(pk)) for pk in order]],
+        rows,
+        chart=chart,
+        definitions=LABEL_DEFINITIONS,
+    )
+
+
 PANELS: dict[str, Callable[[Period, Scope], Panel]] = {
     "response": response_panel,
     "department": breakdown_panel(DimKind.DEPARTMENT),
@@ -468,4 +564,6 @@ PANELS: dict[str, Callable[[Period, Scope], Panel]] = {
     "sentiment": sentiment_panel,
     "keywords": keywords_panel,
     "spikes": spikes_panel,
+    "labels": labels_panel,
+    "label_trend": label_trend_panel,
 }

@@ -8,6 +8,7 @@ the merged bins) so only one row per figure comes back.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -506,3 +507,86 @@ def top_keywords(period: Period, *, scope: Scope, limit: int = 20) -> list[tuple
         .order_by("-total", "word")
         .values_list("word", "total")[:limit]
     )
+
+
+def _as_aware(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back text from a raw cursor
+        value = datetime.fromisoformat(value)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
+@dataclass(frozen=True)
+class LabelFigures:
+    conversations: int
+    answered: int
+    p50: float | None  # first response, calendar seconds (nearest rank)
+    p90: float | None
+
+
+def label_figures(
+    period: Period, *, scope: Scope
+) -> tuple[dict[int, LabelFigures], dict[date, dict[int, int]]]:
+    """Per label: the conversations that arrived in the period and have it now, how many got a
+    first response, and its median and p90; and per local week (its Monday) the conversations
+    per label.
+
+    Not a rollup: a label is added and removed long after the messages were counted, and a
+    rollup would keep counting what was taken off. Uses index: convlabel_received_idx reads only
+    the labelled conversations of the period (the arrival time is copied onto the link); their
+    clocks (reports' own first response, as every dashboard figure) and, for a team scope,
+    their teams are joined. Cost grows with the labelled conversations of the period, not with
+    the messages, but it is per conversation: measured on this machine with 2,000,000
+    conversations, 40% labelled, 30 days took 1.6 s in SQL (PostgreSQL hashed every clock) and
+    ~3.8 s for the panel, over the dashboard budget. Meeting it needs counts and duration bins
+    per label and day kept by the rollup, adjusted when a label comes or goes (not done yet).
+    """
+    from inbox.models import Conversation, ConversationLabel
+    from reports.models import ConversationClock
+
+    links, clocks = ConversationLabel._meta.db_table, ConversationClock._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"SELECT l.label_id, l.received_at, k.first_inbound_at, k.first_response_at, "
+        f"k.orphan_start FROM {links} l "
+        f"LEFT JOIN {clocks} k ON k.conversation_id = l.conversation_id"
+    )
+    where = ["l.received_at >= %s", "l.received_at < %s"]
+    params: list = [adapt(period.start), adapt(period.end)]
+    if scope.is_team:
+        sql += f" JOIN {Conversation._meta.db_table} c ON c.id = l.conversation_id"
+        teams = [str(d) for d in scope.departments or ()] or ["0"]
+        part, values = _in("c.department_id", teams)
+        where.append(part)
+        params += [int(v) for v in values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " WHERE " + " AND ".join(where), params)
+        rows = cursor.fetchall()
+    counts: dict[int, int] = defaultdict(int)
+    durations: dict[int, list[float]] = defaultdict(list)
+    weeks: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for label_id, received, first_in, first_out, orphan in rows:
+        if scope.without_orphans and orphan:
+            continue
+        counts[label_id] += 1
+        day = _as_local_date(received)
+        weeks[day - timedelta(days=day.weekday())][label_id] += 1
+        start, answer = _as_aware(first_in), _as_aware(first_out)
+        if start is not None and answer is not None:
+            durations[label_id].append((answer - start).total_seconds())
+    figures = {}
+    for label_id, n in counts.items():
+        values = sorted(durations[label_id])
+        figures[label_id] = LabelFigures(
+            n, len(values), _nearest_rank(values, 0.5), _nearest_rank(values, 0.9)
+        )
+    return figures, {week: dict(per) for week, per in weeks.items()}
+
+
+def _nearest_rank(values: list[float], q: float) -> float | None:
+    """The smallest value with at least q of the values at or below it."""
+    if not values:
+        return None
+    # Rounded first: 0.9 * 30 must be 27, not 27.000000000000004.
+    return values[max(0, math.ceil(round(len(values) * q, 9)) - 1)]

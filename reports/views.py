@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 from inbox.models import Channel, Message
 from reports.definitions import crisis_export_notes, definitions, export_notes, orphan_note
 from reports.models import RollupWatermark
-from reports.panels import PANELS, Duration, Panel
+from reports.panels import PANELS, Panel, export_table
 from reports.periods import DEFAULT_DAYS, PERIOD_CHOICES, Period
 from reports.selectors import (
     Scope,
@@ -196,12 +196,11 @@ def _csv(data, filename: str, notes: list[str]) -> HttpResponse:
     for line in notes:
         writer.writerow(safe_row([f"# {line}"]))
     # Durations go out in whole seconds (machine-readable); their column headers say so.
-    durations = {i for row in data.rows for i, v in enumerate(row) if isinstance(v, Duration)}
-    header = [f"{c} [s]" if i in durations else str(c) for i, c in enumerate(data.columns)]
+    header, rows = export_table(data)
     writer.writerow(safe_row(header))
     # Team, channel and user names are typed by people: no formulas (webcare.csvcell).
-    for row in data.rows:
-        writer.writerow(safe_row(v.csv() if isinstance(v, Duration) else v for v in row))
+    for row in rows:
+        writer.writerow(safe_row(row))
     return response
 
 

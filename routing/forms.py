@@ -3,12 +3,13 @@
 import zoneinfo
 
 from django import forms
+from django.db.models import Q
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from inbox.models import Channel, ChannelKind, Flag, Priority, Sentiment
+from inbox.models import Channel, ChannelKind, Flag, Label, Priority, Sentiment
 from routing.models import (
     BusinessCalendar,
     BusinessWindow,
@@ -366,10 +367,15 @@ class RoutingRuleForm(forms.ModelForm):
             "department",
             "auto_forward",
             "set_priority",
+            "label",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Archived labels are not offered, except the one the rule already has.
+        keep = Q(is_active=True) | Q(pk=self.instance.label_id or 0)
+        self.fields["label"].queryset = Label.objects.filter(keep)
+        self.fields["label"].empty_label = _("No label")
         if self.instance.pk:
             self.initial["keywords_text"] = ", ".join(self.instance.keywords or [])
             self.initial["flag_bits"] = [int(f) for f in Flag if self.instance.flags_any & f]
@@ -393,8 +399,14 @@ class RoutingRuleForm(forms.ModelForm):
             self.add_error("needs_reply_from", _("The lower bound must be below the upper bound."))
         if data.get("auto_forward") and not data.get("department"):
             self.add_error("department", _("Choose the department to forward to."))
-        if not data.get("department") and data.get("set_priority") is None:
-            raise forms.ValidationError(_("A rule needs an action: a department or a priority."))
+        if (
+            not data.get("department")
+            and data.get("set_priority") is None
+            and not data.get("label")
+        ):
+            raise forms.ValidationError(
+                _("A rule needs an action: a department, a priority or a label.")
+            )
         return data
 
     def apply_to(self, rule: RoutingRule) -> RoutingRule:
@@ -412,6 +424,7 @@ class RoutingRuleForm(forms.ModelForm):
             "department",
             "auto_forward",
             "set_priority",
+            "label",
             "keywords",
             "flags_any",
         ):

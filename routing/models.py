@@ -417,6 +417,16 @@ class RoutingRule(models.Model):
     )
     auto_forward = models.BooleanField(_("forward automatically"), default=False)
     set_priority = models.SmallIntegerField(_("set priority"), null=True, blank=True)
+    # Every matching rule with a label applies it (labels add up); the team and priority still
+    # come from the first matching rule that sets them (routing.rules.apply).
+    label = models.ForeignKey(
+        "inbox.Label",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rules",
+        verbose_name=_("apply label"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -168,7 +168,7 @@ def rules(request: AuthedRequest):
     if request.method == "POST" and form.is_valid():
         save_routing_rule(rule=form.apply_to(form.instance), acting_user=request.user)
         return redirect("routing:rules")
-    rule_list = RoutingRule.objects.select_related("department", "channel")
+    rule_list = RoutingRule.objects.select_related("department", "channel", "label")
     return render(
         request, "routing/rules.html", {"rules": rule_list, "form": form, "active": "rules"}
     )

@@ -69,6 +69,8 @@ app.conf.beat_schedule = {
     # Marks SLA clocks at risk / overdue through partial indexes; cost grows with what changed.
     "sweep-sla": {"task": "routing.sweep_sla", "schedule": 60.0},
     "detect-spikes": {"task": "inbox.detect_spikes", "schedule": 60.0},
+    # Crisis clusters: the mentions that came in since the last run, joined to their cluster.
+    "crisis-clusters": {"task": "reports.update_crisis_clusters", "schedule": 60.0},
     "outbox-recover": {"task": "inbox.recover_outbox", "schedule": 60.0},
     # Outgoing webhooks due for a (re)try; each event also queues a run after its commit.
     "deliver-webhooks": {"task": "integrations.deliver_webhooks", "schedule": 30.0},

@@ -437,6 +437,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several components have a field "status", each with its own choices: named here.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "inbox.models.Status",
+        "ConversationStatusFilterEnum": "api.serializers.conversations.STATUS_FILTER_CHOICES",
+        "ChannelStatusEnum": "inbox.models.ChannelStatus",
+    },
 }
 # Requests per minute per token, unless the token sets its own limit; over it: 429 + Retry-After.
 API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 600)

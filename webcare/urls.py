@@ -29,6 +29,7 @@ urlpatterns = [
     path("dashboards/", reports_views.dashboard, name="dashboards"),
     path("dashboards/", include("reports.urls")),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/tokens/", include("api.urls.settings")),
     path("settings/webhooks/", include("integrations.urls")),
     path("", include("inbox.urls")),
     path("routing/", include("routing.urls")),

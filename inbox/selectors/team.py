@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet, Subquery
@@ -34,6 +35,7 @@ from inbox.models import (
     ReplyVersion,
     Status,
 )
+from inbox.selectors.labels import label_filter, labels_of
 from routing.models import Department, Membership
 from webcare import refcache
 from webcare.accounts.models import User
@@ -172,7 +174,7 @@ def _team_row(values: tuple) -> TeamRow:
     )
 
 
-def team_row_values(rows: list[TeamRow]) -> list[dict[str, str]]:
+def team_row_values(rows: list[TeamRow]) -> list[dict[str, Any]]:
     """What each team queue row shows (inbox/team_rows.html), as text.
 
     The template reads one dict per row instead of calling filters on each value (numbers
@@ -180,6 +182,7 @@ def team_row_values(rows: list[TeamRow]) -> list[dict[str, str]]:
     every staff member loads at each step.
     """
     statuses = {value: str(label) for value, label in Status.choices}
+    labels = labels_of([c.pk for c in rows])  # one query for the page
     values = []
     for c in rows:
         due = c.sla_due_at
@@ -198,6 +201,7 @@ def team_row_values(rows: list[TeamRow]) -> list[dict[str, str]]:
                 "sla_state": c.sla_state,
                 "due": due.isoformat() if due else "",
                 "due_label": date_format(localtime(due), "SHORT_DATETIME_FORMAT") if due else "",
+                "labels": [(a.name, a.colour, a.rule) for a in labels.get(c.pk, ())],
             }
         )
     return values
@@ -215,14 +219,18 @@ def team_queue_page(
     query: str = "",
     after: QueueKey | None = None,
     size: int = PAGE_SIZE,
+    label: int | None = None,
 ) -> tuple[list[TeamRow], QueueKey | None]:
     """Open team conversations, most urgent first: SLA due time (none last), then oldest first.
 
     Keyset pagination over (sla_due_at NULLS LAST, received_at, id): no OFFSET, no COUNT.
+    `label`: only conversations with this label id (an EXISTS beside the queue's own index).
     """
     qs = team_conversations(user, department=department).filter(status__in=OPEN_STATUSES)
     if mine:
         qs = qs.filter(assignee=user)
+    if label:
+        qs = label_filter(qs, label)
     if query:
         qs = qs.filter(Q(snippet__icontains=query) | Q(contact__handle__icontains=query))
     if after is not None:

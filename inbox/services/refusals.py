@@ -29,3 +29,18 @@ class ConflictError(ActionRefused):
             _("%(name)s changed this conversation in the meantime; reload to see it")
             % {"name": changed_by}
         )
+
+
+def who_changed(conversation_id: int) -> str:
+    """Who made the conversation's latest change, for a ConflictError's message."""
+    from inbox.models import ConversationEvent
+
+    last = (
+        ConversationEvent.objects.filter(conversation_id=conversation_id)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None or last.actor is None:
+        return _("Someone")
+    return str(last.actor)

@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 
 from inbox.models import OPEN_STATUSES, Conversation, ConversationEvent, Status
 from inbox.selectors.team import may_act_on
-from inbox.services.refusals import ActionRefused
+from inbox.services.refusals import ActionRefused, ConflictError
+from inbox.services.triage import _who_changed
 
 
 def _locked(conversation: Conversation) -> Conversation:
@@ -33,7 +34,8 @@ def _check(conv: Conversation, user, expected_version: int | None) -> None:
     if conv.status not in OPEN_STATUSES:
         raise ActionRefused(_("This conversation is closed."))
     if expected_version is not None and conv.version != expected_version:
-        raise ActionRefused(_("Someone else changed this conversation; reload to see the change."))
+        # A colleague's change in the meantime, as triage says it (the API answers 409).
+        raise ConflictError(conv.pk, _who_changed(conv.pk))
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from inbox.models import (
     OPEN_STATUSES,
     Conversation,
     ConversationEvent,
+    ConversationLabel,
     Flag,
     HouseRule,
     Message,
@@ -39,7 +40,9 @@ from inbox.models import (
     Priority,
     Status,
 )
+from inbox.services import labels
 from inbox.services.refusals import ConflictError
+from inbox.services.refusals import who_changed as _who_changed
 from integrations.models import EventType
 from integrations.services.events import emit_for_conversations
 from routing.sla.clocks import SLA_FIELDS, with_sla_fields
@@ -65,18 +68,6 @@ class BulkResult:
 def _check_permission(user) -> None:
     if not (user.is_authenticated and user.is_coordinator):
         raise PermissionDenied(_("Only coordinators and administrators can triage."))
-
-
-def _who_changed(conversation_id: int) -> str:
-    last = (
-        ConversationEvent.objects.filter(conversation_id=conversation_id)
-        .select_related("actor")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if last is None or last.actor is None:
-        return _("Someone")
-    return str(last.actor)
 
 
 def _apply(
@@ -442,6 +433,10 @@ def merge_conversations(
             data={"source_id": source.pk, "moved_messages": moved},
         )
         conv.message_count += moved
+        # The labels dashboard reads a period's labels by the arrival time copied onto them.
+        ConversationLabel.objects.filter(conversation_id=target.pk).update(
+            received_at=min(target.received_at, source.received_at)
+        )
     return conv
 
 
@@ -493,7 +488,7 @@ def split_conversation(
 
 # --- Bulk -----------------------------------------------------------------------------------
 
-BULK_ACTIONS = ("forward", "assign", "no_reply", "hide", "flag", "priority")
+BULK_ACTIONS = ("forward", "assign", "no_reply", "hide", "flag", "priority", "label", "unlabel")
 
 
 def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params: Any) -> BulkResult:
@@ -505,6 +500,12 @@ def bulk_triage(*, action: str, items: Mapping[int, int], acting_user, **params:
     _check_permission(acting_user)
     if action not in BULK_ACTIONS:
         raise ValidationError(_("Unknown bulk action."))
+    if action in ("label", "unlabel"):
+        # Labels change no status, team or clock: their own set-based path (inbox.services.labels).
+        done, skipped = labels.bulk_label(
+            items=items, label=params["label"], on=action == "label", acting_user=acting_user
+        )
+        return BulkResult(done=done, skipped=skipped)
     now = timezone.now()
     updates: dict[str, Any]
     data: dict[str, Any]

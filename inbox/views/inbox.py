@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -30,14 +31,18 @@ from inbox.models import (
     Conversation,
     Flag,
     HouseRule,
+    Label,
     Priority,
     SavedView,
     Sentiment,
     Status,
 )
 from inbox.selectors import inbox as selectors
+from inbox.selectors import team as team_selectors
+from inbox.services import labels as labels_service
 from inbox.services import presence, triage
 from inbox.views.actions import run_action
+from inbox.views.labels import labels_context
 from webcare.csvcell import safe_cell
 from webcare.fragments import choices_key
 from webcare.http import AuthedRequest
@@ -55,6 +60,7 @@ FILTER_KEYS = (
     "unassigned",
     "no_reply_likely",
     "sort",
+    "label",
 )
 
 
@@ -173,6 +179,15 @@ def inbox(request: AuthedRequest):
         "sort": [("needs_reply", _("Most likely needs a reply first"))],
         "priority": list(Priority.choices),
         "bulk_action": forms.BULK_ACTION_CHOICES,
+        "bulk_label": refs["label"],
+        # Archived labels still filter (their conversations keep them); only active ones apply.
+        "label": [
+            *refs["label"],
+            *(
+                (pk, _("%(name)s (archived)") % {"name": name})
+                for pk, name in refs["archived_label"]
+            ),
+        ],
     }
     context.update(
         {
@@ -290,6 +305,7 @@ def _panel_context(request, conv: Conversation) -> dict:
         "has_threat_evidence": bool(conv.flags & Flag.THREAT)
         and selectors.threat_evidence_events(conv).exists(),
         "note_form": forms.ContactNoteForm(),
+        **labels_context(request.user, conv),
     }
     if request.user.is_coordinator:
         v = {"version": conv.version}
@@ -486,6 +502,51 @@ def flag(request: AuthedRequest, pk: int):
 
 
 @require_POST
+@any_user_required
+def conversation_labels(request: AuthedRequest, pk: int):
+    """Set a conversation's labels to the ticked boxes: coordinators, and staff of its team.
+
+    From the panel (htmx) the panel and the inbox row are re-rendered; a plain POST (the team
+    page, or no JavaScript) goes back to `next` or the conversation page."""
+    conv = _get_conversation(request, pk)
+    # Permission before input validation: an outsider learns nothing from error messages.
+    if not team_selectors.may_act_on(request.user, conv):
+        raise PermissionDenied
+    have = frozenset(conv.labels.values_list("pk", flat=True))
+    form = forms.ConversationLabelsForm(request.POST, current=have)
+
+    def back(message: str, *, ok: bool):
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = conv.get_absolute_url()
+        (flash.success if ok else flash.error)(request, message)
+        return redirect(target)
+
+    def act(data):
+        chosen = list(data["labels"])
+        labels_service.set_labels(
+            conversation=conv,
+            add=[label for label in chosen if label.pk not in have],
+            remove=list(Label.objects.filter(pk__in=have - {label.pk for label in chosen})),
+            acting_user=request.user,
+            version=data["version"],
+        )
+        return _("Labels saved.")
+
+    def done(message: str):
+        if request.htmx:
+            return _action_response(request, conv, message, removed=False)
+        return back(message, ok=True)
+
+    def refused(message: str, status: int):
+        if request.htmx:
+            return _error_response(request, conv, message, status)
+        return back(message, ok=False)
+
+    return run_action(form, act, done=done, refused=refused)
+
+
+@require_POST
 @coordinator_required
 def priority(request: AuthedRequest, pk: int):
     def act(conv, data):
@@ -557,6 +618,7 @@ def bulk(request: AuthedRequest):
             rule=data["rule"],
             flag=data["flag"],
             priority=data["priority"],
+            label=data["label"],
         )
 
     def done(result):

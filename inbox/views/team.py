@@ -20,10 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inbox import forms
 from inbox.models import OPEN_STATUSES, AfterSend, Conversation, Reply, ReplyState
+from inbox.selectors import labels as label_selectors
 from inbox.selectors import team as team_selectors
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
 from inbox.views.actions import form_error_message, run_action
+from inbox.views.labels import labels_context
 from routing.models import Department
 from webcare.csvcell import safe_row
 from webcare.http import AuthedRequest
@@ -68,12 +70,15 @@ def _selected_team(request: AuthedRequest) -> Department | None:
 def team(request: AuthedRequest):
     """The team queue: open items of the user's teams, SLA due first."""
     department = _selected_team(request)
+    raw_label = request.GET.get("label", "")
+    label = int(raw_label) if raw_label.isdigit() else None
     rows, next_key = team_selectors.team_queue_page(
         request.user,
         department=department,
         mine=request.GET.get("mine") == "1",
         query=request.GET.get("q", "").strip()[:100],
         after=_parse_after(request.GET.get("after", "")),
+        label=label,
     )
     context = {
         "conversations": rows,
@@ -83,6 +88,8 @@ def team(request: AuthedRequest):
         "team": department,
         "mine": request.GET.get("mine") == "1",
         "q": request.GET.get("q", ""),
+        "label": label,
+        "label_choices": label_selectors.active_label_choices(),
         "active": "team",
     }
     if request.htmx and request.GET.get("after"):
@@ -244,6 +251,7 @@ def team_conversation(request: AuthedRequest, pk: int):
     context = _workspace_context(
         request, conv, thread=thread, earlier_messages=earlier_messages, active="team"
     )
+    context.update(labels_context(request.user, conv))
     return render(request, "inbox/team_conversation.html", context)
 
 

@@ -1,5 +1,5 @@
 """Routing rules at work: apply the ordered rules to freshly ingested conversations (suggest or
-forward a team, set a priority) and recompute their SLA clocks. The matching itself is pure
+forward a team, set a priority, apply labels) and recompute their SLA clocks. The matching itself is pure
 (routing.rules.matching).
 """
 
@@ -15,8 +15,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from inbox.models import Conversation, ConversationEvent, Status
+from inbox.services.labels import label_by_rules
 from routing.models import RoutingRule
-from routing.rules.matching import RoutingInput, first_matching_rule
+from routing.rules.matching import RoutingInput, first_matching_rule, rule_matches
 from routing.sla.clocks import with_sla_fields
 from routing.sla.hooks import on_priorities_or_departments_changed
 
@@ -54,6 +55,10 @@ def apply_routing(
     rules = list(RoutingRule.objects.filter(active=True).order_by("order", "id"))
     if not rules:
         return {}
+    # A rule that only labels does not stop the team and priority rules below it: those come
+    # from the first matching rule that sets them. Labels add up: every matching rule's label.
+    routing_rules = [r for r in rules if not _labels_only(r)]
+    label_rules = [r for r in rules if r.label_id]
     matched: dict[int, int] = {}
     failed = 0
     with transaction.atomic():
@@ -66,9 +71,12 @@ def apply_routing(
         reclock: list[int] = []
         now = timezone.now()
         by_rule: dict[int, list[int]] = defaultdict(list)
+        labelled: dict[int, list[RoutingRule]] = {}
         for conv in conversations:
             try:
-                rule = first_matching_rule(rules, routing_input_for(conv))
+                facts = routing_input_for(conv)
+                rule = first_matching_rule(routing_rules, facts)
+                labelled[conv.pk] = [r for r in label_rules if rule_matches(r, facts)]
             except Exception as exc:
                 if on_error is None:
                     raise
@@ -113,6 +121,9 @@ def apply_routing(
             if "priority" in updates or "department_id" in updates:
                 reclock += ids
         ConversationEvent.objects.bulk_create(events)
+        label_by_rules(
+            matches=labelled, received={c.pk: c.received_at for c in conversations}, at=now
+        )
         # A new priority or team can mean another SLA policy or calendar for the running clocks:
         # recomputed together (one policy and calendar load for the batch, not one per row).
         reclocked = list(with_sla_fields(Conversation.objects.filter(pk__in=reclock)))
@@ -121,6 +132,10 @@ def apply_routing(
         elif reclocked:
             _reclock_isolated(reclocked, at=now, on_error=on_error)
     return matched
+
+
+def _labels_only(rule: RoutingRule) -> bool:
+    return bool(rule.label_id) and not rule.department_id and rule.set_priority is None
 
 
 def _reclock_isolated(

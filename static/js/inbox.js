@@ -2,7 +2,7 @@
 (() => {
   "use strict";
 
-  const ACTION_KEYS = { f: "forward", a: "assign", n: "no_reply", h: "hide", "!": "flag" };
+  const ACTION_KEYS = { f: "forward", a: "assign", n: "no_reply", h: "hide", "!": "flag", l: "labels" };
   let current = -1; // index of the keyboard cursor in the row list
   let pendingAction = null; // action to open once the panel has loaded
 
@@ -99,7 +99,8 @@
     const select = document.querySelector("#bulk-form select[name=action]");
     if (!select) return;
     document.querySelectorAll("[data-bulk-for]").forEach((el) => {
-      el.hidden = el.dataset.bulkFor !== select.value;
+      // One field can serve several actions ("label unlabel").
+      el.hidden = !el.dataset.bulkFor.split(" ").includes(select.value);
     });
   }
 

@@ -18,7 +18,7 @@ from django.urls import URLPattern, reverse
 import tests.api
 from api.models import ApiToken, TokenScope
 from api.tokens import digest_of
-from inbox.models import Direction, HouseRule, NoReplyReason, Reply, ReplyState, Status
+from inbox.models import Direction, HouseRule, Label, NoReplyReason, Reply, ReplyState, Status
 from tests.api.matrix import ROLES, TOKEN_VARIANTS, Access
 from tests.factories import ChannelFactory, ConversationFactory, MessageFactory
 from tests.webcare.test_url_access import API_PATTERNS
@@ -81,14 +81,7 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         "manager": manager,
         "admin_user": admin_user,
     }
-    try:
-        from inbox.models import Label  # type: ignore[attr-defined]
-    except ImportError:  # labels not built yet
-        pass
-    else:
-        world["label"] = Label.objects.create(
-            name="Lekkage", colour=Label._meta.get_field("colour").default or "blue"
-        )
+    world["label"] = Label.objects.create(name="Lekkage")
     return world
 
 

@@ -44,9 +44,10 @@ def test_inbox_query_count_does_not_grow_with_rows(
     )
     # user (the session comes from the cache), the header's two (team lead? unread
     # notifications), saved views, the page, and ONE union query for all select choices
-    # (departments, channels, users, reasons, rules) are fixed; rows add nothing (the contact
-    # comes in the page's JOIN, the other names from the select choices).
-    with django_assert_num_queries(6):
+    # (departments, channels, users, reasons, rules, labels) and ONE for the page's labels are
+    # fixed; rows add nothing (the contact comes in the page's JOIN, the other names from the
+    # select choices).
+    with django_assert_num_queries(7):
         response = coord_client.get(reverse("inbox:inbox"))
     assert response.status_code == 200
     assert response.content.count(b"data-row ") == n

@@ -396,6 +396,54 @@ def test_rollups_count_each_message_once(staff_a):
     assert stat(DurationMetric.FRT_CALENDAR).count == 1
 
 
+def test_labels(coordinator, admin_user, team_a, staff_a):
+    """Counted by hand: Klacht on four conversations of the week (one in last week's Monday-
+    Sunday, one outside the period), three answered in 10, 20 and 60 minutes; one taken off."""
+    from inbox.services.labels import create_label, set_labels
+    from reports.panels import label_trend_panel, labels_panel
+    from reports.selectors import label_figures
+
+    klacht = create_label(name="Klacht", colour="red", acting_user=admin_user)
+    lof = create_label(name="Lof", colour="green", acting_user=admin_user)
+    mon = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # Monday of this week
+    convs = []
+    for at, minutes, team in (
+        (mon, 10, team_a),
+        (mon + timedelta(days=1), 20, None),
+        (mon - timedelta(days=3), 60, team_a),  # Friday of last week
+        (NOW - timedelta(hours=1), None, None),  # not answered yet
+        (NOW - timedelta(days=20), 5, None),  # outside the 7 days
+    ):
+        conv = conversation(at, department=team)
+        if minutes:
+            reply(conv, at + timedelta(minutes=minutes), by=staff_a)
+        set_labels(conversation=conv, add=[klacht], remove=[], acting_user=coordinator)
+        convs.append(conv)
+    set_labels(conversation=convs[1], add=[lof], remove=[], acting_user=coordinator)
+    gone = conversation(mon)
+    set_labels(conversation=gone, add=[lof], remove=[], acting_user=coordinator)
+    set_labels(conversation=gone, add=[], remove=[lof], acting_user=coordinator)
+    rollup()
+
+    figures, weeks = label_figures(period(), scope=Scope())
+    assert (figures[klacht.pk].conversations, figures[klacht.pk].answered) == (4, 3)
+    assert figures[klacht.pk].p50 == 20 * 60 and figures[klacht.pk].p90 == 60 * 60
+    assert (figures[lof.pk].conversations, figures[lof.pk].p50) == (1, 20 * 60)
+    assert weeks == {
+        date(2026, 3, 2): {klacht.pk: 1},
+        date(2026, 3, 9): {klacht.pk: 3, lof.pk: 1},
+    }
+    team = label_figures(period(), scope=Scope((team_a.pk,)))[0]
+    assert set(team) == {klacht.pk} and team[klacht.pk].conversations == 2
+
+    rows = labels_panel(period(), Scope()).rows
+    assert [row[:3] for row in rows] == [["Klacht", 4, 3], ["Lof", 1, 1]]
+    assert str(rows[0][3]) == "20 min"
+    trend = label_trend_panel(period(), Scope())
+    assert [str(c) for c in trend.columns] == ["Week of", "Klacht", "Lof"]
+    assert [row[1:] for row in trend.rows] == [[1, 0], [3, 1]]
+
+
 def test_every_definition_has_a_test(client, manager):
     client.force_login(manager)
     page = client.get(reverse("reports:definitions")).content.decode()
@@ -413,6 +461,7 @@ def test_every_definition_has_a_test(client, manager):
         "percentiles": test_percentiles,
         "orphan-starts": test_orphan_starts,
         "periods": test_periods,
+        "labels": test_labels,
     }
     import re
 

@@ -366,5 +366,6 @@ def test_csv_exports_state_the_definitions_and_the_filter(client, manager, team_
         notes, _table = read_csv(response)
         assert notes[0].endswith("whole days in the Europe/Amsterdam time zone."), name
         assert any("excluded" in n or "included" in n for n in notes) == (
-            name in ("response", "department", "channel", "agent", "language")
+            name
+            in ("response", "department", "channel", "agent", "language", "labels", "label_trend")
         ), name

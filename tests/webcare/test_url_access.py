@@ -48,7 +48,18 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "reports:weekly": ("get", MANAGER),
     "reports:crisis": ("get", MANAGER),
     "reports:crisis_live": ("get", MANAGER),
+    # Crisis clusters: managers watch, coordinators act (reports/crisis/views.py).
+    "reports:crisis_clusters": ("get", COORD | MANAGER),
+    "reports:crisis_cluster": ("get", COORD | MANAGER),
+    "reports:crisis_cluster_action": ("get", COORD | MANAGER),
+    "reports:crisis_take_out": ("post", COORD),
+    "reports:crisis_cluster_act": ("post", COORD),
     "settings": ("get", ALL),
+    "tokens:list": ("get", ALL),
+    "tokens:create": ("post", ALL),
+    "tokens:service_create": ("post", ADMIN),
+    # The sample token is the coordinator's: its owner and administrators may revoke it.
+    "tokens:revoke": ("post", COORD),
     "routing:departments": ("get", COORD),
     "inbox:inbox": ("get", COORD),
     "inbox:conversation": ("get", TEAM_A_READ),
@@ -102,6 +113,9 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:unhide": ("post", COORD),
     "inbox:flag": ("post", COORD),
     "inbox:priority": ("post", COORD),
+    "inbox:conversation_labels": ("post", TEAM_A_ACT),
+    "inbox:labels": ("get", ADMIN),
+    "inbox:label_edit": ("get", ADMIN),
     "inbox:merge": ("post", COORD),
     "inbox:split": ("post", COORD),
     "inbox:evidence": ("get", COORD),
@@ -200,8 +214,26 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
         acting_user=admin_user,
     )
     rule = RoutingRule.objects.create(name="Lekkage", keywords=["lekkage"], department=team_a)
+    from django.utils import timezone
+
+    from reports.models import CrisisCluster, CrisisClusterAction
+
+    cluster = CrisisCluster.objects.create(
+        kind="near", sample="Schande", first_at=timezone.now(), last_at=timezone.now(), size=1
+    )
+    cluster.members.create(conversation=conversation, message_id=0, score=100)
+    cluster_action = CrisisClusterAction.objects.create(
+        cluster=cluster, action="answer", actor=coordinator, text="Sorry", items={}
+    )
     policy = SlaPolicy.objects.create(name="Standaard", first_response_minutes=60)
     calendar = BusinessCalendar.objects.create(name="Kantoortijden")
+    from inbox.models import Label
+
+    label = Label.objects.create(name="Klacht", colour="red")
+
+    from api.tokens import create_personal_token
+
+    coordinator_token, _raw = create_personal_token(user=coordinator, name="Koppeling")
     return {
         "pk": conversation.pk,
         "reply_id": reply.pk,
@@ -221,14 +253,26 @@ def world(team_a, team_b, coordinator, staff_a, lead_a, staff_b, manager, admin_
             )
         },
         "routing:policy_edit:pk": policy.pk,
+        **{
+            f"reports:{name}:pk": cluster.pk
+            for name in (
+                "crisis_cluster",
+                "crisis_cluster_action",
+                "crisis_take_out",
+                "crisis_cluster_act",
+            )
+        },
+        "action_pk": cluster_action.pk,
         "routing:calendar_edit:pk": calendar.pk,
         "routing:rule_edit:pk": rule.pk,
+        "inbox:label_edit:pk": label.pk,
         "name": "volume",
         "contact_id": conversation.contact_id,
         "routing:rule_move:pk": rule.pk,
         "routing:rule_delete:pk": rule.pk,
         "inbox:contact_note:conversation_pk": conversation.pk,
         "inbox:contact_note:pk": conversation.contact_id,
+        "tokens:revoke:pk": coordinator_token.pk,
     }
 
 
