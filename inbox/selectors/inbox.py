@@ -121,10 +121,12 @@ def needs_reply_page(
     *,
     before: tuple[int, datetime, int] | None,
     size: int = PAGE_SIZE,
+    related: tuple[str, ...] = ("contact",),
     fields: tuple[str, ...] = (),
 ) -> tuple[list[Conversation], tuple[int, datetime, int] | None]:
     """One page "most likely needs a reply first": (score, received_at, id) DESC, unscored
-    last; keyset like keyset_page. Uses index: conv_open_needs_reply_idx."""
+    last; keyset like keyset_page (the inbox and the API's list both page here). Uses index:
+    conv_open_needs_reply_idx."""
     qs = qs.annotate(nr_key=needs_reply_key())
     if before is not None:
         score, received_at, pk = before
@@ -134,7 +136,7 @@ def needs_reply_page(
             | Q(nr_key=score, received_at=received_at, id__lt=pk),
             nr_key__lte=score,
         )
-    qs = qs.select_related("contact")
+    qs = qs.select_related(*related)
     if fields:
         qs = qs.only(*fields)
     rows: list[Conversation] = list(qs.order_by("-nr_key", "-received_at", "-id")[: size + 1])
