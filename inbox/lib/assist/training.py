@@ -161,6 +161,7 @@ class Figures:
     f1: float
     no_reply_precision: float  # of the messages scored below THRESHOLD, how many were not answered
     no_reply_recall: float  # of the messages not answered, how many scored below THRESHOLD
+    set_aside: int  # how many scored below THRESHOLD (the "no reply likely" view)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -195,4 +196,5 @@ def evaluate(
         f1=_ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0,
         no_reply_precision=_ratio(tn, tn + fn),
         no_reply_recall=_ratio(tn, tn + fp),
+        set_aside=tn + fn,
     )
