@@ -1,4 +1,5 @@
 """Similar conversations and suggested answers (assist), measured; one function per figure group.
+bench/assist.py runs these with the needs-reply figures; alone:
 
     python bench/assist_similar.py [--n 1000000] [--queries 200]
 

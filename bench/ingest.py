@@ -250,7 +250,7 @@ def main() -> None:
 
     if args.no_enrich:
         batch.enrich_messages = lambda messages, own_handles: {
-            cleaning.clip(m.external_id, 255): ("", "neutral", 0, "") for m in messages
+            cleaning.clip(m.external_id, 255): ("", "neutral", 0, "", None, "") for m in messages
         }
     else:
         try:

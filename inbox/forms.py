@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from inbox.models import (
     AfterSend,
@@ -76,6 +77,17 @@ class InboxFilterForm(forms.Form):
     )
     overdue = forms.BooleanField(label=_("Overdue"), required=False)
     unassigned = forms.BooleanField(label=_("Unassigned"), required=False)
+    # The low-priority view: only what the "needs a reply" hint scored unlikely. Never a
+    # default: the inbox without it shows every conversation.
+    no_reply_likely = forms.BooleanField(label=_("No reply likely"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[
+            ("", pgettext_lazy("inbox order", "Newest first")),
+            ("needs_reply", _("Most likely needs a reply first")),
+        ],
+    )
     # A label id: the select is rendered from the reference lists; an unknown id finds nothing.
     label = forms.IntegerField(label=_("Label"), required=False, min_value=1)
 

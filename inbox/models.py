@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -213,6 +213,12 @@ class SlaState(models.TextChoices):
     OVERDUE = "overdue", _("Overdue")
 
 
+def needs_reply_key() -> Coalesce:
+    """The sort key of "most likely needs a reply first": the score, unscored (NULL) as -1 so
+    they come last on PostgreSQL and SQLite alike (the two put NULLs at opposite ends)."""
+    return Coalesce("needs_reply", Value(-1), output_field=models.SmallIntegerField())
+
+
 class Conversation(models.Model):
     # No single-column FK indexes where a composite index below starts with the
     # column (conv_channel_thread_idx, conv_contact_idx, conv_dept_status_idx):
@@ -302,6 +308,12 @@ class Conversation(models.Model):
     # Start of the current pause (waiting on the customer); null while the clocks run.
     sla_paused_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # "Needs a reply" (inbox/lib/assist/needs_reply.py): 0-100 from the latest customer message,
+    # scored at ingest; None when not scored (no customer message yet, or scoring failed).
+    # A hint only: nothing is hidden or sent because of it.
+    needs_reply = models.SmallIntegerField(_("needs a reply (0-100)"), null=True, blank=True)
+    # Why, as comma-separated codes from needs_reply.REASONS ("question,request").
+    needs_reply_reasons = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Changed only by inbox.services.labels (and routing rules through it): audited, versioned.
@@ -340,6 +352,15 @@ class Conversation(models.Model):
                 ),
             ),
             models.Index(fields=["status", "-received_at", "-id"], name="conv_status_idx"),
+            # Uses index: the inbox sorted "most likely needs a reply first" (keyset on
+            # needs_reply_key(), received_at, id, all descending) over open items.
+            models.Index(
+                needs_reply_key().desc(),
+                F("received_at").desc(),
+                F("id").desc(),
+                name="conv_open_needs_reply_idx",
+                condition=Q(status__in=OPEN_STATUS_VALUES),
+            ),
             # Uses index: the SLA sweep looks only at clocks that passed a threshold since the last sweep.
             models.Index(
                 fields=["sla_warn_at"], name="conv_sla_warn_idx", condition=Q(sla_state="ok")

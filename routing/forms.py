@@ -362,6 +362,8 @@ class RoutingRuleForm(forms.ModelForm):
             "contact_tag",
             "flag_bits",
             "sentiment",
+            "needs_reply_below",
+            "needs_reply_from",
             "department",
             "auto_forward",
             "set_priority",
@@ -392,6 +394,9 @@ class RoutingRuleForm(forms.ModelForm):
             k.strip() for k in (data.get("keywords_text") or "").split(",") if k.strip()
         ]
         data["flags_any"] = sum(set(data.get("flag_bits") or []))
+        below, at_least = data.get("needs_reply_below"), data.get("needs_reply_from")
+        if below is not None and at_least is not None and at_least >= below:
+            self.add_error("needs_reply_from", _("The lower bound must be below the upper bound."))
         if data.get("auto_forward") and not data.get("department"):
             self.add_error("department", _("Choose the department to forward to."))
         if (
@@ -414,6 +419,8 @@ class RoutingRuleForm(forms.ModelForm):
             "language",
             "contact_tag",
             "sentiment",
+            "needs_reply_below",
+            "needs_reply_from",
             "department",
             "auto_forward",
             "set_priority",

@@ -391,6 +391,21 @@ class RoutingRule(models.Model):
     contact_tag = models.CharField(_("contact tag"), max_length=40, blank=True, default="")
     flags_any = models.IntegerField(_("flags (any of)"), default=0)
     sentiment = models.CharField(_("sentiment"), max_length=10, blank=True, default="")
+    # The "needs a reply" hint (Conversation.needs_reply, 0-100): e.g. "below 30" with a low
+    # priority sends what likely needs no answer to the low-priority view. An unscored
+    # conversation matches neither bound.
+    needs_reply_below = models.PositiveSmallIntegerField(
+        _("needs-reply score below"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    needs_reply_from = models.PositiveSmallIntegerField(
+        _("needs-reply score from"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+    )
     # Actions
     department = models.ForeignKey(
         Department,

@@ -68,6 +68,11 @@ REALWORLD_DATA_DIR = Path(
     envstr("REALWORLD_DATA_DIR", str(BASE_DIR.parent / "shared/data/realworld"))
 )
 
+# The "needs a reply" model (inbox/lib/assist/): empty for the one shipped in the repo, built
+# from the public data; or the path of one trained on the organisation's own handled
+# conversations (`manage.py train_needs_reply --from-handled --output PATH`).
+NEEDS_REPLY_MODEL = envstr("NEEDS_REPLY_MODEL")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inbox.forms import LANGUAGES, TEXT_LIMIT
+from inbox.lib.assist.needs_reply import REASONS
 from inbox.models import (
     AfterSend,
     Channel,
@@ -33,6 +35,7 @@ from inbox.models import (
     SlaState,
     Status,
 )
+from inbox.selectors.inbox import NO_REPLY_LIKELY_BELOW
 from routing.models import Department
 from webcare.accounts.models import User
 
@@ -69,6 +72,8 @@ ROW_FIELDS = (
     "snippet",
     "received_at",
     "version",
+    "needs_reply",
+    "needs_reply_reasons",
 )
 ROW_RELATED = ("channel", "contact", "department", "assignee")
 # One query for the labels of a whole page.
@@ -117,6 +122,25 @@ class ConversationSerializer(serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=sorted(FLAG_NAMES)), read_only=True
     )
     labels = LabelRefSerializer(many=True, read_only=True)
+    # The inbox's hint (inbox.lib.assist.needs_reply): a hint only, nothing is hidden by it.
+    needs_reply = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        min_value=0,
+        max_value=100,
+        help_text=format_lazy(
+            _(
+                "How likely the latest customer message needs a reply, 0-100 (below {n}: no "
+                "reply likely); null when not scored."
+            ),
+            n=NO_REPLY_LIKELY_BELOW,
+        ),
+    )
+    needs_reply_reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(REASONS)),
+        read_only=True,
+        help_text=_("What pushed the score the way it went."),
+    )
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     sentiment = serializers.ChoiceField(choices=Sentiment.choices, read_only=True)
     sla_state = serializers.ChoiceField(choices=SlaState.choices, read_only=True)
@@ -135,6 +159,8 @@ class ConversationSerializer(serializers.ModelSerializer):
             "priority",
             "flags",
             "labels",
+            "needs_reply",
+            "needs_reply_reasons",
             "sla_state",
             "sla_due_at",
             "snippet",
@@ -167,6 +193,8 @@ def row_values(c: Conversation) -> dict[str, Any]:
         "labels": [
             {"id": label.pk, "name": label.name, "colour": label.colour} for label in c.labels.all()
         ],
+        "needs_reply": c.needs_reply,
+        "needs_reply_reasons": [r for r in c.needs_reply_reasons.split(",") if r in REASONS],
         "sla_state": c.sla_state,
         "sla_due_at": _stamp(c.sla_due_at),
         "snippet": c.snippet,
@@ -346,19 +374,25 @@ class ReplySerializer(serializers.ModelSerializer):
 # --- Input ----------------------------------------------------------------------------------
 
 
-def encode_cursor(key: tuple[datetime, int]) -> str:
-    """The last row's keyset (received_at, id) as an opaque token."""
-    raw = f"{key[0].isoformat()}|{key[1]}".encode()
+def encode_cursor(key: tuple[datetime, int] | tuple[int, datetime, int]) -> str:
+    """The last row's keyset as an opaque token: (received_at, id) newest first, (score,
+    received_at, id) with sort=needs_reply."""
+    raw = "|".join(v.isoformat() if isinstance(v, datetime) else str(v) for v in key).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[datetime, int]:
+def decode_cursor(token: str) -> tuple[datetime, int] | tuple[int, datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        stamp, pk = raw.split("|")
+        *score, stamp, pk = raw.split("|")
         received_at = datetime.fromisoformat(stamp)
-        if received_at.tzinfo is None or int(pk) < 1:
+        if received_at.tzinfo is None or int(pk) < 1 or len(score) > 1:
             raise ValueError
+        if score:
+            # needs_reply_key(): the score, -1 for the unscored rows at the end.
+            if not -1 <= int(score[0]) <= 100:
+                raise ValueError
+            return int(score[0]), received_at, int(pk)
         return received_at, int(pk)
     except (ValueError, UnicodeError, binascii.Error):
         raise serializers.ValidationError(
@@ -381,6 +415,7 @@ class DepartmentFilterField(serializers.Field):
 
 # Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: other components have a "status" too.
 STATUS_FILTER_CHOICES = ["open", "all", *Status.values]
+SORT_CHOICES = ["newest", "needs_reply"]
 
 
 class ConversationListQuerySerializer(serializers.Serializer):
@@ -405,14 +440,41 @@ class ConversationListQuerySerializer(serializers.Serializer):
     sentiment = serializers.ChoiceField(choices=Sentiment.values, required=False)
     overdue = serializers.BooleanField(default=False)
     unassigned = serializers.BooleanField(default=False)
+    no_reply_likely = serializers.BooleanField(
+        default=False,
+        help_text=format_lazy(
+            _(
+                "Only what the needs-reply hint scored below {n}: the low-priority view. "
+                "Unscored conversations are left out."
+            ),
+            n=NO_REPLY_LIKELY_BELOW,
+        ),
+    )
     # A declared field named like Field.label: the serializer metaclass takes it as a field.
     label = serializers.PrimaryKeyRelatedField(queryset=Label.objects.all(), required=False)  # type: ignore[assignment]
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cursor = serializers.CharField(required=False, max_length=200)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+    sort = serializers.ChoiceField(
+        choices=SORT_CHOICES,
+        default="newest",
+        help_text=_(
+            "newest (default): newest first; needs_reply: most likely needs a reply first "
+            "(score, then newest), unscored last."
+        ),
+    )
 
-    def validate_cursor(self, value: str) -> tuple[datetime, int]:
+    def validate_cursor(self, value: str) -> tuple[datetime, int] | tuple[int, datetime, int]:
         return decode_cursor(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A page key of one order read in the other would skip or repeat rows.
+        cursor = attrs.get("cursor")
+        if cursor is not None and (len(cursor) == 3) != (attrs["sort"] == "needs_reply"):
+            raise serializers.ValidationError(
+                {"cursor": [_("This cursor belongs to the list in another order.")]}
+            )
+        return attrs
 
 
 MAX_VERSION = 2**31 - 1  # the column's range (PostgreSQL integer)

@@ -29,7 +29,7 @@ from api.auth import scoped_conversations, token_allows_team
 from api.serializers import conversations as s
 from inbox.models import Conversation
 from inbox.selectors import team as team_selectors
-from inbox.selectors.inbox import filter_conversations, keyset_page
+from inbox.selectors.inbox import filter_conversations, keyset_page, needs_reply_page
 from inbox.services import labels as label_services
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
@@ -99,8 +99,10 @@ def filtered(qs: QuerySet[Conversation], filters: dict[str, Any]) -> QuerySet[Co
 @extend_schema(
     summary="List conversations",
     operation_id="conversations_list",
-    description="Newest first, as the inbox: (received_at, id) descending. Follow `next` for "
-    "the following page; there is no total (counting a million rows costs more than the page).",
+    description="Newest first, as the inbox: (received_at, id) descending; with "
+    "`sort=needs_reply` most likely needs a reply first, as the inbox's order of that name. "
+    "Follow `next` for the following page; there is no total (counting a million rows costs "
+    "more than the page).",
     parameters=[s.ConversationListQuerySerializer],
     responses={200: s.ConversationPageSerializer, 400: BAD_INPUT, **READ_ERRORS},
 )
@@ -109,7 +111,9 @@ def conversation_list(request: Request) -> Response:
     query = s.ConversationListQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     filters = query.validated_data
-    rows, next_key = keyset_page(
+    # The inbox's two orders and their keyset pages (validate() matched the cursor to it).
+    page = needs_reply_page if filters["sort"] == "needs_reply" else keyset_page
+    rows, next_key = page(
         filtered(scoped_conversations(request), filters),
         before=filters.get("cursor"),
         size=filters["limit"],

@@ -58,6 +58,8 @@ FILTER_KEYS = (
     "sentiment",
     "overdue",
     "unassigned",
+    "no_reply_likely",
+    "sort",
     "label",
 )
 
@@ -76,6 +78,18 @@ def _parse_key(raw: str) -> tuple[datetime, int] | None:
         if parsed.tzinfo is None:
             raise ValueError
         return parsed, int(pk)
+    except ValueError:
+        raise Http404("bad page key") from None
+
+
+def _parse_score_key(raw: str) -> tuple[int, datetime, int] | None:
+    """The page key of the "needs a reply first" order: "score_received_id"."""
+    if not raw:
+        return None
+    score, _sep, rest = raw.partition("_")
+    key = _parse_key(rest)
+    try:
+        return (int(score), *key) if key else None
     except ValueError:
         raise Http404("bad page key") from None
 
@@ -120,18 +134,29 @@ def inbox(request: AuthedRequest):
     refs = selectors.reference_lists()
     form, filters, query = _filters(request, refs["department"])
     qs, shared = selectors.inbox_queryset(request.user, filters)
-    rows, next_key = selectors.keyset_page(
-        qs,
-        before=_parse_before(request),
-        related=("contact",),
-        fields=selectors.INBOX_ROW_FIELDS,
-    )
+    if filters.get("sort") == "needs_reply":
+        rows, score_key = selectors.needs_reply_page(
+            qs,
+            before=_parse_score_key(request.GET.get("before", "")),
+            fields=selectors.INBOX_ROW_FIELDS,
+        )
+        next_before = (
+            f"{score_key[0]}_{_encode_key(score_key[1:])}" if score_key is not None else ""
+        )
+    else:
+        rows, next_key = selectors.keyset_page(
+            qs,
+            before=_parse_before(request),
+            related=("contact",),
+            fields=selectors.INBOX_ROW_FIELDS,
+        )
+        next_before = _encode_key(next_key)
     names = {key: dict(values) for key, values in refs.items()}
     context = {
         "active": "inbox",
         "form": form,
         "conversations": rows,
-        "next_before": _encode_key(next_key),
+        "next_before": next_before,
         "top_key": _encode_key((rows[0].received_at, rows[0].pk)) if rows else "0",
         "filter_query": query,
         "is_shared": shared,
@@ -151,6 +176,7 @@ def inbox(request: AuthedRequest):
         ],
         "language": forms.LANGUAGES[1:],
         "sentiment": list(Sentiment.choices),
+        "sort": [("needs_reply", _("Most likely needs a reply first"))],
         "priority": list(Priority.choices),
         "bulk_action": forms.BULK_ACTION_CHOICES,
         "bulk_label": refs["label"],

@@ -32,6 +32,7 @@ def routing_input_for(conversation) -> RoutingInput:
         sentiment=conversation.sentiment,
         flags=conversation.flags,
         contact_tags=tuple(conversation.contact.tags or ()),
+        needs_reply=conversation.needs_reply,
     )
 
 

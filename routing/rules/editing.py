@@ -66,6 +66,8 @@ def try_rule(rule, *, limit: int = 1000) -> tuple[int, int, list]:
             sentiment=m.sentiment,
             flags=m.flags | m.conversation.flags,
             contact_tags=tuple((m.contact.tags if m.contact else None) or ()),
+            # Scores are kept per conversation (its latest customer message), not per message.
+            needs_reply=m.conversation.needs_reply,
         )
         if rule_matches(rule, probe):
             hits.append(m)

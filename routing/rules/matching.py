@@ -27,6 +27,7 @@ class RoutingInput:
     sentiment: str = ""
     flags: int = 0
     contact_tags: Sequence[str] = field(default_factory=tuple)
+    needs_reply: int | None = None  # the conversation's "needs a reply" score, 0-100
 
 
 def _pattern_matches(pattern: str, text: str) -> bool:
@@ -64,6 +65,14 @@ def rule_matches(rule: Any, message: RoutingInput) -> bool:
     if rule.sentiment and rule.sentiment != message.sentiment:
         return False
     if rule.flags_any and not (rule.flags_any & message.flags):
+        return False
+    below = getattr(rule, "needs_reply_below", None)
+    at_least = getattr(rule, "needs_reply_from", None)
+    if (below is not None or at_least is not None) and message.needs_reply is None:
+        return False
+    if below is not None and not message.needs_reply < below:
+        return False
+    if at_least is not None and not message.needs_reply >= at_least:
         return False
     return not (rule.contact_tag and rule.contact_tag not in message.contact_tags)
 

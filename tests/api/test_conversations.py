@@ -535,3 +535,92 @@ def test_the_list_filters_by_label_without_a_query_per_row(
     with CaptureQueriesContext(connection) as many:
         coord.get(LIST, {"limit": 4})
     assert len(many) == len(few)
+
+
+# --- Needs a reply --------------------------------------------------------------------------
+
+
+def test_the_row_carries_the_needs_reply_hint(coord, channel):
+    scored = ConversationFactory(
+        channel=channel, needs_reply=82, needs_reply_reasons="question,request"
+    )
+    unscored = ConversationFactory(channel=channel, needs_reply=None)
+    rows = {row["id"]: row for row in coord.get(LIST).json()["results"]}
+    assert rows[scored.pk]["needs_reply"] == 82
+    assert rows[scored.pk]["needs_reply_reasons"] == ["question", "request"]
+    assert rows[unscored.pk]["needs_reply"] is None
+    assert rows[unscored.pk]["needs_reply_reasons"] == []
+    assert coord.get(url(scored)).json()["needs_reply"] == 82
+
+
+def test_no_reply_likely_is_the_inbox_s_filter(coord, coordinator, channel):
+    """The same rows as the inbox's "no reply likely" view: below the threshold, not unscored."""
+    from inbox.selectors.inbox import NO_REPLY_LIKELY_BELOW, inbox_queryset
+
+    made = {
+        score: ConversationFactory(channel=channel, needs_reply=score)
+        for score in (0, NO_REPLY_LIKELY_BELOW - 1, NO_REPLY_LIKELY_BELOW, 97)
+    }
+    ConversationFactory(channel=channel, needs_reply=None)
+    found = set(ids(coord.get(LIST, {"no_reply_likely": "true"})))
+    assert found == {made[0].pk, made[NO_REPLY_LIKELY_BELOW - 1].pk}
+    inbox_qs, _shared = inbox_queryset(coordinator, {"no_reply_likely": True})
+    assert found == set(inbox_qs.values_list("pk", flat=True))
+    assert len(ids(coord.get(LIST))) == 5  # nothing hidden without the filter
+
+
+def test_sorted_by_needs_reply_pages_continue_with_the_unscored_last(coord, channel):
+    now = timezone.now()
+    scores = [None, 10, 90, 90, 55, None, 3, 90]
+    made = [
+        ConversationFactory(
+            channel=channel, needs_reply=score, received_at=now - timedelta(minutes=i // 2)
+        )
+        for i, score in enumerate(scores)
+    ]
+    expected = [
+        c.pk
+        for c in sorted(
+            made,
+            key=lambda c: (
+                c.needs_reply if c.needs_reply is not None else -1,
+                c.received_at,
+                c.pk,
+            ),
+            reverse=True,
+        )
+    ]
+    seen: list[int] = []
+    response = coord.get(LIST, {"sort": "needs_reply", "limit": 3})
+    while True:
+        seen += ids(response)
+        following = response.json()["next"]
+        if following is None:
+            break
+        assert "sort=needs_reply" in following
+        response = coord.get(following)
+    assert seen == expected
+    assert [Conversation.objects.get(pk=pk).needs_reply for pk in seen[-2:]] == [None, None]
+
+
+def test_a_cursor_of_one_order_is_refused_in_the_other(coord, channel):
+    from api.serializers.conversations import encode_cursor
+
+    now = timezone.now()
+    for i in range(3):
+        ConversationFactory(channel=channel, needs_reply=50, received_at=now - timedelta(hours=i))
+    newest = parse_qs(urlsplit(coord.get(LIST, {"limit": 1}).json()["next"]).query)["cursor"][0]
+    by_score = parse_qs(
+        urlsplit(coord.get(LIST, {"limit": 1, "sort": "needs_reply"}).json()["next"]).query
+    )["cursor"][0]
+    for query in (
+        {"sort": "needs_reply", "cursor": newest},
+        {"cursor": by_score},
+        {"sort": "needs_reply", "cursor": encode_cursor((101, now, 1))},
+        {"sort": "needs_reply", "cursor": encode_cursor((-2, now, 1))},
+        {"sort": "best"},
+    ):
+        response = coord.get(LIST, query)
+        assert response.status_code == 400, query
+        assert set(response.json()) == {"sort" if "best" in query.values() else "cursor"}
+    assert len(ids(coord.get(LIST, {"sort": "needs_reply", "cursor": by_score}))) == 2

@@ -198,7 +198,14 @@ def _store(
     unenriched = []
     for row in rows:
         if not row.own:
-            row.language, row.sentiment, row.flags, error = enriched[row.external_id]
+            (
+                row.language,
+                row.sentiment,
+                row.flags,
+                error,
+                row.needs_reply,
+                row.needs_reply_reasons,
+            ) = enriched[row.external_id]
             if error:
                 unenriched.append(error)
     if unenriched:

@@ -1,5 +1,5 @@
-"""Enrichment of new inbound messages (language, sentiment, flags), pure and fail-safe: a message
-the enrichers choke on is stored unenriched."""
+"""Enrichment of new inbound messages (language, sentiment, flags, "needs a reply"), pure and
+fail-safe: a message the enrichers choke on is stored unenriched."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from inbox.channels.base import IncomingMessage
+from inbox.lib.assist.needs_reply import Model, load_model
+from inbox.lib.assist.needs_reply import score as needs_reply
 from inbox.models import (
     Sentiment,
 )
@@ -47,14 +51,29 @@ def enrich_messages(
                 one_by_one.append(exc)
         results = one_by_one
     out: dict[str, Enriched] = {}
+    # As in enrich_batch: a batch repeats texts (retweets, campaigns), each is scored once.
+    hints: dict[tuple[str, str, str], tuple[int | None, str, str]] = {}
     for m, e in zip(inbound, results, strict=True):
+        key = clip(m.external_id, 255)
         if isinstance(e, Exception):
-            out[clip(m.external_id, 255)] = ("", Sentiment.NEUTRAL, 0, f"{type(e).__name__}: {e}")
-        else:
-            out[clip(m.external_id, 255)] = (
-                (e.language or "")[:8],
-                e.sentiment or Sentiment.NEUTRAL,
-                int(e.flags or 0),
-                "",
-            )
+            out[key] = ("", Sentiment.NEUTRAL, 0, f"{type(e).__name__}: {e}", None, "")
+            continue
+        language = (e.language or "")[:8]
+        sentiment = e.sentiment or Sentiment.NEUTRAL
+        text_key = (m.text or "", language, str(sentiment))
+        if text_key not in hints:
+            try:
+                hint = needs_reply(text_key[0], language, sentiment=sentiment, model=_model())
+                hints[text_key] = (hint.score, ",".join(hint.reasons), "")
+            except Exception as exc:
+                # A hint, not a gate: the message is stored with its other enrichment.
+                logger.exception("needs-reply scoring of message %r failed", m.external_id)
+                hints[text_key] = (None, "", f"needs reply: {type(exc).__name__}: {exc}")
+        score, reasons, error = hints[text_key]
+        out[key] = (language, sentiment, int(e.flags or 0), error, score, reasons)
     return out
+
+
+def _model() -> Model:
+    """The model settings.NEEDS_REPLY_MODEL names (the shipped one when empty), read once."""
+    return load_model(settings.NEEDS_REPLY_MODEL or "")

@@ -89,6 +89,8 @@ class Row:
     language: str = ""
     sentiment: str = Sentiment.NEUTRAL
     flags: int = 0
+    needs_reply: int | None = None
+    needs_reply_reasons: str = ""
     conv: Conv | None = None
 
     @property
@@ -128,6 +130,7 @@ class Problems:
             Channel.objects.filter(pk=channel_id).update(**self.channel_fields(now))
 
 
-# (language, sentiment, flags, error): the error is "" when enrichment worked, else why it
-# failed (the message is stored with no language, neutral sentiment and no flags).
-Enriched = tuple[str, str, int, str]
+# (language, sentiment, flags, error, needs_reply, needs_reply_reasons): the error is "" when
+# enrichment worked, else why it failed (the message is stored with no language, neutral
+# sentiment, no flags and no "needs a reply" score).
+Enriched = tuple[str, str, int, str, int | None, str]

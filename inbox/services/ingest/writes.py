@@ -282,6 +282,8 @@ def _aggregate(conv: Conv) -> dict[str, Any]:
         "flags": flags,
         "first": inbound[0] if inbound else msgs[0],
         "first_inbound": inbound[0] if inbound else None,
+        # The conversation's "needs a reply" hint is its latest customer message's.
+        "latest_inbound": max(inbound, key=lambda r: r.created_at) if inbound else None,
     }
 
 
@@ -307,6 +309,8 @@ def _insert_conversations(
         "last_message_at": [a["last_message_at"] for a in aggs],
         "last_inbound_at": [a["last_inbound_at"] for a in aggs],
         "previous_id": [c.previous_id for c in fresh],
+        "needs_reply": [_hint(a)[0] for a in aggs],
+        "needs_reply_reasons": [_hint(a)[1] or "" for a in aggs],
         **{name: [plain(getattr(obj, name)) for obj in sla_rows] for name in SLA_FIELDS},
     }
     returned = bulk_insert(Conversation, values, now=now, returning=("id", "thread_key"))
@@ -343,6 +347,8 @@ def _update_conversations(
             ([_adopt(c, a, "language") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([_adopt(c, a, "sentiment") for c, a in zip(convs, aggs, strict=True)], "text"),
             ([c.pk in sla for c in convs], "boolean"),
+            ([_hint(a)[0] for a in aggs], "smallint"),
+            ([_hint(a)[1] for a in aggs], "text"),
             *(
                 ([plain(getattr(c.row, name)) for c in convs], _SLA_TYPES[name])
                 for name in SLA_FIELDS
@@ -366,11 +372,16 @@ def _update_conversations(
                 snippet = COALESCE(u.snippet, c.snippet),
                 language = COALESCE(u.language, c.language),
                 sentiment = COALESCE(u.sentiment, c.sentiment),
+                needs_reply = CASE WHEN u.last_in >= COALESCE(c.last_inbound_at, u.last_in)
+                    THEN u.needs_reply ELSE c.needs_reply END,
+                needs_reply_reasons = CASE WHEN u.last_in >= COALESCE(c.last_inbound_at, u.last_in)
+                    THEN u.reasons ELSE c.needs_reply_reasons END,
                 {sla_sets},
                 updated_at = %s
             FROM unnest({", ".join(f"%b::{t}[]" for _, t in arrays)})
                 AS u(id, n, last_at, last_in, flags, reopen, status, contact_id, received_at,
-                     snippet, language, sentiment, sla, {", ".join(SLA_FIELDS)})
+                     snippet, language, sentiment, sla, needs_reply, reasons,
+                     {", ".join(SLA_FIELDS)})
             WHERE c.id = u.id
         """
         with pg_cursor() as cur:
@@ -385,6 +396,10 @@ def _update_conversations(
                 setattr(obj, name, getattr(conv.row, name))
         obj.message_count += agg["count"]
         obj.last_message_at = max(obj.last_message_at, agg["last_message_at"])
+        latest = agg["last_inbound_at"]
+        if latest is not None and (obj.last_inbound_at is None or latest >= obj.last_inbound_at):
+            obj.needs_reply, reasons = _hint(agg)
+            obj.needs_reply_reasons = reasons or ""
         if agg["last_inbound_at"] is not None:
             obj.last_inbound_at = max(
                 filter(None, [obj.last_inbound_at, agg["last_inbound_at"]]), default=None
@@ -419,10 +434,20 @@ def _update_conversations(
             "snippet",
             "language",
             "sentiment",
+            "needs_reply",
+            "needs_reply_reasons",
             "updated_at",
             *SLA_FIELDS,
         ],
     )
+
+
+def _hint(agg: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(score, reasons) of the batch's latest customer message; (None, None) without one."""
+    latest = agg["latest_inbound"]
+    if latest is None:
+        return None, None
+    return latest.needs_reply, latest.needs_reply_reasons
 
 
 def _adopt(conv: Conv, agg: dict[str, Any], what: str) -> Any:
