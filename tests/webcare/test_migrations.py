@@ -16,6 +16,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F, OrderBy
 
 from inbox.models import Conversation, ConversationEvent, HouseRule, NoReplyReason
 from inbox.selectors.inbox import search_filter
@@ -45,9 +46,17 @@ def project_models():
         yield from apps.get_app_config(label).get_models(include_auto_created=True)
 
 
-def columns(model, index) -> list[str]:
+def columns(model, index) -> list[str | None]:
     """The columns the database lists for an index or unique constraint: its key, then its
-    INCLUDE columns where the database has covering indexes."""
+    INCLUDE columns where the database has covering indexes. An expression index lists the
+    column of a plain field reference and None for any other expression."""
+    if getattr(index, "expressions", ()):
+        listed: list[str | None] = []
+        for expression in index.expressions:
+            inner = expression.expression if isinstance(expression, OrderBy) else expression
+            is_column = isinstance(inner, F)
+            listed.append(model._meta.get_field(inner.name).column if is_column else None)
+        return listed
     names = [*index.fields]
     if connection.features.supports_covering_indexes:
         names += index.include
