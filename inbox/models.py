@@ -33,6 +33,10 @@ class ChannelKind(models.TextChoices):
     WEBHOOK = "webhook", _("Signed webhook")
     SIMULATOR = "simulator", _("Simulator")
     WHATSAPP = "whatsapp", "WhatsApp"
+    MESSENGER = "messenger", "Messenger"
+    INSTAGRAM_DIRECT = "instagram_direct", _("Instagram Direct")
+    LINKEDIN = "linkedin", "LinkedIn"
+    YOUTUBE = "youtube", "YouTube"
 
 
 class ChannelStatus(models.TextChoices):
