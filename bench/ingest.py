@@ -1,7 +1,7 @@
 """Ingest throughput into PostgreSQL, against a plain COPY of the same rows.
 
     python bench/ingest.py [--n 200000] [--repeat 3] [--call-size 20000] [--no-enrich]
-                           [--with-sla | --no-sla]
+                           [--with-sla | --no-sla] [--kinds all|whatsapp,...]
 
 Builds N realistic threaded messages amplified from the real data (the twcs
 reply threads, with customer texts from the airline set mixed in; ids,
@@ -65,9 +65,19 @@ def airline_texts() -> list[str]:
         return [row["text"] for row in csv.DictReader(handle)]
 
 
-def build(n: int):
-    """N messages for CHANNELS channels: {channel index: [IncomingMessage, ...]}, oldest first."""
+def build(n: int, kinds: tuple[str, ...] = ()):
+    """N messages: {(kind, channel index): [IncomingMessage, ...]}, oldest first.
+
+    Copy c of the base data goes to kind ("simulator", *kinds)[c % (1 + len(kinds))], re-shaped
+    by bench/kinds.py as that platform delivers it; a message the platform would not deliver is
+    skipped, so N counts what is built, not what is stored.
+    """
+    from bench.kinds import KINDS
+    from inbox.channels.base import ChannelConfig
     from inbox.channels.replay import twcs_messages_by_brand
+
+    order = ("simulator", *kinds)
+    configs = {k: ChannelConfig(id=0, kind=k, settings=KINDS[k][0]) for k in kinds}
 
     base = twcs_messages_by_brand()
     texts = airline_texts()
@@ -75,7 +85,7 @@ def build(n: int):
     channel_of = {brand: i % CHANNELS for i, brand in enumerate(brands)}
     own = {i: [b for b in brands if channel_of[b] == i] for i in range(CHANNELS)}
     flat = [(channel_of[b], m) for b in brands for m in base[b]]
-    out: dict[int, list] = {i: [] for i in range(CHANNELS)}
+    out: dict[tuple[str, int], list] = {(k, i): [] for k in order for i in range(CHANNELS)}
     made = 0
     copy = 0
     while made < n:
@@ -87,24 +97,25 @@ def build(n: int):
             text = m.text
             if not m.is_own and copy % 2:
                 text = texts[(copy * 7919 + i) % len(texts)]
-            out[ch].append(
-                replace(
-                    m,
-                    external_id=f"{copy}-{m.external_id}",
-                    parent_external_id=f"{copy}-{m.parent_external_id}"
-                    if m.parent_external_id
-                    else "",
-                    author_id=author,
-                    author_handle=author,
-                    text=text,
-                    created_at=m.created_at + shift,
-                )
+            kind = order[copy % len(order)]
+            message = replace(
+                m,
+                external_id=f"{copy}-{m.external_id}",
+                parent_external_id=f"{copy}-{m.parent_external_id}" if m.parent_external_id else "",
+                author_id=author,
+                author_handle=author,
+                text=text,
+                created_at=m.created_at + shift,
             )
+            if kind != "simulator":
+                message = KINDS[kind][1](configs[kind], message, copy)
+            if message is not None:
+                out[kind, ch].append(message)
             made += 1
         copy += 1
-    for ch in out:
-        out[ch].sort(key=lambda m: m.created_at)
-    return out, own
+    for key in out:
+        out[key].sort(key=lambda m: m.created_at)
+    return {key: messages for key, messages in out.items() if messages}, own
 
 
 def create_sla_policies() -> None:
@@ -141,18 +152,24 @@ def create_sla_policies() -> None:
 
 
 def run_ingest(data, own, batch: int) -> float:
+    from bench.kinds import KINDS
     from inbox.models import Channel
     from inbox.services.ingest import ingest_messages
 
     tag = uuid.uuid4().hex[:6]
-    channels = [
-        Channel.objects.create(kind="simulator", name=f"bench {tag} {i}", own_handles=own[i])
-        for i in range(CHANNELS)
-    ]
+    channels = {
+        (kind, i): Channel.objects.create(
+            kind=kind,
+            name=f"bench {tag} {kind} {i}",
+            own_handles=own[i],
+            config=KINDS[kind][0] if kind in KINDS else {},
+        )
+        for kind, i in data
+    }
     calls = []
-    for i, messages in data.items():
+    for key, messages in data.items():
         for start in range(0, len(messages), batch):
-            calls.append((start, i, messages[start : start + batch]))
+            calls.append((start, key, messages[start : start + batch]))
     calls.sort(key=lambda c: (c[0], c[1]))  # round-robin over channels, like parallel polls
     total = sum(len(c[2]) for c in calls)
     started = time.perf_counter()
@@ -179,7 +196,8 @@ def run_ingest(data, own, batch: int) -> float:
 def run_copy(data) -> float:
     from django.db import connection
 
-    rows = [(i, m) for i, messages in data.items() for m in messages]
+    channel_number = {key: number for number, key in enumerate(data)}
+    rows = [(channel_number[key], m) for key, messages in data.items() for m in messages]
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_copy")
         cur.execute(
@@ -227,6 +245,12 @@ def main() -> None:
         help="messages per ingest_messages call (it writes them in batches of BATCH_SIZE)",
     )
     parser.add_argument("--no-enrich", action="store_true", help="measure without enrichment")
+    parser.add_argument(
+        "--kinds",
+        default="",
+        help="channel kinds mixed in beside the public simulator ones: 'all' or a comma list of"
+        " bench/kinds.py's KINDS (default: none, the public mix of earlier figures)",
+    )
     sla = parser.add_mutually_exclusive_group()
     sla.add_argument(
         "--with-sla",
@@ -261,8 +285,15 @@ def main() -> None:
             enriched = "no (inbox.lib.enrich not available)"
         print(f"enrichment: {enriched}")
 
+    from bench.kinds import KINDS
+
+    kinds = tuple(KINDS) if args.kinds == "all" else tuple(k for k in args.kinds.split(",") if k)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+    print(f"kinds: simulator{''.join(', ' + k for k in kinds)}")
     t = time.perf_counter()
-    data, own = build(args.n)
+    data, own = build(args.n, kinds)
     print(f"built {sum(map(len, data.values())):,} messages in {time.perf_counter() - t:.1f} s")
 
     ingest_rates, copy_rates = [], []
@@ -277,6 +308,7 @@ def main() -> None:
     print(
         f"RESULT ingest_msgs_per_s={ingest_rate:.0f} copy_rows_per_s={copy_rate:.0f}"
         f" ratio={ingest_rate / copy_rate:.3f} sla={'on' if args.with_sla else 'off'}"
+        f" kinds={','.join(('simulator', *kinds))}"
     )
 
 
