@@ -66,6 +66,8 @@ def handover_choice(conversation: Conversation) -> HandoverChoice:
 def linked_conversations(user, conversation: Conversation) -> list[Conversation]:
     """The private conversation this one continued in, and the public ones that continued in
     this one, that user may see; oldest first."""
+    if conversation.is_public and conversation.continued_in_id is None:
+        return []  # only a private conversation is continued in: no query on the common path
     link = Q(continued_in_id=conversation.pk)
     if conversation.continued_in_id:
         link |= Q(pk=conversation.continued_in_id)

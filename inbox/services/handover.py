@@ -42,6 +42,7 @@ from inbox.models import (
 from inbox.selectors.team import may_act_on
 from inbox.services import replies
 from inbox.services.refusals import ActionRefused
+from webcare import refcache
 
 SAME_PLATFORM = "same"
 WHATSAPP = "whatsapp"
@@ -70,12 +71,22 @@ def private_thread_key(conversation: Conversation) -> str | None:
 
 
 def whatsapp_channels() -> list[Channel]:
-    """The organisation's WhatsApp numbers a conversation can move to."""
-    return [
-        c
-        for c in Channel.objects.filter(kind=ChannelKind.WHATSAPP, enabled=True).order_by("name")
-        if (c.config or {}).get("phone_number_id")
-    ]
+    """The organisation's WhatsApp numbers a conversation can move to.
+
+    Read on every look at a public conversation and changed a few times a year: a copy per
+    process for up to webcare.refcache.TTL_SECONDS (the service checks the chosen one again).
+    """
+
+    def build() -> list[Channel]:
+        return [
+            c
+            for c in Channel.objects.filter(kind=ChannelKind.WHATSAPP, enabled=True).order_by(
+                "name"
+            )
+            if (c.config or {}).get("phone_number_id")
+        ]
+
+    return refcache.cached("handover:whatsapp-channels", build)
 
 
 def normalise_phone(value: str) -> str:
@@ -197,7 +208,7 @@ def _whatsapp_side(
 ) -> tuple[Channel, Contact, str]:
     from inbox.channels.whatsapp.webhook import thread_key
 
-    if channel is None or channel.kind != ChannelKind.WHATSAPP:
+    if channel is None or channel.kind != ChannelKind.WHATSAPP or not channel.enabled:
         raise ActionRefused(_("Choose the WhatsApp number to continue on."))
     number_id = str((channel.config or {}).get("phone_number_id") or "")
     if not number_id:
