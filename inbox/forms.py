@@ -417,3 +417,22 @@ class ConversationLabelsForm(VersionedForm):
         field = self.fields["labels"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = Label.objects.filter(Q(is_active=True) | Q(pk__in=current))
+
+
+class HandoverForm(forms.Form):
+    """ "Continue privately" (inbox/services/handover.py): the service says what is missing."""
+
+    target = forms.ChoiceField(
+        label=_("Continue in"),
+        choices=[("same", _("A direct message")), ("whatsapp", _("WhatsApp"))],
+    )
+    message = forms.CharField(
+        label=_("Private message"), required=False, max_length=TEXT_LIMIT, strip=False
+    )
+    notice = forms.CharField(label=_("Public reply"), required=False, max_length=1000)
+    whatsapp_channel = forms.IntegerField(label=_("WhatsApp number"), required=False, min_value=1)
+    phone = forms.CharField(label=_("Customer's mobile number"), required=False, max_length=40)
+    template = forms.CharField(label=_("Template"), required=False, max_length=600)
+    action = forms.ChoiceField(
+        required=False, choices=[("draft", _("Save as drafts")), ("submit", _("Send"))]
+    )

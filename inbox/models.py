@@ -291,6 +291,16 @@ class Conversation(models.Model):
         related_name="merged",
         db_index=False,
     )
+    # "Continue privately" (inbox/services/handover.py): the private conversation this public
+    # one went on in; its continued_from are the public mentions handed over to it.
+    continued_in = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="continued_from",
+        db_index=False,
+    )
     # Set by routing.rules.apply.apply_routing: the department a rule suggests (not forwarded).
     suggested_department = models.ForeignKey(
         "routing.Department",
@@ -383,6 +393,11 @@ class Conversation(models.Model):
                 fields=["merged_into"],
                 name="conv_merged_into_idx",
                 condition=Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["continued_in"],
+                name="conv_continued_in_idx",
+                condition=Q(continued_in__isnull=False),
             ),
             models.Index(
                 fields=["assignee"], name="conv_assignee_idx", condition=Q(assignee__isnull=False)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox.views import audit, channels, labels, notifications, privacy, spikes, team
+from inbox.views import audit, channels, handover, labels, notifications, privacy, spikes, team
 from inbox.views import inbox as views
 
 app_name = "inbox"
@@ -54,6 +54,11 @@ urlpatterns = [
     path("team/conversations/<int:pk>/canned/", team.canned_search, name="composer_canned"),
     path("team/conversations/<int:pk>/preview/", team.preview, name="composer_preview"),
     path("team/conversations/<int:pk>/replies/", team.reply_save, name="reply_save"),
+    path(
+        "team/conversations/<int:pk>/continue-privately/",
+        handover.continue_privately,
+        name="team_handover",
+    ),
     path("replies/<int:reply_id>/approve/", team.reply_approve, name="reply_approve"),
     path("replies/<int:reply_id>/send-back/", team.reply_send_back, name="reply_send_back"),
     path("replies/<int:reply_id>/retry/", team.reply_retry, name="reply_retry"),

@@ -390,11 +390,16 @@ def threat_evidence_events(conversation: Conversation) -> QuerySet[ConversationE
 
 
 def contact_history(conversation: Conversation, *, limit: int = 10) -> list[Conversation]:
-    """The contact's other conversations, newest first (uses index conv_contact_idx)."""
+    """The contact's other conversations, public and private in one list, newest first (uses
+    index conv_contact_idx). A handover to private links conversations across channels (a
+    mention on X, the chat on WhatsApp: two contacts), so the linked ones join the list."""
+    same = Q(contact_id=conversation.contact_id) | Q(continued_in_id=conversation.pk)
+    if conversation.continued_in_id:
+        same |= Q(pk=conversation.continued_in_id)
     return list(
-        Conversation.objects.filter(contact_id=conversation.contact_id)
+        Conversation.objects.filter(same)
         .exclude(pk=conversation.pk)
-        .only("id", "snippet", "status", "received_at", "contact_id")
+        .only("id", "snippet", "status", "received_at", "contact_id", "is_public", "department_id")
         .order_by("-received_at")[:limit]
     )
 

@@ -546,13 +546,16 @@ MESSAGE_FIELDS = (
 
 
 def thread_of(
-    conversation: Conversation, *, latest: int | None = None
+    conversation: Conversation, *, latest: int | None = None, linked: tuple[int, ...] = ()
 ) -> tuple[list[MessageItem], bool]:
     """The conversation's messages oldest first, and whether earlier ones were left out (only
     with latest=N). Values, not instances, and never the platform's raw payload (kilobytes per
-    message on real channels, never shown)."""
+    message on real channels, never shown). linked: conversations whose messages join the
+    same timeline (a public mention and the private conversation it continued in)."""
     rows, more = _oldest_first(
-        Message.objects.filter(conversation_id=conversation.pk), MESSAGE_FIELDS, latest
+        Message.objects.filter(conversation_id__in=[conversation.pk, *linked]),
+        MESSAGE_FIELDS,
+        latest,
     )
     return [_message_item(row) for row in rows], more
 

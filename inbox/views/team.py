@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inbox import forms
 from inbox.models import OPEN_STATUSES, AfterSend, Conversation, Reply, ReplyState
+from inbox.selectors import handover as handover_selectors
 from inbox.selectors import labels as label_selectors
 from inbox.selectors import team as team_selectors
 from inbox.services import replies as reply_services
@@ -186,7 +187,12 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         conversation=conv, user=user, text=draft.text if draft else ""
     )
     whatsapp_chat = whatsapp_services.is_whatsapp(conv)
+    linked = handover_selectors.linked_conversations(user, conv)
     return {
+        # "Continue privately": the conversations it linked, and the form where it is offered.
+        "linked": linked,
+        "continued_in": handover_selectors.open_private(linked, conv),
+        "handover": handover_selectors.handover_choice(conv) if conv.is_public else None,
         "conversation": conv,
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
@@ -260,12 +266,14 @@ def _refused(request: AuthedRequest, conv: Conversation, *, typed: dict | None =
 def team_conversation(request: AuthedRequest, pk: int):
     conv = _conversation(request, pk)
     all_messages = request.GET.get("messages") == "all"
-    thread, earlier_messages = team_selectors.thread_of(
-        conv, latest=None if all_messages else team_selectors.RECENT_MESSAGES
+    context = _workspace_context(request, conv, active="team")
+    # A public mention and the private conversation it continued in: one timeline.
+    context["thread"], context["earlier_messages"] = team_selectors.thread_of(
+        conv,
+        latest=None if all_messages else team_selectors.RECENT_MESSAGES,
+        linked=tuple(c.pk for c in context["linked"]),
     )
-    context = _workspace_context(
-        request, conv, thread=thread, earlier_messages=earlier_messages, active="team"
-    )
+    context["history"] = handover_selectors.contact_history(request.user, conv)
     context.update(labels_context(request.user, conv))
     return render(request, "inbox/team_conversation.html", context)
 

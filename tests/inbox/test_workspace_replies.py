@@ -183,11 +183,12 @@ def test_the_page_reads_a_fixed_set_of_queries(
     conv, reviewed, staff_a, client, django_assert_num_queries
 ):
     """Session user, conversation, the user's teams, the header's unread count, thread,
-    replies and their versions, the account's reply teams, notes, the conversation's labels:
-    ten, however long the conversation (the staff page every reply starts from)."""
+    replies and their versions, the account's reply teams, notes, the conversation's labels,
+    the contact's history: eleven, however long the conversation (the staff page every reply
+    starts from)."""
     client.force_login(staff_a)
     client.get(f"/team/conversations/{conv.pk}/")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert client.get(f"/team/conversations/{conv.pk}/").status_code == 200
 
 

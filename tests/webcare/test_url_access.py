@@ -79,6 +79,7 @@ TABLE: dict[str, tuple[str, frozenset[str] | str]] = {
     "inbox:composer_canned": ("get", TEAM_A_ACT),
     "inbox:composer_preview": ("post", TEAM_A_ACT),
     "inbox:reply_save": ("post", TEAM_A_ACT),
+    "inbox:team_handover": ("post", TEAM_A_ACT),
     "inbox:reply_approve": ("post", TEAM_A_ACT),
     "inbox:reply_send_back": ("post", TEAM_A_ACT),
     "inbox:reply_retry": ("post", TEAM_A_ACT),

@@ -116,8 +116,12 @@ def _working_status(obj: Conversation) -> str:
 
 def new_status(conv: Conv) -> str | None:
     """The status this batch gives a stored conversation, or None when it keeps its own."""
-    if conv.reopened or conv.adopted:
+    if conv.reopened:
         return Status.NEW
+    if conv.adopted:
+        # A team's conversation waiting for the customer's first message (a handover to
+        # private, inbox/services/handover.py) stays with its team and assignee.
+        return _working_status(conv.row)
     if conv.resumed_from:
         return conv.status
     return None
