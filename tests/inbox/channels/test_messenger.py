@@ -136,6 +136,19 @@ def test_instagram_messages_media_replies_unsupported_and_seen():
     ]
 
 
+def test_an_instagram_echo_has_no_metadata_and_is_our_message_matched_by_its_id():
+    delivery = messenger.parse_delivery(config("instagram_direct"), fixture("ig_webhook_echo.json"))
+    [message] = delivery.messages
+    assert message.is_own is True and message.author_id == IG
+    assert message.conversation_external_id == f"igd:{IG}:{IGSID}"
+    [status] = delivery.statuses
+    assert (status.external_id, status.status, status.reply_id) == (
+        message.external_id,
+        "sent",
+        None,
+    )
+
+
 def test_an_unsent_instagram_message_is_reported_not_stored():
     delivery = messenger.parse_delivery(
         config("instagram_direct"), fixture("ig_webhook_deleted.json")
