@@ -15,6 +15,8 @@ CONNECTORS = {
     "webhook": "inbox.channels.webhook.WebhookConnector",
     "simulator": "inbox.channels.simulator.SimulatorConnector",
     "whatsapp": "inbox.channels.whatsapp.WhatsAppConnector",
+    "messenger": "inbox.channels.messenger.MessengerConnector",
+    "instagram_direct": "inbox.channels.messenger.InstagramDirectConnector",
 }
 
 

@@ -20,6 +20,8 @@ LIMITS: dict[str, int] = {
     "facebook": 8000,
     "instagram": 2200,
     "whatsapp": 4096,  # a text message's body
+    "messenger": 2000,  # a Send API text message
+    "instagram_direct": 1000,
 }
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 

@@ -109,6 +109,12 @@ def build_target(reply: Reply, part_index: int) -> ReplyTarget:
             "reply_id": reply.pk,
             "part_index": part_index,
             **({"template": reply.template} if reply.template else {}),
+            # Meta's DMs pick the message type by the customer's window when they send.
+            **(
+                {"customer_wrote_at": conversation.last_inbound_at.isoformat()}
+                if conversation.last_inbound_at
+                else {}
+            ),
         },
     )
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inbox.lib import replytext
+from inbox.lib.messaging_window import CHAT_KINDS
 from inbox.models import (
     AfterSend,
     Channel,
@@ -34,7 +35,7 @@ from inbox.models import (
     Status,
 )
 from inbox.selectors.team import may_act_on
-from inbox.services import whatsapp
+from inbox.services import messaging, whatsapp
 from inbox.services.refusals import ActionRefused
 from routing.models import ReviewPolicy
 from routing.sla.clocks import with_sla_fields
@@ -64,8 +65,9 @@ def compose_reply(
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
     kind = conversation.channel.kind
-    # A WhatsApp chat is all private messages, and those are limited like posts (4,096).
-    if private and kind != "whatsapp":
+    # A WhatsApp, Messenger or Instagram chat is all private messages, and those are limited
+    # like posts (4,096, 2,000, 1,000 characters).
+    if private and kind not in CHAT_KINDS:
         # Direct messages are not limited like posts (X DMs take 10,000 characters).
         return replytext.Composed(
             parts=[text.strip() + signature_for(conversation=conversation, user=user)],
@@ -240,10 +242,10 @@ def _save_draft(
     """The draft, and the number of the version this save wrote (None: nothing changed)."""
     _check_actor(acting_user, conversation)
     chosen: dict = {}
-    if whatsapp.is_whatsapp(conversation):
-        private = True  # a WhatsApp chat is private: there is nothing public to answer in
-        if template is not None:
-            chosen, text = whatsapp.choose_template(conversation.channel, *template)
+    if messaging.is_private_chat(conversation):
+        private = True  # a chat is private: there is nothing public to answer in
+    if whatsapp.is_whatsapp(conversation) and template is not None:
+        chosen, text = whatsapp.choose_template(conversation.channel, *template)
     text = text.strip()
     if not text:
         raise ActionRefused(_("The reply is empty."))
@@ -307,7 +309,7 @@ def _submit(
         raise ActionRefused(_("Only your own draft can be sent."))
     if not conversation.is_open:
         raise ActionRefused(_("This conversation is closed."))
-    whatsapp.check_reply_allowed(reply)
+    messaging.check_reply_allowed(reply)
     composed = compose_reply(
         conversation=conversation,
         user=acting_user,
@@ -425,7 +427,7 @@ def approve_reply(*, reply: Reply, acting_user, text: str | None = None) -> Repl
     if not conversation.is_open:
         raise ActionRefused(_("This conversation is closed."))
     # Review may take hours: the WhatsApp window is checked again when the reply goes out.
-    whatsapp.check_reply_allowed(reply)
+    messaging.check_reply_allowed(reply)
     reply.reviewer = acting_user
     # A template's text is Meta's: a reviewer approves or sends it back, but cannot edit it.
     if text is not None and text.strip() and text.strip() != reply.text and not reply.template:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from inbox.lib.messaging_window import WindowState
+from inbox.lib.messaging_window import window_state as shared_window_state
 from inbox.models import (
     AttemptOutcome,
     Channel,
@@ -38,7 +40,6 @@ from webcare.jobs import enqueue
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=24)
 MAX_TEMPLATE_PARAMETER = 1024  # characters of one body parameter
 # Progress of a message: a late or repeated callback never moves the state back.
 RANK = {
@@ -56,20 +57,12 @@ def is_whatsapp(conversation: Conversation) -> bool:
 # --- The window ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class WindowState:
-    open: bool
-    closes_at: datetime | None  # None: the customer never wrote
-
-
 def window_state(conversation: Conversation, *, now: datetime | None = None) -> WindowState:
-    """The customer-service window: open for 24 hours after the customer's last message."""
-    now = now or timezone.now()
-    last = conversation.last_inbound_at
-    if last is None:
-        return WindowState(open=False, closes_at=None)
-    closes_at = last + WINDOW
-    return WindowState(open=now < closes_at, closes_at=closes_at)
+    """The customer-service window: open for 24 hours after the customer's last message
+    (the rule is shared with Meta's DMs: inbox/lib/messaging_window.py)."""
+    return shared_window_state(
+        ChannelKind.WHATSAPP, conversation.last_inbound_at, now or timezone.now()
+    )
 
 
 def window_closed_message() -> str:

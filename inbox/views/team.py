@@ -23,6 +23,7 @@ from inbox.models import OPEN_STATUSES, AfterSend, Conversation, Reply, ReplySta
 from inbox.selectors import handover as handover_selectors
 from inbox.selectors import labels as label_selectors
 from inbox.selectors import team as team_selectors
+from inbox.services import messaging as messaging_services
 from inbox.services import replies as reply_services
 from inbox.services import team as team_services
 from inbox.services import whatsapp as whatsapp_services
@@ -197,8 +198,10 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
         # A WhatsApp chat is private already: no choice to offer, no public notice.
-        "can_private": reply_services.can_reply_privately(conv) and not whatsapp_chat,
+        "can_private": reply_services.can_reply_privately(conv)
+        and not messaging_services.is_private_chat(conv),
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
+        "meta_dm": _meta_dm_context(conv) if messaging_services.is_meta_dm(conv) else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,
         "earlier_replies": earlier_replies,
@@ -225,6 +228,12 @@ def _whatsapp_context(conv: Conversation) -> dict:
         "templates": templates,
         "parameter_slots": range(1, max((t.parameters for t in templates), default=0) + 1),
     }
+
+
+def _meta_dm_context(conv: Conversation) -> dict:
+    """The composer's Messenger / Instagram Direct part: which window is open, until when."""
+    state = messaging_services.window_state(conv)
+    return {"window": state, "message": messaging_services.window_message(conv, state)}
 
 
 def _respond(

@@ -7,7 +7,8 @@ know what it got wrong. Messages are ingested synchronously in the request
 (a push batch is small), so a mention shows in the inbox within a second.
 
     GET  /hooks/meta/<id>/   Meta's subscription handshake (hub.challenge)
-    POST /hooks/meta/<id>/   Meta delivery, X-Hub-Signature-256
+    POST /hooks/meta/<id>/   Meta delivery, X-Hub-Signature-256 (comments; on a Messenger or
+                             Instagram Direct channel: messages, echoes and receipts)
     GET  /hooks/whatsapp/<id>/   the same handshake for a WhatsApp Business number
     POST /hooks/whatsapp/<id>/   WhatsApp delivery (messages and status callbacks), X-Hub-Signature-256
     POST /hooks/in/<id>/     generic webhook (docs/webhook.md)
@@ -28,7 +29,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from inbox.channels import meta, webhook, whatsapp
+from inbox.channels import messenger, meta, webhook, whatsapp
 from inbox.channels.base import ChannelConfig, IncomingMessage
 from inbox.channels.registry import channel_config
 from inbox.models import Channel, ChannelKind
@@ -37,6 +38,7 @@ from webcare.permissions import public_endpoint
 logger = logging.getLogger(__name__)
 
 META_KINDS = (ChannelKind.FACEBOOK, ChannelKind.INSTAGRAM)
+META_DM_KINDS = (ChannelKind.MESSENGER, ChannelKind.INSTAGRAM_DIRECT)
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -152,10 +154,12 @@ def _verified_meta_request(
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
-    verified = _verified_meta_request(request, channel_id, META_KINDS)
+    verified = _verified_meta_request(request, channel_id, META_KINDS + META_DM_KINDS)
     if isinstance(verified, HttpResponse):
         return verified
     channel, config, body = verified
+    if channel.kind in META_DM_KINDS:
+        return _meta_dm_delivery(channel, config, body)
     try:
         payload = _parse_json(body)
         messages = meta.parse_webhook(config, payload)
@@ -163,6 +167,28 @@ def meta_webhook(request: HttpRequest, channel_id: int) -> HttpResponse:
         logger.warning("Bad Meta delivery on channel %s: %s", channel.pk, exc)
         return _error(400, str(exc))
     return _ingest(channel, messages)
+
+
+def _meta_dm_delivery(channel: Channel, config: ChannelConfig, body: bytes) -> HttpResponse:
+    """A Messenger / Instagram Direct delivery: messages and echoes in, then the receipts."""
+    try:
+        delivery = messenger.parse_delivery(config, _parse_json(body))
+    except ValueError as exc:
+        logger.warning("Bad Meta messaging delivery on channel %s: %s", channel.pk, exc)
+        return _error(400, str(exc))
+    response = _ingest(channel, delivery.messages)
+    receipts = len(delivery.statuses) + len(delivery.watermarks) + len(delivery.unsent)
+    if response.status_code != 200 or not receipts:
+        return response
+    from inbox.services.messaging import record_delivery
+
+    try:
+        record_delivery(channel=channel, delivery=delivery)
+    except Exception:
+        # Meta delivers again on a 5xx; applying a receipt twice changes nothing.
+        logger.exception("Receipts of a Meta messaging delivery failed on channel %s", channel.pk)
+        return _error(503, "temporarily unable to store the receipts; retry later")
+    return JsonResponse({"received": len(delivery.messages), "statuses": receipts})
 
 
 @public_endpoint
