@@ -20,10 +20,12 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from inbox.channels.x_dm import DM_MAX_LENGTH
 from inbox.lib import replytext
 from inbox.models import (
     AfterSend,
     Channel,
+    ChannelKind,
     Conversation,
     ConversationEvent,
     Flag,
@@ -64,6 +66,15 @@ def compose_reply(
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
     kind = conversation.channel.kind
+    if is_direct_chat(conversation):
+        # One DM, counted as X counts a DM: characters, 10,000 of them, signature included.
+        whole = text.strip() + signature_for(conversation=conversation, user=user)
+        return replytext.Composed(
+            parts=[whole],
+            length=len(whole),
+            limit=DM_MAX_LENGTH,
+            over_limit=len(whole) > DM_MAX_LENGTH,
+        )
     # A WhatsApp chat is all private messages, and those are limited like posts (4,096).
     if private and kind != "whatsapp":
         # Direct messages are not limited like posts (X DMs take 10,000 characters).
@@ -79,6 +90,11 @@ def compose_reply(
 
 
 # --- Rules -------------------------------------------------------------------------------
+
+
+def is_direct_chat(conversation: Conversation) -> bool:
+    """An X direct-message conversation: every reply in it is a DM, nothing public to answer."""
+    return conversation.channel.kind == ChannelKind.X and not conversation.is_public
 
 
 def review_required(*, conversation: Conversation, author) -> bool:
@@ -244,6 +260,8 @@ def _save_draft(
         private = True  # a WhatsApp chat is private: there is nothing public to answer in
         if template is not None:
             chosen, text = whatsapp.choose_template(conversation.channel, *template)
+    if is_direct_chat(conversation):
+        private = True  # likewise an X DM conversation: the reply goes as a DM
     text = text.strip()
     if not text:
         raise ActionRefused(_("The reply is empty."))
@@ -326,7 +344,8 @@ def _submit(
         )
     reply.parts = composed.parts
     reply.submitted_at = timezone.now()
-    if public_notice.strip() and reply.private:
+    # A DM conversation has no public post to put a notice under.
+    if public_notice.strip() and reply.private and not is_direct_chat(conversation):
         notice = Reply.objects.create(
             conversation=conversation,
             author=acting_user,

@@ -191,7 +191,9 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
         # A WhatsApp chat is private already: no choice to offer, no public notice.
-        "can_private": reply_services.can_reply_privately(conv) and not whatsapp_chat,
+        "can_private": reply_services.can_reply_privately(conv)
+        and not whatsapp_chat
+        and not reply_services.is_direct_chat(conv),
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,
