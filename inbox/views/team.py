@@ -186,6 +186,7 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         conversation=conv, user=user, text=draft.text if draft else ""
     )
     whatsapp_chat = whatsapp_services.is_whatsapp(conv)
+    direct_chat = reply_services.is_direct_chat(conv)
     return {
         "conversation": conv,
         "can_act": team_selectors.may_act_on(user, conv),
@@ -193,7 +194,9 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         # A WhatsApp chat is private already: no choice to offer, no public notice.
         "can_private": reply_services.can_reply_privately(conv)
         and not whatsapp_chat
-        and not reply_services.is_direct_chat(conv),
+        and not direct_chat,
+        # An X DM: counted in plain characters (10,000), one message, never a thread.
+        "direct_chat": direct_chat,
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,

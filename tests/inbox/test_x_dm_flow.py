@@ -181,9 +181,12 @@ def test_the_composer_offers_no_private_choice_in_a_dm_conversation(
     dm_conversation, staff_a, client
 ):
     client.force_login(staff_a)
-    page = client.get(reverse("inbox:conversation", args=[dm_conversation.pk]))
+    page = client.get(reverse("inbox:team_conversation", args=[dm_conversation.pk]))
     assert page.status_code == 200
+    assert b"data-composer" in page.content
     assert b'name="public_notice"' not in page.content
+    assert b'name="split"' not in page.content  # one DM, never a numbered thread
+    assert b'data-kind="x_dm" data-limit="10000"' in page.content
 
 
 def test_the_public_mentions_private_reply_keeps_its_notice(channel, team_a, staff_a):
