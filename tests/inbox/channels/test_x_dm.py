@@ -158,9 +158,12 @@ def test_group_messages_are_counted_not_ingested(api):
     assert E4 not in by_id(result)
 
 
-def test_reads_with_the_accounts_user_context(api):
+def test_reads_with_the_accounts_user_context_even_beside_a_bearer_token(api):
     add_pages(api)
-    fetch(api, channel(), {})
+    cfg = channel()
+    # Mentions read with the app's bearer token; DMs are the account's: OAuth 1.0a.
+    fetch(api, replace(cfg, credentials={**cfg.credentials, "bearer_token": "AAAA-bearer"}), {})
+    assert api.calls[0].request.headers["Authorization"].startswith("Bearer ")
     dm_calls = [c for c in api.calls if c.request.url.startswith(DM_EVENTS)]
     assert dm_calls and all(
         c.request.headers["Authorization"].startswith("OAuth ") for c in dm_calls
