@@ -369,4 +369,3 @@ def test_thread_key_helpers_agree():
     assert x_dm.participant_of(x_dm.thread_key(JAN)) == JAN
     assert x_dm.participant_of("1917854669995126784") == ""
     assert x_dm.participant_of("dm:abc") == ""
-    assert replace(dm_target(), thread_external_id="x").thread_external_id == "x"
