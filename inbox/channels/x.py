@@ -7,9 +7,11 @@ Credentials (ChannelConfig.credentials):
     user_id               our account's numeric id (falls back to the access token's prefix)
 Settings (ChannelConfig.settings), all optional:
     page_size (100), max_pages (5) per source and poll, timeout (15 s), search_query
-    (overrides the query built from the channel keywords).
+    (overrides the query built from the channel keywords), dm_max_pages (max_pages) and
+    dm_first_window_hours (24) for direct messages (read with user context only, see x_dm;
+    "direct_messages": false leaves them out).
 
-Cursor: {"mentions": {...}, "search": {...}}, one state per source:
+Cursor: {"mentions": {...}, "search": {...}, "dm": {...}}, one state per source (dm: see x_dm):
     {"since_id": "..."} once caught up, or, when a poll ran out of pages before reaching
     since_id, {"since_id": old, "next_token": t, "newest_id": n}: the next poll continues
     down from t and only then moves since_id to n, so a burst bigger than one poll's pages
@@ -21,13 +23,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 import tweepy
 
-from inbox.channels import textutil
+from inbox.channels import textutil, x_dm
 from inbox.channels.base import (
     AuthFailed,
     ChannelConfig,
@@ -94,6 +96,31 @@ def _mapped_errors(action: str) -> Iterator[None]:
         raise ConnectorError(f"X unreachable or garbled during {action}: {exc}") from exc
     except ValueError as exc:
         raise ConnectorError(f"X sent malformed data during {action}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _refused_dm() -> Iterator[None]:
+    """A person who does not accept our DMs is no fault of the channel: say so, do not retry."""
+    try:
+        yield
+    except AuthFailed as exc:
+        cause = exc.__cause__
+        response = getattr(cause, "response", None)
+        body = getattr(response, "text", "") or ""
+        if exc.status_code == 403 and "send messages to this user" in body.lower():
+            raise ConnectorError(
+                "X does not let us send a direct message to this person (they do not accept"
+                " messages from our account, or blocked it). Answer publicly or ask them to"
+                " send us a direct message first.",
+                transient=False,
+                status_code=403,
+            ) from cause
+        raise
+
+
+def _dm_participant(target: ReplyTarget) -> str:
+    """The customer to DM: from a DM thread's key ("dm:<id>"), else the conversation's contact."""
+    return x_dm.participant_of(target.thread_external_id) or target.author_id
 
 
 def _id_int(value: Any) -> int:
@@ -235,8 +262,56 @@ class XConnector:
                 for message in self._normalise_page(page, channel, own_id):
                     # A tweet that mentions us and matches a keyword arrives twice.
                     messages.setdefault(message.external_id, message)
+        dm_state, dms = self._read_dms(client, channel, cursor.get("dm") or {}, own_id)
+        if dm_state:
+            new_cursor["dm"] = dm_state
+        for message in dms:
+            messages.setdefault(message.external_id, message)
         ordered = sorted(messages.values(), key=lambda m: _id_int(m.external_id))
         return FetchResult(messages=ordered, cursor=new_cursor)
+
+    def _read_dms(
+        self, client: tweepy.Client, channel: ChannelConfig, state: dict[str, Any], own_id: str
+    ) -> tuple[dict[str, Any], list[IncomingMessage]]:
+        """The DM source's new state and its new messages."""
+        kept = {k: v for k, v in state.items() if k in ("last_id", "next_token", "newest_id")}
+        groups = int(state.get("group_skipped") or 0)
+        if not channel.settings.get("direct_messages", True):
+            return {}, []  # switched off in the channel's settings
+        if not self._has_user_context(channel):
+            # DMs are private to the account: an app-only bearer token cannot read them.
+            return {**kept, "off": x_dm.OFF_NO_USER_CONTEXT}, []
+        settings = channel.settings
+
+        def call(token: str | None) -> Any:
+            with _mapped_errors("direct message poll"):
+                return client.get_direct_message_events(
+                    dm_event_fields=x_dm.DM_EVENT_FIELDS,
+                    expansions=x_dm.DM_EXPANSIONS,
+                    media_fields=x_dm.DM_MEDIA_FIELDS,
+                    user_fields=USER_FIELDS,
+                    max_results=int(settings.get("page_size", 100)),
+                    pagination_token=token,
+                    user_auth=True,
+                )
+
+        try:
+            read = x_dm.read_events(
+                call,
+                kept,
+                max_pages=int(settings.get("dm_max_pages", settings.get("max_pages", 5))),
+                first_window=timedelta(hours=float(settings.get("dm_first_window_hours", 24))),
+                now=datetime.now(UTC),
+            )
+        except AuthFailed as exc:
+            if exc.status_code != 403:
+                raise  # 401: the user tokens are expired or revoked; posting is broken too
+            # The app lacks the Direct Messages permission: mentions keep flowing, DMs are off
+            # (retried each poll, so granting the permission is enough) and the health row says so.
+            return {**kept, "off": x_dm.OFF_FORBIDDEN, "error": str(exc)[:500]}, []
+        parsed = x_dm.parse_pages(read.pages, own_id, read.floor)
+        groups += parsed.group_skipped
+        return {**read.state, **({"group_skipped": groups} if groups else {})}, parsed.messages
 
     def _read_source(
         self,
@@ -339,11 +414,12 @@ class XConnector:
         client = self._client(channel)
         user_auth = self._write_user_auth(channel)
         if target.private:
-            if not target.author_id:
+            participant = _dm_participant(target)
+            if not participant:
                 raise ConnectorError("a direct message needs the author's id", transient=False)
-            with _mapped_errors("direct message"):
+            with _refused_dm(), _mapped_errors("direct message"):
                 response = client.create_direct_message(
-                    participant_id=target.author_id, text=text, user_auth=user_auth
+                    participant_id=participant, text=text, user_auth=user_auth
                 )
             return self._id_from(response, "dm_event_id")
         with _mapped_errors("reply"):
@@ -369,7 +445,7 @@ class XConnector:
         if target.private:
             with _mapped_errors("direct message lookup"):
                 response = client.get_direct_message_events(
-                    participant_id=target.author_id,
+                    participant_id=_dm_participant(target),
                     dm_event_fields=["id", "text", "sender_id", "created_at", "event_type"],
                     event_types="MessageCreate",
                     max_results=50,

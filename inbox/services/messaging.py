@@ -24,6 +24,7 @@ from inbox.lib.messaging_window import CHAT_KINDS, META_DM_KINDS, WHATSAPP, Wind
 from inbox.lib.messaging_window import window_state as _rule
 from inbox.models import (
     Channel,
+    ChannelKind,
     Conversation,
     ConversationEvent,
     DeliveryStatus,
@@ -41,8 +42,14 @@ LABELS = {"whatsapp": "WhatsApp", "messenger": "Messenger", "instagram_direct": 
 
 
 def is_private_chat(conversation: Conversation) -> bool:
-    """A channel whose every conversation is a private chat: nothing public to answer in."""
-    return conversation.channel.kind in CHAT_KINDS
+    """A private chat: a channel whose every conversation is one (WhatsApp, Messenger, Instagram
+    Direct) or a DM conversation on X. Every reply is private; nothing public to answer in."""
+    return conversation.channel.kind in CHAT_KINDS or is_direct_chat(conversation)
+
+
+def is_direct_chat(conversation: Conversation) -> bool:
+    """An X direct-message conversation: every reply in it is a DM, nothing public to answer."""
+    return conversation.channel.kind == ChannelKind.X and not conversation.is_public
 
 
 def is_meta_dm(conversation: Conversation) -> bool:

@@ -249,7 +249,9 @@ def deliver_reply(*, reply_id: int) -> Outcome:
         _finish_attempt(attempt, AttemptOutcome.SENT, external_id=external_id)
         _record_post(reply, external_id)
 
-    _mark_sent(reply, url=post_url(connector, channel, reply.posted_ids[0]))
+    # An X DM has no public address: the status URL of its id would point nowhere.
+    private_x = reply.private and channel.kind == "x"
+    _mark_sent(reply, url="" if private_x else post_url(connector, channel, reply.posted_ids[0]))
     return SENT
 
 

@@ -20,6 +20,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from inbox.channels.x_dm import DM_MAX_LENGTH
 from inbox.lib import replytext
 from inbox.lib.messaging_window import CHAT_KINDS
 from inbox.models import (
@@ -65,6 +66,15 @@ def compose_reply(
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
     kind = conversation.channel.kind
+    if messaging.is_direct_chat(conversation):
+        # One DM, counted as X counts a DM: characters, 10,000 of them, signature included.
+        whole = text.strip() + signature_for(conversation=conversation, user=user)
+        return replytext.Composed(
+            parts=[whole],
+            length=len(whole),
+            limit=DM_MAX_LENGTH,
+            over_limit=len(whole) > DM_MAX_LENGTH,
+        )
     # A WhatsApp, Messenger or Instagram chat is all private messages, and those are limited
     # like posts (4,096, 2,000, 1,000 characters).
     if private and kind not in CHAT_KINDS:
@@ -243,7 +253,7 @@ def _save_draft(
     _check_actor(acting_user, conversation)
     chosen: dict = {}
     if messaging.is_private_chat(conversation):
-        private = True  # a chat is private: there is nothing public to answer in
+        private = True  # a chat or a DM is private: there is nothing public to answer in
     if whatsapp.is_whatsapp(conversation) and template is not None:
         chosen, text = whatsapp.choose_template(conversation.channel, *template)
     text = text.strip()
@@ -328,7 +338,8 @@ def _submit(
         )
     reply.parts = composed.parts
     reply.submitted_at = timezone.now()
-    if public_notice.strip() and reply.private:
+    # A chat or DM conversation has no public post to put a notice under.
+    if public_notice.strip() and reply.private and not messaging.is_private_chat(conversation):
         notice = Reply.objects.create(
             conversation=conversation,
             author=acting_user,

@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -97,6 +98,35 @@ class ChannelForm(forms.ModelForm):
         return data
 
 
+def _health_notes(channel: Channel) -> list[str]:
+    """What a poll wrote in the cursor that an admin should know (X direct messages)."""
+    from inbox.channels import x_dm
+
+    dm = (channel.cursor or {}).get("dm") if channel.kind == "x" else None
+    if not isinstance(dm, dict):
+        return []
+    notes: list[str] = []
+    if dm.get("off") == x_dm.OFF_NO_USER_CONTEXT:
+        notes.append(gettext("Direct messages off: needs user-context keys."))
+    elif dm.get("off") == x_dm.OFF_FORBIDDEN:
+        notes.append(
+            gettext(
+                "Direct messages off: X refused access"
+                " (the app lacks the Direct Messages permission)."
+            )
+        )
+    if dm.get("group_skipped"):
+        notes.append(
+            ngettext(
+                "%(n)s group direct message skipped (only one-to-one chats come in).",
+                "%(n)s group direct messages skipped (only one-to-one chats come in).",
+                int(dm["group_skipped"]),
+            )
+            % {"n": int(dm["group_skipped"])}
+        )
+    return notes
+
+
 @require_GET
 @admin_required
 def channels(request: AuthedRequest):
@@ -118,9 +148,12 @@ def channels(request: AuthedRequest):
             "ingest_problem_count",
             "last_ingest_problem",
             "last_ingest_problem_at",
+            "cursor",
         ).order_by("name", "id")
     )
-    return render(request, "inbox/channels.html", {"channels": rows, "active": "settings"})
+    # Each row with what its polls noted (a list per row: the template walks the pairs).
+    health = [(row, _health_notes(row)) for row in rows]
+    return render(request, "inbox/channels.html", {"channels": health, "active": "settings"})
 
 
 @require_http_methods(["GET", "POST"])

@@ -189,6 +189,7 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
     )
     whatsapp_chat = whatsapp_services.is_whatsapp(conv)
     linked = handover_selectors.linked_conversations(user, conv)
+    direct_chat = messaging_services.is_direct_chat(conv)
     return {
         # "Continue privately": the conversations it linked, and the form where it is offered.
         "linked": linked,
@@ -200,6 +201,8 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         # A WhatsApp chat is private already: no choice to offer, no public notice.
         "can_private": reply_services.can_reply_privately(conv)
         and not messaging_services.is_private_chat(conv),
+        # An X DM: counted in plain characters (10,000), one message, never a thread.
+        "direct_chat": direct_chat,
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
         "meta_dm": _meta_dm_context(conv) if messaging_services.is_meta_dm(conv) else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),

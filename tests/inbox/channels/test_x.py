@@ -60,7 +60,8 @@ def channel(**settings):
             "access_token_secret": "ats-test",
             "user_id": OUR_ID,
         },
-        settings=settings,
+        # Direct messages have their own tests (test_x_dm.py): here only mentions and search.
+        settings={"direct_messages": False, **settings},
     )
 
 
