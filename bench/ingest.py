@@ -107,10 +107,9 @@ def build(n: int, kinds: tuple[str, ...] = ()):
                 text=text,
                 created_at=m.created_at + shift,
             )
-            if kind != "simulator":
-                message = KINDS[kind][1](configs[kind], message, copy)
-            if message is not None:
-                out[kind, ch].append(message)
+            shaped = KINDS[kind][1](configs[kind], message, copy) if kind in KINDS else message
+            if shaped is not None:
+                out[kind, ch].append(shaped)
             made += 1
         copy += 1
     for key in out:
