@@ -15,6 +15,7 @@ CONNECTORS = {
     "webhook": "inbox.channels.webhook.WebhookConnector",
     "simulator": "inbox.channels.simulator.SimulatorConnector",
     "whatsapp": "inbox.channels.whatsapp.WhatsAppConnector",
+    "linkedin": "inbox.channels.linkedin.LinkedInConnector",
 }
 
 

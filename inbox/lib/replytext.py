@@ -20,6 +20,7 @@ LIMITS: dict[str, int] = {
     "facebook": 8000,
     "instagram": 2200,
     "whatsapp": 4096,  # a text message's body
+    "linkedin": 1250,  # a comment's text (Community Management API, Comments API)
 }
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
