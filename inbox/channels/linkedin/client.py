@@ -34,16 +34,18 @@ def urn_path(urn: str) -> str:
 def next_midnight_utc(now: datetime | None = None) -> datetime:
     """LinkedIn's daily application and member throttles reset at midnight UTC."""
     now = now or datetime.now(UTC)
-    return (now + timedelta(days=1)).astimezone(UTC).replace(
-        hour=0, minute=0, second=0, microsecond=0
+    return (
+        (now + timedelta(days=1)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     )
 
 
 def rate_limit_reset(headers: Any, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     retry_after = str(headers.get("Retry-After") or "").strip()
-    if retry_after.isdigit():
-        return now + timedelta(seconds=int(retry_after))
+    # isdecimal, not isdigit: "²" is a digit int() refuses. A day at most: a longer wait
+    # is a garbled header, and the daily throttle resets at midnight anyway.
+    if retry_after.isascii() and retry_after.isdecimal():
+        return now + timedelta(seconds=min(int(retry_after), 86_400))
     return next_midnight_utc(now)
 
 
@@ -57,14 +59,17 @@ def raise_for_linkedin_error(response: requests.Response) -> dict[str, Any]:
     if response.ok:
         if isinstance(body, dict):
             return body
-        raise ConnectorError(f"LinkedIn answered {status} without a JSON object", status_code=status)
+        raise ConnectorError(
+            f"LinkedIn answered {status} without a JSON object", status_code=status
+        )
     error = body if isinstance(body, dict) else {}
     code = error.get("code")
     code = code if isinstance(code, str) else ""
     service_code = error.get("serviceErrorCode")
-    message = f"LinkedIn API error {status} {code or '-'}/{service_code}: " + str(
-        error.get("message") or response.reason or ""
-    )[:500]
+    message = (
+        f"LinkedIn API error {status} {code or '-'}/{service_code}: "
+        + str(error.get("message") or response.reason or "")[:500]
+    )
     if status == 429:
         raise RateLimited(message, reset_at=rate_limit_reset(response.headers))
     if status == 401 or code in AUTH_CODES:

@@ -196,7 +196,9 @@ class LinkedInConnector:
         try:
             value = int(channel.settings.get(name) or default)
         except (TypeError, ValueError):
-            raise ConnectorError(f"Channel setting {name!r} is no number", transient=False) from None
+            raise ConnectorError(
+                f"Channel setting {name!r} is no number", transient=False
+            ) from None
         return max(1, min(value, top))
 
     def fetch(self, channel: ChannelConfig, cursor: dict[str, Any]) -> FetchResult:
@@ -215,6 +217,11 @@ class LinkedInConnector:
                 client, channel, organization, post_urn, old_posts.get(post_urn), max_pages
             )
             messages.extend(found)
+        # A comment listed twice (offset paging, a reply also listed at the top level) once.
+        unique: dict[str, IncomingMessage] = {}
+        for message in messages:
+            unique.setdefault(message.external_id, message)
+        messages = list(unique.values())
         # Posts older than the window drop out of the cursor: it stays small.
         return FetchResult(messages=messages, cursor={**cursor, "posts": posts})
 
@@ -340,7 +347,9 @@ class LinkedInConnector:
                 try:
                     message = comment_message(comment, organization=organization)
                 except MALFORMED as exc:
-                    logger.warning("Skipping malformed LinkedIn reply under %s: %s", parent_urn, exc)
+                    logger.warning(
+                        "Skipping malformed LinkedIn reply under %s: %s", parent_urn, exc
+                    )
                     continue
                 ms = int(message.created_at.timestamp() * 1000)
                 if seen.is_new(ms, message.external_id) and message.external_id not in handed:
