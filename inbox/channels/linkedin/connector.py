@@ -207,7 +207,8 @@ class LinkedInConnector:
         days = self._int_setting(channel, "posts_days", DEFAULT_POSTS_DAYS, 365)
         max_pages = self._int_setting(channel, "max_comment_pages", DEFAULT_COMMENT_PAGES, 100)
         since = datetime.now(UTC) - timedelta(days=days)
-        old_posts = cursor.get("posts") if isinstance(cursor.get("posts"), dict) else {}
+        stored = cursor.get("posts")
+        old_posts: dict[str, Any] = stored if isinstance(stored, dict) else {}
         messages: list[IncomingMessage] = []
         posts: dict[str, Any] = {}
         for post_urn in self._recent_posts(client, organization, since):
