@@ -180,3 +180,18 @@ def test_an_unknown_outcome_is_settled_by_finding_our_reply(conversation, staff_
 def test_a_reply_longer_than_a_linkedin_comment_is_refused(conversation, staff_a):
     with pytest.raises(ActionRefused, match="1251 of 1250"):
         queue(conversation, staff_a, text="a" * 1251)
+
+
+@responses.activate
+def test_hiding_a_linkedin_conversation_deletes_nothing_on_linkedin(conversation):
+    from inbox.models import ConversationEvent, Status
+    from inbox.tasks.triage import hide_on_platform
+
+    Conversation.objects.filter(pk=conversation.pk).update(status=Status.HIDDEN)
+
+    hide_on_platform([conversation.pk], True)
+
+    # No call at all: LinkedIn's only moderation is an irreversible delete.
+    assert len(responses.calls) == 0
+    event = ConversationEvent.objects.get(conversation=conversation, kind="platform_hide")
+    assert event.data == {"hidden": True, "ok": False, "error": "platform does not allow hiding"}

@@ -411,3 +411,10 @@ def test_a_reply_with_a_broken_parent_is_malformed():
         linkedin.comment_message({**reply, "parentComment": "7401"}, organization=ORG)
     with pytest.raises(TypeError):
         linkedin.comment_message({**reply, "message": {"text": 5}}, organization=ORG)
+
+
+@responses.activate
+def test_a_bare_401_is_an_auth_failure():
+    responses.get(POSTS_URL, body=b"", status=401)
+    with pytest.raises(AuthFailed):
+        get_connector("linkedin").fetch(config(), {})
