@@ -373,6 +373,8 @@ class LinkedInConnector:
         organization = org_urn(channel.settings.get("organization_id"))
         parent = target.thread_external_id or target.in_reply_to_external_id
         try:
+            # The post as the comment URN names it (urn:li:activity, ugcPost or share): the
+            # object LinkedIn filed the thread under, so no lookup of the post is needed.
             post_urn, _ = split_comment_urn(parent)
         except ValueError:
             raise ConnectorError(
