@@ -12,7 +12,9 @@ polls and none is handed over twice (ingest's unique external id guards the rest
 Every poll reads all first-level comments of each post in the window (at most
 ``max_comment_pages`` pages of 100 per post): the order LinkedIn lists them in is not
 promised, and a new reply under an old comment shows only in that comment's reply count. The
-replies of a comment are read only when its count differs from the last poll's. The first
+replies of a comment are read only when its count differs from the last poll's (a reply
+deleted and another written between two polls leave the count as it was: that one waits for
+the next change under the same comment). The first
 poll reaches back ``posts_days`` of posts; LinkedIn's daily call quota is why the channel's
 poll interval should be minutes, not seconds.
 
