@@ -12,9 +12,9 @@ polls and none is handed over twice (ingest's unique external id guards the rest
 Every poll reads all first-level comments of each post in the window (at most
 ``max_comment_pages`` pages of 100 per post): the order LinkedIn lists them in is not
 promised, and a new reply under an old comment shows only in that comment's reply count. The
-replies of a comment are read only when its count differs from the last poll's (a reply
-deleted and another written between two polls leave the count as it was: that one waits for
-the next change under the same comment). The first
+replies of a comment are read only when its count or the reply URNs LinkedIn shows with it
+(``commentsSummary.selectedComments``) differ from the last poll's: a reply deleted and
+another written between two polls still changes the second. The first
 poll reaches back ``posts_days`` of posts; LinkedIn's daily call quota is why the channel's
 poll interval should be minutes, not seconds.
 
@@ -110,6 +110,15 @@ def reply_count(comment: dict[str, Any]) -> int:
             return value
     selected = summary.get("selectedComments")
     return len(selected) if isinstance(selected, list) else 0
+
+
+def selected_replies(comment: dict[str, Any]) -> list[str]:
+    """The reply URNs LinkedIn shows with a comment: with the count, what tells a change."""
+    summary = comment.get("commentsSummary")
+    selected = summary.get("selectedComments") if isinstance(summary, dict) else None
+    return (
+        sorted(str(u) for u in selected if isinstance(u, str)) if isinstance(selected, list) else []
+    )
 
 
 def comment_message(comment: Any, *, organization: str) -> IncomingMessage:
@@ -302,7 +311,7 @@ class LinkedInConnector:
                             client,
                             organization,
                             message.external_id,
-                            count,
+                            (count, selected_replies(comment)),
                             old_replies.get(message.external_id),
                             replies,
                         )
@@ -326,13 +335,14 @@ class LinkedInConnector:
         client: LinkedInClient,
         organization: str,
         parent_urn: str,
-        count: int,
+        summary: tuple[int, list[str]],
         state: Any,
         into: dict[str, Any],
     ) -> list[IncomingMessage]:
-        """New replies under a first-level comment, read only when its reply count changed."""
+        """New replies under a first-level comment, read only when its reply summary changed."""
         state = state if isinstance(state, dict) else {}
-        if state.get("count") == count:
+        count, selected = summary
+        if state.get("count") == count and state.get("selected", []) == selected:
             into[parent_urn] = state
             return []
         seen = Watermark(state)
@@ -365,7 +375,7 @@ class LinkedInConnector:
             if len(elements) < PAGE:
                 break
             start += len(elements)
-        into[parent_urn] = {**watermark.state(), "count": count}
+        into[parent_urn] = {**watermark.state(), "count": count, "selected": selected}
         return found
 
     # --- replying -------------------------------------------------------------------------

@@ -147,6 +147,27 @@ def test_a_second_poll_hands_over_only_the_new_reply():
 
 @time_machine.travel(NOW, tick=False)
 @responses.activate
+def test_a_reply_deleted_and_another_written_between_polls_is_not_lost():
+    replay_first_poll()
+    first = get_connector("linkedin").fetch(config(), {})
+    page = fixture("post_comments.json")
+    # Still two replies, but R2 is gone and R3 is new: the shown reply URNs tell.
+    page["elements"][0]["commentsSummary"]["selectedComments"] = [R1, R3]
+    replies = fixture("comment_replies_second_poll.json")
+    del replies["elements"][1]
+    responses.reset()
+    responses.get(POSTS_URL, json=fixture("posts_by_author.json"))
+    responses.get(comments_url(SHARE_A), json=page)
+    responses.get(comments_url(SHARE_B), json=fixture("post_b_comments.json"))
+    responses.get(comments_url(C1), json=replies)
+
+    second = get_connector("linkedin").fetch(config(), first.cursor)
+
+    assert [m.external_id for m in second.messages] == [R3]
+
+
+@time_machine.travel(NOW, tick=False)
+@responses.activate
 def test_a_comment_in_the_same_millisecond_as_the_watermark_is_not_lost():
     replay_first_poll()
     first = get_connector("linkedin").fetch(config(), {})
