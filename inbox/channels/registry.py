@@ -17,6 +17,7 @@ CONNECTORS = {
     "whatsapp": "inbox.channels.whatsapp.WhatsAppConnector",
     "messenger": "inbox.channels.messenger.MessengerConnector",
     "instagram_direct": "inbox.channels.messenger.InstagramDirectConnector",
+    "linkedin": "inbox.channels.linkedin.LinkedInConnector",
 }
 
 

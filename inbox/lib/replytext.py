@@ -22,6 +22,7 @@ LIMITS: dict[str, int] = {
     "whatsapp": 4096,  # a text message's body
     "messenger": 2000,  # a Send API text message
     "instagram_direct": 1000,
+    "linkedin": 1250,  # a comment's text (Community Management API, Comments API)
 }
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
