@@ -63,7 +63,8 @@ def compose_reply(
     *, conversation: Conversation, user, text: str, split: bool = False, private: bool = False
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
-    kind = conversation.channel.kind
+    # A simulator channel playing a platform counts as that platform does.
+    kind = conversation.channel.simulated_platform or conversation.channel.kind
     # A WhatsApp chat is all private messages, and those are limited like posts (4,096).
     if private and kind != "whatsapp":
         # Direct messages are not limited like posts (X DMs take 10,000 characters).
@@ -118,6 +119,14 @@ def may_reply_from_channel(*, conversation: Conversation, user) -> bool:
             )
             allowed = memo[conversation.channel_id] = frozenset(r[0] for r in cursor.fetchall())
     return not allowed or conversation.department_id in allowed
+
+
+def is_private_chat(conversation: Conversation) -> bool:
+    """A one-to-one chat (WhatsApp, or a private conversation on a simulated platform): every
+    reply in it is private, and there is nothing public to post a notice in."""
+    return whatsapp.is_whatsapp(conversation) or (
+        bool(conversation.channel.simulated_platform) and not conversation.is_public
+    )
 
 
 def can_reply_privately(conversation: Conversation) -> bool:
@@ -240,10 +249,10 @@ def _save_draft(
     """The draft, and the number of the version this save wrote (None: nothing changed)."""
     _check_actor(acting_user, conversation)
     chosen: dict = {}
-    if whatsapp.is_whatsapp(conversation):
-        private = True  # a WhatsApp chat is private: there is nothing public to answer in
-        if template is not None:
-            chosen, text = whatsapp.choose_template(conversation.channel, *template)
+    if is_private_chat(conversation):
+        private = True  # a chat is private: there is nothing public to answer in
+    if whatsapp.is_whatsapp(conversation) and template is not None:
+        chosen, text = whatsapp.choose_template(conversation.channel, *template)
     text = text.strip()
     if not text:
         raise ActionRefused(_("The reply is empty."))
@@ -326,7 +335,8 @@ def _submit(
         )
     reply.parts = composed.parts
     reply.submitted_at = timezone.now()
-    if public_notice.strip() and reply.private:
+    # A chat has no public thread to post a notice in.
+    if public_notice.strip() and reply.private and not is_private_chat(conversation):
         notice = Reply.objects.create(
             conversation=conversation,
             author=acting_user,

@@ -190,8 +190,10 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "conversation": conv,
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
-        # A WhatsApp chat is private already: no choice to offer, no public notice.
-        "can_private": reply_services.can_reply_privately(conv) and not whatsapp_chat,
+        # A chat (WhatsApp, a simulated one) is private already: no choice, no public notice.
+        "can_private": reply_services.can_reply_privately(conv)
+        and not reply_services.is_private_chat(conv),
+        "private_chat": reply_services.is_private_chat(conv),
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
         "review_needed": reply_services.review_required(conversation=conv, author=user),
         "replies": replies,
@@ -439,7 +441,7 @@ def preview(request: AuthedRequest, pk: int):
         user=request.user,
         text=form.cleaned_data["text"],
         split=form.cleaned_data["split"],
-        private=form.cleaned_data["private"],
+        private=form.cleaned_data["private"] or reply_services.is_private_chat(conv),
     )
     return render(
         request, "inbox/composer_preview.html", {"composed": composed, "conversation": conv}

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
 from django.utils.translation import gettext_lazy as _
 
 from inbox.lib import replytext
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class Platform(NamedTuple):
-    label: str
+    label: StrOrPromise
     style: str
     limit: int | None  # characters, where replytext.LIMITS has none for the kind
 
