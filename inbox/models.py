@@ -111,8 +111,9 @@ class Channel(models.Model):
     @property
     def simulated_platform(self) -> str:
         """The platform a simulator channel plays (its "platform" setting), else ""."""
-        platform = (self.config or {}).get("platform") if self.kind == ChannelKind.SIMULATOR else ""
-        return platform if platform in SIMULATED_PLATFORMS else ""
+        config = self.config if isinstance(self.config, dict) else {}
+        platform = config.get("platform") if self.kind == ChannelKind.SIMULATOR else ""
+        return platform if isinstance(platform, str) and platform in SIMULATED_PLATFORMS else ""
 
     @property
     def kind_label(self) -> str:

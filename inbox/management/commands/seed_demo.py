@@ -171,13 +171,15 @@ class Command(BaseCommand):
                 defaults={
                     "own_handles": ["woonstad"],
                     "keywords": ["woonstad"],
-                    "poll_interval_seconds": 30,
+                    "poll_interval_seconds": 60,
                     # A modest stream each (about one message in two minutes), so the inbox
-                    # gets a mix of kinds beside the main stream.
+                    # gets a mix of kinds beside the main stream; a short backlog, so ten first
+                    # polls do not all write at the start, while the history plays in (SQLite).
                     "config": {
                         "seed": f"demo-{platform}",
                         "platform": platform,
                         "rate_per_minute": 0.5,
+                        "backlog_minutes": 2,
                         "language_mix": {"nl": 0.7, "en": 0.3},
                     },
                 },
