@@ -18,6 +18,8 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from inbox.channels.simulator.platforms import PLATFORMS as SIMULATED_PLATFORMS
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -105,6 +107,22 @@ class Channel(models.Model):
         """Messages stored today: the counter the ingest transaction keeps, no COUNT over the
         messages table."""
         return self.ingest_day_count if self.ingest_day == timezone.localdate() else 0
+
+    @property
+    def simulated_platform(self) -> str:
+        """The platform a simulator channel plays (its "platform" setting), else ""."""
+        config = self.config if isinstance(self.config, dict) else {}
+        platform = config.get("platform") if self.kind == ChannelKind.SIMULATOR else ""
+        return platform if isinstance(platform, str) and platform in SIMULATED_PLATFORMS else ""
+
+    @property
+    def kind_label(self) -> str:
+        """The kind as the pages show it: a simulator channel that plays a platform shows as
+        that platform, "WhatsApp (simulated)", so the demo's kinds can be told apart."""
+        if platform := self.simulated_platform:
+            label = SIMULATED_PLATFORMS[platform].label
+            return str(_("%(platform)s (simulated)") % {"platform": label})
+        return str(self.get_kind_display())
 
 
 class ContactTag(models.TextChoices):

@@ -43,8 +43,13 @@ LABELS = {"whatsapp": "WhatsApp", "messenger": "Messenger", "instagram_direct": 
 
 def is_private_chat(conversation: Conversation) -> bool:
     """A private chat: a channel whose every conversation is one (WhatsApp, Messenger, Instagram
-    Direct) or a DM conversation on X. Every reply is private; nothing public to answer in."""
-    return conversation.channel.kind in CHAT_KINDS or is_direct_chat(conversation)
+    Direct), a DM conversation on X, or a private conversation on a simulated platform. Every
+    reply is private; nothing public to answer in."""
+    return (
+        conversation.channel.kind in CHAT_KINDS
+        or is_direct_chat(conversation)
+        or (bool(conversation.channel.simulated_platform) and not conversation.is_public)
+    )
 
 
 def is_direct_chat(conversation: Conversation) -> bool:

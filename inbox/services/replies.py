@@ -65,7 +65,8 @@ def compose_reply(
     *, conversation: Conversation, user, text: str, split: bool = False, private: bool = False
 ) -> replytext.Composed:
     """The posts as they will go out, with signature, counted as the platform counts."""
-    kind = conversation.channel.kind
+    # A simulator channel playing a platform counts as that platform does.
+    kind = conversation.channel.simulated_platform or conversation.channel.kind
     if messaging.is_direct_chat(conversation):
         # One DM, counted as X counts a DM: characters, 10,000 of them, signature included.
         whole = text.strip() + signature_for(conversation=conversation, user=user)

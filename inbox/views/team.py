@@ -190,6 +190,7 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
     whatsapp_chat = whatsapp_services.is_whatsapp(conv)
     linked = handover_selectors.linked_conversations(user, conv)
     direct_chat = messaging_services.is_direct_chat(conv)
+    private_chat = messaging_services.is_private_chat(conv)
     return {
         # "Continue privately": the conversations it linked, and the form where it is offered.
         "linked": linked,
@@ -198,9 +199,9 @@ def _workspace_context(request: AuthedRequest, conv: Conversation, **extra) -> d
         "conversation": conv,
         "can_act": team_selectors.may_act_on(user, conv),
         "may_reply": reply_services.may_reply_from_channel(conversation=conv, user=user),
-        # A WhatsApp chat is private already: no choice to offer, no public notice.
-        "can_private": reply_services.can_reply_privately(conv)
-        and not messaging_services.is_private_chat(conv),
+        # A chat or DM is private already: no choice to offer, no public notice.
+        "can_private": reply_services.can_reply_privately(conv) and not private_chat,
+        "private_chat": private_chat,
         # An X DM: counted in plain characters (10,000), one message, never a thread.
         "direct_chat": direct_chat,
         "whatsapp": _whatsapp_context(conv) if whatsapp_chat else None,
@@ -459,7 +460,7 @@ def preview(request: AuthedRequest, pk: int):
         user=request.user,
         text=form.cleaned_data["text"],
         split=form.cleaned_data["split"],
-        private=form.cleaned_data["private"],
+        private=form.cleaned_data["private"] or messaging_services.is_private_chat(conv),
     )
     return render(
         request, "inbox/composer_preview.html", {"composed": composed, "conversation": conv}

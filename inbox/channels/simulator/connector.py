@@ -18,7 +18,9 @@ Settings (ChannelConfig.settings): seed (default: the channel id), rate_per_minu
 (default 6; 30,000 gives the 500 messages/s of the load benchmark), burst_chance (chance a
 minute starts a viral burst, default 0.01), language_mix ({"nl": 0.6, "en": 0.4}),
 max_per_fetch (default 5,000), backlog_minutes (how far back a first or late poll reaches,
-default 10), handle_nl / handle_en (our own accounts; default the channel's own_handles).
+default 10), handle_nl / handle_en (our own accounts; default the channel's own_handles),
+platform (which platform the stream looks like, one of platforms.PLATFORMS: private chats,
+comments under our posts, e-mail or X posts, built by shapes.py; default: these public posts).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from inbox.channels.base import (
     IncomingMessage,
     ReplyTarget,
 )
+from inbox.channels.simulator import platforms, shapes
+from inbox.channels.simulator.shapes import REPLY_SHARE
 from inbox.channels.simulator.vocabulary import (
     DEFAULT_HANDLE,
     FIRST_NAMES,
@@ -50,12 +54,10 @@ from inbox.channels.simulator.vocabulary import (
     ORG,
     TAILS,
     TEMPLATES,
-    WEEKDAYS,
-    WORDS,
 )
+from inbox.channels.simulator.vocabulary import Vars as _Vars
 
 BASE_URL = "https://sim.webcare.invalid"
-REPLY_SHARE = 0.25  # share of ordinary messages that answer an earlier post
 REPLY_LOOKBACK_MINUTES = 45
 BURST_MAX_MINUTES = 8
 AUTHOR_POOL = 4000  # per language: authors come back, so contacts get a history
@@ -122,7 +124,13 @@ class _Settings:
         self.seed = str(s.get("seed", channel.id))
         self.tag = hashlib.sha1(self.seed.encode()).hexdigest()[:6]
         self.rate = float(s.get("rate_per_minute", 6))
-        self.burst_chance = float(s.get("burst_chance", 0.01))
+        # Which platform the stream plays (platforms.PLATFORMS); none: today's public posts.
+        self.platform = str(s.get("platform") or "")
+        if self.platform and self.platform not in platforms.PLATFORMS:
+            raise ConnectorError(f"Unknown platform {self.platform!r}", transient=False)
+        self.style = platforms.PLATFORMS[self.platform].style if self.platform else "post"
+        # A viral burst is hundreds of replies under one post: only where posts are answered.
+        self.burst_chance = float(s.get("burst_chance", 0.01)) if self.style == "post" else 0.0
         mix = s.get("language_mix") or {"nl": 0.6, "en": 0.4}
         self.languages = tuple((lang, float(w)) for lang, w in mix.items() if lang in ORG and w)
         if not self.languages:
@@ -134,41 +142,6 @@ class _Settings:
             "nl": s.get("handle_nl") or (own[0] if own else DEFAULT_HANDLE["nl"]),
             "en": s.get("handle_en") or (own[1] if len(own) > 1 else DEFAULT_HANDLE["en"]),
         }
-
-
-class _Vars(dict[str, Any]):
-    """Template variables drawn on first use: a template only pays for what it names, and
-    the draws stay deterministic because a template always names them in the same order."""
-
-    def __init__(self, rng: random.Random, lang: str, handle: str):
-        super().__init__(org=ORG[lang], handle=handle)
-        self.rng, self.lang = rng, lang
-
-    def __missing__(self, key: str) -> Any:
-        rng, nl = self.rng, self.lang == "nl"
-        draw: dict[str, Any] = {
-            "street": lambda: rng.choice(WORDS["street"]),
-            "num": lambda: f"{rng.randint(1, 240)}{rng.choice(WORDS['num_suffix'])}",
-            "hood": lambda: rng.choice(WORDS["hood"]),
-            "appliance": lambda: rng.choice(WORDS["appliance"]),
-            "defect": lambda: rng.choice(WORDS["defect"]),
-            "days": lambda: rng.randint(2, 21),
-            "weeks": lambda: rng.randint(3, 14),
-            "hours": lambda: rng.randint(2, 6),
-            "hour": lambda: rng.randint(13, 17),
-            "pct": lambda: rng.choice(WORDS["pct"]),
-            "ticket": lambda: f"{'M' if nl else 'CAS-'}{rng.randint(100000, 999999)}",
-            "money": lambda: rng.choice(WORDS["money"]),
-            "url": lambda: rng.choice(WORDS["url"]),
-            "party": lambda: rng.choice(WORDS["party"]),
-            "flight": lambda: f"NS{rng.randint(100, 1999)}",
-            "airport": lambda: rng.choice(WORDS["airport"]),
-            "bag": lambda: rng.choice(WORDS["bag"]),
-            "day": lambda: rng.choice(WEEKDAYS[self.lang]),
-            "tagged": lambda: rng.choice(WORDS["tagged"]),
-        }
-        value = self[key] = draw[key]()
-        return value
 
 
 class SimulatorConnector:
@@ -293,7 +266,10 @@ class SimulatorConnector:
         for slot in self._slots_between(cfg, after, now):
             if len(messages) >= cfg.max_per_fetch:
                 break
-            messages.append(self._message(cfg, slot))
+            message = self._message(cfg, slot)
+            if cfg.platform and cfg.style == "post":
+                message = shapes.as_post(cfg, message)
+            messages.append(message)
             position = (slot.created_at, slot.external_id)
         if not messages and now > position[0]:
             position = (now, "")  # everything up to now was scanned and nothing was there
@@ -340,6 +316,10 @@ class SimulatorConnector:
         return _weighted(rng, cfg.languages)
 
     def _message(self, cfg: _Settings, slot: _Slot) -> IncomingMessage:
+        if cfg.style != "post":
+            return shapes.build(
+                self, cfg, slot.minute, slot.position, slot.external_id, slot.created_at
+            )
         if slot.burst is not None:
             return self._burst_message(cfg, slot)
         rng, _ = self._message_rng(cfg, slot.minute, slot.position)

@@ -48,6 +48,30 @@ USERS = [
 ]
 
 
+# One simulated channel per platform the simulator plays (inbox/channels/simulator/platforms.py),
+# so the demo inbox shows every kind: (platform, name, teams that may reply). Private chats and
+# e-mail go to the teams that help tenants one to one, not to the spokespeople; every channel
+# lets Reparaties answer, as the newcomer's smoke test forwards any new mention there.
+CHAT_TEAMS = ["klantenservice", "reparaties", "huur", "wonen"]
+ALL_TEAMS = [slug for slug, _name, _description in DEPARTMENTS]
+SIMULATED_CHANNELS = [
+    ("x", "X: vermeldingen (simulatie)", ALL_TEAMS),
+    ("facebook", "Facebook-pagina (simulatie)", ALL_TEAMS),
+    ("instagram", "Instagram-reacties (simulatie)", ALL_TEAMS),
+    ("whatsapp", "WhatsApp Business (simulatie)", CHAT_TEAMS),
+    ("messenger", "Messenger (simulatie)", CHAT_TEAMS),
+    ("instagram_direct", "Instagram Direct (simulatie)", CHAT_TEAMS),
+    ("x_dm", "X-privéberichten (simulatie)", CHAT_TEAMS),
+    (
+        "linkedin",
+        "LinkedIn-bedrijfspagina (simulatie)",
+        ["klantenservice", "reparaties", "communicatie"],
+    ),
+    ("youtube", "YouTube-kanaal (simulatie)", ALL_TEAMS),
+    ("email", "E-mail klantenservice (simulatie)", CHAT_TEAMS),
+]
+
+
 class Command(BaseCommand):
     help = "Create the demo organisation (Woonstad), its users, channels and sample conversations."
 
@@ -140,6 +164,27 @@ class Command(BaseCommand):
         )
         for channel in (x_channel, simulator):
             channel.reply_teams.set(teams.values())
+        for platform, name, slugs in SIMULATED_CHANNELS:
+            played, _ = Channel.objects.get_or_create(
+                kind="simulator",
+                name=name,
+                defaults={
+                    "own_handles": ["woonstad"],
+                    "keywords": ["woonstad"],
+                    "poll_interval_seconds": 60,
+                    # A modest stream each (about one message in two minutes), so the inbox
+                    # gets a mix of kinds beside the main stream; a short backlog, so ten first
+                    # polls do not all write at the start, while the history plays in (SQLite).
+                    "config": {
+                        "seed": f"demo-{platform}",
+                        "platform": platform,
+                        "rate_per_minute": 0.5,
+                        "backlog_minutes": 2,
+                        "language_mix": {"nl": 0.7, "en": 0.3},
+                    },
+                },
+            )
+            played.reply_teams.set([teams[slug] for slug in slugs])
         return x_channel, simulator
 
     def _sla(self, teams: dict[str, Department]) -> None:
