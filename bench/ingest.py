@@ -73,11 +73,10 @@ def build(n: int, kinds: tuple[str, ...] = ()):
     skipped, so N counts what is built, not what is stored.
     """
     from bench.kinds import KINDS
-    from inbox.channels.base import ChannelConfig
     from inbox.channels.replay import twcs_messages_by_brand
 
     order = ("simulator", *kinds)
-    configs = {k: ChannelConfig(id=0, kind=k, settings=KINDS[k][0]) for k in kinds}
+    configs = {k: KINDS[k].config() for k in kinds}
 
     base = twcs_messages_by_brand()
     texts = airline_texts()
@@ -107,7 +106,7 @@ def build(n: int, kinds: tuple[str, ...] = ()):
                 text=text,
                 created_at=m.created_at + shift,
             )
-            shaped = KINDS[kind][1](configs[kind], message, copy) if kind in KINDS else message
+            shaped = KINDS[kind].convert(configs[kind], message, copy) if kind in KINDS else message
             if shaped is not None:
                 out[kind, ch].append(shaped)
             made += 1
@@ -158,10 +157,10 @@ def run_ingest(data, own, batch: int) -> float:
     tag = uuid.uuid4().hex[:6]
     channels = {
         (kind, i): Channel.objects.create(
-            kind=kind,
+            kind=KINDS[kind].channel_kind if kind in KINDS else kind,
             name=f"bench {tag} {kind} {i}",
             own_handles=own[i],
-            config=KINDS[kind][0] if kind in KINDS else {},
+            config=KINDS[kind].settings if kind in KINDS else {},
         )
         for kind, i in data
     }
