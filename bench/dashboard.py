@@ -14,6 +14,11 @@ an orphan start (its first message replies to a message not in the inbox): the c
 figures are loaded a second time without those (reports.rollup.metrics.NO_ORPHANS), as the rollup keeps
 them. A database loaded before that split gets only the split rows added.
 
+Every third conversation is private (Conversation.is_public false) and the channels are of six
+kinds, so the "Public and private" and "By channel kind" panels have rows to read; their rollup
+rows (DimKind.VISIBILITY and VISIBILITY_TEAM) are loaded like the others (_visibility_rows).
+--db names another database (a smaller --n beside the full one).
+
 Times through Django's test client (server time, in this process) what a browser fetches for one
 dashboard: the page and each of its panels (htmx fragments), one after the other, summed per run
 (a browser fetches them in parallel, so this is an upper bound); for the manager over 30 and 365
@@ -50,15 +55,17 @@ LANGUAGES = ("nl", "en", "de", "fr")
 TZ = "Europe/Amsterdam"
 # Every ORPHAN_EVERY-th conversation starts with a reply to a message not in the inbox.
 ORPHAN_EVERY = 40
-# bench_meta.version: 2 since the rollups hold the figures without orphan starts too.
-VERSION = 2
+# bench_meta.version: 2 since the rollups hold the figures without orphan starts too; 3 since
+# private conversations, channel kinds and the visibility rows (an older database is loaded again).
+VERSION = 3
+KINDS = ("x", "facebook", "whatsapp", "messenger", "linkedin", "instagram_direct")
 
 
-def _bench_url() -> str:
+def _bench_url(db: str = BENCH_DB) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/dashboard.py needs DATABASE_URL pointing at PostgreSQL")
-    return urlunsplit(urlsplit(url)._replace(path="/" + BENCH_DB))
+    return urlunsplit(urlsplit(url)._replace(path="/" + db))
 
 
 def _setup_django(url: str) -> None:
@@ -78,8 +85,8 @@ def _log(msg: str) -> None:
 
 
 def _state(n: int) -> str:
-    """ "ready"; "split": loaded before the rollups held figures without orphan starts (only
-    those are added); or "load" (nothing, another size, or rollups emptied by a migration)."""
+    """ "ready", or "load" (nothing, another size or version, or rollups emptied by a
+    migration)."""
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -91,22 +98,7 @@ def _state(n: int) -> str:
         rollups = cur.fetchone()[0]
     if not (row and row[0] == n and row[1] and rollups):
         return "load"
-    return "ready" if row[2] == VERSION else "split"
-
-
-def add_split() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SET work_mem = '256MB'")
-        _rollup_rows(cur, split=True)
-        _orphan_rows(cur)
-        _exec(cur, "analyze", "ANALYZE reports_countrollup, reports_durationbin")
-        cur.execute("UPDATE bench_meta SET version = %s", [VERSION])
-    from reports.models import RollupWatermark
-    from reports.rollup.metrics import WINDOWS
-
-    RollupWatermark.objects.filter(name=WINDOWS).delete()  # rebuilt with the new rows
+    return "ready" if row[2] == VERSION else "load"
 
 
 def _exec(cur, label: str, sql: str, params=None) -> None:
@@ -148,7 +140,10 @@ def load(n: int) -> None:
     User.objects.all().delete()
     Department.objects.all().delete()
     Channel.objects.all().delete()
-    channels = [Channel.objects.create(kind="x", name=f"X @bench{i}") for i in range(CHANNELS)]
+    channels = [
+        Channel.objects.create(kind=KINDS[i % len(KINDS)], name=f"Bench {i}")
+        for i in range(CHANNELS)
+    ]
     depts = [
         Department.objects.create(name=f"Team {i}", slug=f"team-{i}") for i in range(DEPARTMENTS)
     ]
@@ -195,15 +190,15 @@ def load(n: int) -> None:
                 sentiment, flags, snippet, is_public, message_count, received_at, last_message_at,
                 last_inbound_at, version, first_response_at, first_response_due_at, sla_state,
                 closed_at, created_at, updated_at, assignee_id, channel_id, contact_id,
-                department_id)
+                department_id, needs_reply_reasons)
             SELECT 't' || g, CASE WHEN g %% 50 = 0 THEN 'new' ELSE 'closed' END, '', 1,
                 ({langs})[1 + g %% 4], (ARRAY['negative','neutral','positive'])[1 + g %% 3],
-                CASE WHEN g %% 97 = 0 THEN 1 ELSE 0 END, 'Bench message', true, 2,
+                CASE WHEN g %% 97 = 0 THEN 1 ELSE 0 END, 'Bench message', g %% 3 <> 0, 2,
                 r, r, r, 1, r + frt, r + interval '2 hours',
                 CASE WHEN g %% 50 = 0 THEN 'overdue' ELSE 'ok' END,
                 CASE WHEN g %% 50 = 0 THEN NULL ELSE r + frt + res END, r, r,
                 %s + g %% {AGENTS}, %s + g %% {CHANNELS}, %s + g %% 200000,
-                %s + (g %% {AGENTS}) %% {DEPARTMENTS}
+                %s + (g %% {AGENTS}) %% {DEPARTMENTS}, ''
             FROM (
                 SELECT g,
                     now() - random() * interval '{DAYS} days' AS r,
@@ -224,7 +219,7 @@ def load(n: int) -> None:
                 is_public, is_automatic, language, sentiment, flags, created_at, ingested_at, raw,
                 channel_id, contact_id, conversation_id, sent_by_id)
             SELECT c.id || '-' || j, '', CASE WHEN j = 1 THEN 'out' ELSE 'in' END,
-                'Bench message', '', true, false, c.language, c.sentiment, c.flags,
+                'Bench message', '', c.is_public, false, c.language, c.sentiment, c.flags,
                 CASE j WHEN 0 THEN c.received_at WHEN 1 THEN c.first_response_at
                     ELSE c.first_response_at + interval '20 minutes' END,
                 now(), '{}', c.channel_id, c.contact_id, c.id,
@@ -241,6 +236,7 @@ def load(n: int) -> None:
         _rollup_rows(cur, split=False)
         _rollup_rows(cur, split=True)
         _orphan_rows(cur)
+        _visibility_rows(cur)
         _exec(
             cur,
             "backlog snapshots",
@@ -401,6 +397,98 @@ def _rollup_rows(cur, *, split: bool) -> None:
             )
 
 
+VISIBILITY_DIMS = (
+    ("visibility", "CASE WHEN c.is_public THEN 'public' ELSE 'private' END"),
+    (
+        "visteam",
+        "CASE WHEN c.is_public THEN 'public:' ELSE 'private:' END"
+        " || COALESCE(c.department_id::text, '0')",
+    ),
+)
+
+
+def _visibility_rows(cur) -> None:
+    """The rows of the public/private dimensions (overall and per team) the breakdown panels
+    read: messages in, responses, conversations, first response SLA, and the first response and
+    resolution bins, each also without orphan starts (what _rollup_rows loads for the others)."""
+    from reports.rollup.metrics import NO_ORPHANS
+
+    for kind, dim in VISIBILITY_DIMS:
+        for split in (False, True):
+            suffix = NO_ORPHANS if split else ""
+            keep = f"c.id % {ORPHAN_EVERY} <> 0" if split else "true"
+            for metric, direction in (("inbound", "in"), ("responses", "out")):
+                if split and metric == "inbound":
+                    continue
+                _exec(
+                    cur,
+                    f"{kind} {metric}{suffix}",
+                    f"""
+                    INSERT INTO reports_countrollup
+                        (granularity, start, metric, dim_kind, dim, value)
+                    SELECT 'd', {LOCAL_DAY.format(t="m.created_at")}, '{metric}{suffix}',
+                        '{kind}', {dim}, count(*)
+                    FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id
+                    WHERE m.direction = '{direction}' AND {keep}
+                    GROUP BY 2, 5
+                    """,
+                )
+            for metric, at, where in (
+                ("conversations", "c.received_at", "true"),
+                ("frt_due", "c.first_response_at", "true"),
+                (
+                    "frt_met",
+                    "c.first_response_at",
+                    "c.first_response_at <= c.first_response_due_at",
+                ),
+            ):
+                _exec(
+                    cur,
+                    f"{kind} {metric}{suffix}",
+                    f"""
+                    INSERT INTO reports_countrollup
+                        (granularity, start, metric, dim_kind, dim, value)
+                    SELECT 'd', {LOCAL_DAY.format(t=at)}, '{metric}{suffix}', '{kind}', {dim},
+                        count(*)
+                    FROM inbox_conversation c WHERE {where} AND {keep}
+                    GROUP BY 2, 5
+                    """,
+                )
+            for metric, at, seconds, where in (
+                (
+                    "frt_cal",
+                    "c.first_response_at",
+                    "extract(epoch FROM c.first_response_at - c.received_at)",
+                    "true",
+                ),
+                (
+                    "frt_bus",
+                    "c.first_response_at",
+                    "0.6 * extract(epoch FROM c.first_response_at - c.received_at)",
+                    "true",
+                ),
+                (
+                    "res_cal",
+                    "c.closed_at",
+                    "extract(epoch FROM c.closed_at - c.received_at)",
+                    "c.closed_at IS NOT NULL",
+                ),
+            ):
+                for gran, bucket in (("d", LOCAL_DAY), ("m", LOCAL_MONTH)):
+                    _exec(
+                        cur,
+                        f"{kind} bins {metric}{suffix}/{gran}",
+                        f"""
+                        INSERT INTO reports_durationbin
+                            (granularity, start, metric, dim_kind, dim, bin, count)
+                        SELECT '{gran}', {bucket.format(t=at)}, '{metric}{suffix}', '{kind}',
+                            {dim}, {BIN_SQL.format(d=seconds)}, count(*)
+                        FROM inbox_conversation c WHERE {where} AND {keep}
+                        GROUP BY 2, 5, 6
+                        """,
+                    )
+
+
 def _orphan_rows(cur) -> None:
     """What the orphan filter leaves out: the orphan_conversations counter, by day started."""
     from reports.rollup.metrics import ORPHAN_CONVERSATIONS
@@ -461,7 +549,7 @@ def measure(runs: int) -> dict[str, float]:
         urls = [f"{page}?days={days}{extra}"]
         scope = "&scope=team" if team else ""
         for name in PANELS:
-            if team and name in ("channel", "language"):
+            if team and name in ("channel", "channel_kind", "language"):
                 continue  # not on the team dashboard
             urls.append(reverse("reports:panel", args=[name]) + f"?days={days}{scope}{extra}")
         return urls
@@ -492,6 +580,20 @@ def measure(runs: int) -> dict[str, float]:
                 f" median {statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms"
                 f" over {runs} runs"
             )
+        # Each panel on its own, cold, p95 over the runs: the new breakdowns against the others.
+        for label, days, team, who in (
+            ("panel365", 365, False, manager),
+            ("panel30", 30, False, manager),
+            ("teampanel365", 365, True, lead),
+        ):
+            client.force_login(who)
+            for url in dashboard_urls(days, team)[1:]:
+                name = url.split("/panel/")[1].split("/")[0]
+                times = _time(client, [url], runs, cold=True)
+                results[f"{label}_{name}"] = p95(times)
+                _log(
+                    f"{label} {name}: median {statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms"
+                )
         # Which panel costs what (cold, one run each, 365 days, manager).
         client.force_login(manager)
         from django.core.cache import cache
@@ -514,25 +616,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--load-only", action="store_true")
     parser.add_argument("--reload", action="store_true")
+    parser.add_argument("--db", default=BENCH_DB)
     args = parser.parse_args()
-    url = ensure_database(_bench_url(), BENCH_DB, reload=args.reload)
+    db = args.db
+    url = ensure_database(_bench_url(db), db, reload=args.reload)
     _setup_django(url)
     from django.db import connection
 
     with connection.cursor() as cur:
         # One run at a time: two loads into the one database interleave their TRUNCATEs and
         # INSERTs (a second load's backlog rows made the first fail on backlog_hour_dim).
-        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [BENCH_DB])
+        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [db])
         if not cur.fetchone()[0]:
-            sys.exit(f"another bench/dashboard.py is using {BENCH_DB}; run one at a time")
+            sys.exit(f"another bench/dashboard.py is using {db}; run one at a time")
     state = _state(args.n)
     if state == "ready":
-        _log(f"reusing {BENCH_DB} with {args.n:,} messages")
-    elif state == "split":
-        _log(f"reusing {BENCH_DB} with {args.n:,} messages, adding the figures without orphans")
-        add_split()
+        _log(f"reusing {db} with {args.n:,} messages")
     else:
-        _log(f"loading {args.n:,} messages into {BENCH_DB}")
+        _log(f"loading {args.n:,} messages into {db}")
         load(args.n)
     if args.load_only:
         return
@@ -566,6 +667,8 @@ def main() -> None:
         f" team365_noorphans_p95_ms={r['team365_noorphans']:.0f}"
         f" baseline_p95_ms={r['baseline']:.0f}"
     )
+    panels = " ".join(f"{k}_p95_ms={v:.0f}" for k, v in r.items() if "panel" in k)
+    print(f"PANELS {panels}")
 
 
 if __name__ == "__main__":

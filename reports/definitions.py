@@ -153,6 +153,17 @@ def definitions() -> list[Definition]:
             ),
         ),
         (
+            "public-private",
+            _("Public and private, channel kind"),
+            _(
+                "A conversation is public (a mention, a comment) or private (a direct message, a "
+                "WhatsApp chat) as a whole, as its first message was: all its figures "
+                "count under that. A private chat opened from a public mention is a conversation "
+                "of its own and counts as private; the mention stays public. By channel kind "
+                "adds up the figures of the channels of each kind."
+            ),
+        ),
+        (
             "periods",
             _("Periods"),
             _(

@@ -40,6 +40,11 @@ class DimKind(models.TextChoices):
     # Adjusted when labels come and go, so never pre-merged into the windows.
     LABEL = "label", _("Label")
     LABEL_TEAM = "labelteam", _("Label in a team")
+    # The conversation's visibility, dim "public" or "private" (Conversation.is_public: a
+    # private chat opened from a public mention counts as private, the mention as public); for a
+    # team, "public:team id" (the team lead's "Public and private" panel).
+    VISIBILITY = "visibility", _("Public or private")
+    VISIBILITY_TEAM = "visteam", _("Public or private in a team")
 
 
 # Kept out of the pre-merged windows (their past days change whenever a label does).

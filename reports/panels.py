@@ -4,10 +4,14 @@ follow (reports.definitions; quoted at the top of its CSV export).
 
 Each builder takes (period, scope) and reads rollups through reports.selectors. The conversation
 figures (response panel and breakdowns) follow scope.without_orphans; the others count messages.
+
+Size: every builder sits next to PANELS, the one registry the page, the CSV export, the API's
+figures and the weekly report read; the builders share the table and duration helpers.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,9 +21,10 @@ from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
-from inbox.models import Channel, Flag, Label, SpikeAlert
+from inbox.models import Channel, ChannelKind, Flag, Label, SpikeAlert
 from reports.models import DimKind, DurationMetric
 from reports.periods import Period
+from reports.rollup.metrics import PRIVATE, PUBLIC
 from reports.selectors import (
     Scope,
     backlog,
@@ -225,25 +230,71 @@ def _labels(kind: str, dims: list[str]) -> dict[str, str]:
                 "id", "first_name", "last_name", "username"
             )
         }
+    if kind == CHANNEL_KIND:
+        return {d: str(ChannelKind(d).label) if d in ChannelKind else d for d in dims}
+    if kind == DimKind.VISIBILITY:
+        return {d: str(VISIBILITY_LABELS.get(d, d)) for d in dims}
     return {d: d if d != "und" else str(_("Unknown")) for d in dims}
 
 
+# The two breakdowns that are no stored dimension of their own: "channel_kind" sums the channel
+# dimension by each channel's kind at read time, "visibility" reads DimKind.VISIBILITY (per team:
+# VISIBILITY_TEAM merged per visibility).
+CHANNEL_KIND = "channel_kind"
 BREAKDOWN_TITLES = {
     DimKind.DEPARTMENT: _("By department"),
     DimKind.CHANNEL: _("By channel"),
     DimKind.AGENT: _("By agent"),
     DimKind.LANGUAGE: _("By language"),
+    DimKind.VISIBILITY: _("Public and private"),
+    CHANNEL_KIND: _("By channel kind"),
 }
+VISIBILITY_LABELS = {PUBLIC: _("Public"), PRIVATE: _("Private")}
 
 
-def breakdown_panel(kind: DimKind) -> Callable[[Period, Scope], Panel]:
+def _breakdown_source(
+    kind: str, scope: Scope
+) -> tuple[str, list[str] | None, dict[str, str] | None] | None:
+    """What a breakdown reads: (stored dim kind, dims or None for all, dim -> the row it is
+    summed into or None); None when the breakdown is not split per team and scope is a team's."""
+    if kind == CHANNEL_KIND:
+        if scope.is_team:
+            return None
+        # Channels are few: their kind is one small query, and the channel dimension's bins
+        # summed per kind are exactly the bins of that kind's conversations (bins add up, the
+        # percentiles come from the summed bins), so no stored dimension is needed.
+        groups = {str(pk): k for pk, k in Channel.objects.values_list("id", "kind")}
+        return DimKind.CHANNEL, list(groups), groups
+    if not scope.is_team:
+        return kind, None, None
+    if kind == DimKind.DEPARTMENT:
+        return kind, scope.department_dims(), None
+    if kind == DimKind.AGENT:
+        members = Membership.objects.filter(department_id__in=scope.departments or ())
+        return kind, [str(u) for u in members.values_list("user_id", flat=True).distinct()], None
+    if kind == DimKind.VISIBILITY:
+        groups = {
+            f"{vis}:{dept}": vis
+            for vis in (PUBLIC, PRIVATE)
+            for dept in scope.department_dims() or ()
+        }
+        return DimKind.VISIBILITY_TEAM, list(groups), groups
+    return None
+
+
+def breakdown_panel(kind: str) -> Callable[[Period, Scope], Panel]:
     definitions: tuple[str, ...] = BREAKDOWN_DEFINITIONS
     if kind == DimKind.AGENT:
         definitions = ("credited-to-sender", *BREAKDOWN_DEFINITIONS)
+    # The public/private and channel kind rows are few: they also show their volume.
+    volume = kind in (DimKind.VISIBILITY, CHANNEL_KIND)
+    if volume:
+        definitions = ("public-private", "inbound-volume", *definitions)
 
     def build(period: Period, scope: Scope) -> Panel:
         columns = [
             BREAKDOWN_TITLES[kind],
+            *([_("Conversations"), _("Messages in")] if volume else []),
             _("Answered"),
             _("First response median (business)"),
             _("First response p90 (business)"),
@@ -253,38 +304,34 @@ def breakdown_panel(kind: DimKind) -> Callable[[Period, Scope], Panel]:
             _("SLA met: first response"),
             _("Replies per conversation"),
         ]
-        dims: list[str] | None = None
-        note = ""
-        if scope.is_team:
-            if kind == DimKind.DEPARTMENT:
-                dims = scope.department_dims()
-            elif kind == DimKind.AGENT:
-                dims = [
-                    str(u)
-                    for u in Membership.objects.filter(department_id__in=scope.departments or ())
-                    .values_list("user_id", flat=True)
-                    .distinct()
-                ]
-            else:
-                return Panel(
-                    kind,
-                    BREAKDOWN_TITLES[kind],
-                    columns,
-                    [],
-                    note=str(_("Shown on the manager dashboard only (not split per team).")),
-                    definitions=definitions,
-                )
+        source = _breakdown_source(kind, scope)
+        if source is None:
+            return Panel(
+                kind,
+                BREAKDOWN_TITLES[kind],
+                columns,
+                [],
+                note=str(_("Shown on the manager dashboard only (not split per team).")),
+                definitions=definitions,
+            )
+        stored, dims, groups = source
         split = scope.without_orphans
         stats = duration_stats(
-            period, metrics=BREAKDOWN_DURATIONS, dim_kind=kind, dims=dims, without_orphans=split
-        )
-        counts = counters(
             period,
-            metrics=["frt_due", "frt_met", "responses"],
-            dim_kind=kind,
+            metrics=BREAKDOWN_DURATIONS,
+            dim_kind=stored,
             dims=dims,
             without_orphans=split,
+            groups=groups,
         )
+        counted = ["frt_due", "frt_met", "responses"]
+        if volume:
+            counted += ["conversations", "inbound"]
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for (metric, dim), value in counters(
+            period, metrics=counted, dim_kind=stored, dims=dims, without_orphans=split
+        ).items():
+            counts[(metric, groups[dim] if groups else dim)] += value
         keys = sorted({d for _, d in stats} | {d for _, d in counts})
         labels = _labels(kind, keys)
         entries = []
@@ -295,37 +342,32 @@ def breakdown_panel(kind: DimKind) -> Callable[[Period, Scope], Panel]:
             answered = frt_cal.count if frt_cal else 0
             row: list[Any] = [
                 labels.get(dim, dim),
+                *([counts[("conversations", dim)], counts[("inbound", dim)]] if volume else []),
                 answered,
                 _med(frt_bus),
                 _p90(frt_bus),
                 _med(frt_cal),
                 _p90(frt_cal),
                 _med(res),
-                percent(counts.get(("frt_met", dim), 0), counts.get(("frt_due", dim), 0)),
-                ratio(counts.get(("responses", dim), 0), answered),
+                percent(counts[("frt_met", dim)], counts[("frt_due", dim)]),
+                ratio(counts[("responses", dim)], answered),
             ]
             median = round((frt_cal.p50 or 0) / 60, 1) if frt_cal else 0
-            entries.append((dim, row, median))
-        entries.sort(key=lambda e: (-e[1][1], str(e[1][0])))
-        rows = [row for _dim, row, _m in entries]
+            entries.append((answered, row, median))
+        entries.sort(key=lambda e: (-e[0], str(e[1][0])))
+        rows = [row for _n, row, _m in entries]
         chart = {
             "type": "bar",
-            "labels": [row[0] for _dim, row, _m in entries[:15]],
+            "labels": [row[0] for _n, row, _m in entries[:15]],
             "datasets": [
                 {
                     "label": str(_("First response median, calendar (minutes)")),
-                    "data": [m for _dim, _row, m in entries[:15]],
+                    "data": [m for _n, _row, m in entries[:15]],
                 }
             ],
         }
         return Panel(
-            kind,
-            BREAKDOWN_TITLES[kind],
-            columns,
-            rows,
-            chart=chart,
-            note=note,
-            definitions=definitions,
+            kind, BREAKDOWN_TITLES[kind], columns, rows, chart=chart, definitions=definitions
         )
 
     return build
@@ -558,6 +600,8 @@ PANELS: dict[str, Callable[[Period, Scope], Panel]] = {
     "channel": breakdown_panel(DimKind.CHANNEL),
     "agent": breakdown_panel(DimKind.AGENT),
     "language": breakdown_panel(DimKind.LANGUAGE),
+    "visibility": breakdown_panel(DimKind.VISIBILITY),
+    CHANNEL_KIND: breakdown_panel(CHANNEL_KIND),
     "volume": volume_panel,
     "heatmap": heatmap_panel,
     "backlog": backlog_panel,

@@ -168,11 +168,10 @@ def duration_stats(
     filter_sql = " AND ".join(filters)
 
     part = _window_part(period)
-    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT):
-        part = None
-    if dim_kind in LABEL_KINDS or groups is not None:
-        part = None  # never pre-merged (reports.rollup.windows)
+    if part == 1 and dim_kind not in (DimKind.ALL, DimKind.DEPARTMENT) or dim_kind in LABEL_KINDS:
+        part = None  # labels: never pre-merged (reports.rollup.windows)
     merges_dims = not per_dim and (dims is None or len(dims) > 1) and dim_kind != DimKind.ALL
+    merges_dims = merges_dims or groups is not None  # groups merge the windows' counts (below)
     if part is not None and not merges_dims and on_postgres() and _windows_ready():
         stats = _window_stats(period, part=part, metrics=metrics, dim_kind=dim_kind, dims=dims)
         return stats if per_dim else {(m, ""): stat for (m, _d), stat in stats.items()}
@@ -230,7 +229,8 @@ def duration_stats(
 # cumW(b) + cumT(b) >= R (W: window, T: today). Since 0 <= cumT <= T, b lies between lo, the
 # first window bin with cumW >= R - T, and hi, the first with cumW >= R: two index probes, then a
 # running sum over the few window rows between them and today's rows in that range (plus
-# today's count below lo). With no today rows lo = hi: one row per figure.
+# today's count below lo). With no today rows lo = hi: one row per figure. When today alone
+# holds the rank (R <= T) there is no lo: b may be any bin up to hi, today's lowest included.
 _WINDOW_STATS_SQL = """
 WITH t AS MATERIALIZED (
     SELECT metric, dim, bin, count AS n FROM reports_durationbin
@@ -254,7 +254,7 @@ WITH t AS MATERIALIZED (
     LEFT JOIN LATERAL (
         SELECT cum, bin FROM reports_windowbin w
         WHERE w.days = %(days)s AND w.part = %(part)s AND w.dim_kind = %(kind)s
-          AND w.metric = r.metric AND w.dim = r.dim AND w.cum >= r.rank - r.tn
+          AND w.metric = r.metric AND w.dim = r.dim AND w.cum >= r.rank - r.tn AND r.rank > r.tn
         ORDER BY w.cum LIMIT 1
     ) lo ON true
     LEFT JOIN LATERAL (
@@ -273,7 +273,7 @@ WITH t AS MATERIALIZED (
         SELECT bin, cum FROM reports_windowbin w
         WHERE w.days = %(days)s AND w.part = %(part)s AND w.dim_kind = %(kind)s
           AND w.metric = b.metric AND w.dim = b.dim
-          AND w.cum >= b.lo_cum AND w.cum <= COALESCE(b.hi_cum, 9223372036854775807)
+          AND w.cum BETWEEN COALESCE(b.lo_cum, 0) AND COALESCE(b.hi_cum, 9223372036854775807)
     ) w ON true
     UNION ALL
     SELECT b.metric, b.dim, b.q, t.bin, 0, t.n

@@ -39,7 +39,8 @@ from webcare.http import AuthedRequest
 from webcare.permissions import lead_or_manager_required, manager_required
 
 MANAGER_PANELS = list(PANELS)
-TEAM_PANELS = [p for p in PANELS if p not in ("channel", "language")]
+# Not split per team (their panels say so): the channel, channel kind and language breakdowns.
+TEAM_PANELS = [p for p in PANELS if p not in ("channel", "channel_kind", "language")]
 
 
 MAX_CUSTOM_DAYS = 3700

@@ -17,7 +17,15 @@ from reports.periods import Period, local_zone, midnight
 from reports.selectors import Scope
 from webcare.accounts.models import User
 
-REPORT_PANELS = ("response", "department", "channel", "volume", "backlog")
+REPORT_PANELS = (
+    "response",
+    "department",
+    "channel",
+    "channel_kind",
+    "visibility",
+    "volume",
+    "backlog",
+)
 
 
 def last_week(today: date | None = None) -> Period:

@@ -11,7 +11,7 @@ from inbox.models import ConversationEvent
 from reports.models import ConversationClock, DimKind, DurationMetric
 from reports.rollup.batch import Batch
 from reports.rollup.labels import reconcile
-from reports.rollup.metrics import EVENTS, NO_DEPARTMENT, watermark
+from reports.rollup.metrics import EVENTS, NO_DEPARTMENT, visibility_dims, watermark
 from routing.models import SlaClock, SlaTarget
 from webcare.db import bulk_update
 
@@ -51,6 +51,7 @@ def event_batch(batch_size: int) -> int:
                 "conversation__department_id",
                 "conversation__language",
                 "conversation__assignee_id",
+                "conversation__is_public",
                 "resolution_due",
             )
         )
@@ -65,14 +66,17 @@ def event_batch(batch_size: int) -> int:
             dept_id,
             language,
             assignee,
+            public,
             due,
         ) in closed:
             assert closed_at is not None  # conversation__closed_at__isnull=False
+            dept = str(dept_id) if dept_id else NO_DEPARTMENT
             dims = [
                 (DimKind.ALL, ""),
                 (DimKind.CHANNEL, str(channel_id)),
-                (DimKind.DEPARTMENT, str(dept_id) if dept_id else NO_DEPARTMENT),
+                (DimKind.DEPARTMENT, dept),
                 (DimKind.LANGUAGE, language or "und"),
+                *visibility_dims(public, dept),
             ]
             if assignee:
                 dims.append((DimKind.AGENT, str(assignee)))

@@ -14,7 +14,13 @@ from inbox.models import Direction, Flag, Message
 from reports.models import ConversationClock, DimKind, DurationMetric
 from reports.rollup.batch import Batch
 from reports.rollup.labels import reconcile
-from reports.rollup.metrics import MESSAGES, NO_DEPARTMENT, ORPHAN_CONVERSATIONS, watermark
+from reports.rollup.metrics import (
+    MESSAGES,
+    NO_DEPARTMENT,
+    ORPHAN_CONVERSATIONS,
+    visibility_dims,
+    watermark,
+)
 from routing.models import Department, SlaClock, SlaTarget
 from routing.sla.arithmetic import CalendarSpec, business_time_between
 from routing.sla.policies import CALENDAR_PARTS, calendar_spec
@@ -78,6 +84,7 @@ _MSG_FIELDS = (
     "conversation__channel_id",
     "conversation__department_id",
     "conversation__language",
+    "conversation__is_public",
 )
 _FLAG_METRICS = [(int(flag), f"flag_{flag.name.lower()}") for flag in Flag if flag.name]
 
@@ -102,12 +109,14 @@ class _Clock:
 
 
 @lru_cache(maxsize=4096)
-def _dims(channel_id: int, dept: str, language: str) -> tuple[tuple[str, str], ...]:
+def _dims(channel_id: int, dept: str, language: str, public: bool) -> tuple[tuple[str, str], ...]:
+    # The first three are what the sentiment and flag counters take (dims[:3]).
     return (
         (DimKind.ALL, ""),
         (DimKind.CHANNEL, str(channel_id)),
         (DimKind.DEPARTMENT, dept),
         (DimKind.LANGUAGE, language),
+        *visibility_dims(public, dept),
     )
 
 
@@ -238,9 +247,10 @@ def message_batch(batch_size: int, now: datetime, calendars: Calendars) -> int:
             channel_id,
             dept_id,
             conv_language,
+            public,
         ) in settled:
             dept = str(dept_id) if dept_id else NO_DEPARTMENT
-            dims = _dims(channel_id, dept, msg_language or conv_language or "und")
+            dims = _dims(channel_id, dept, msg_language or conv_language or "und", public)
             clock = clocks.get(conv_id)
             if direction == Direction.INBOUND:
                 batch.count("inbound", at, dims, hourly=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from reports.models import DurationMetric, RollupWatermark
+from reports.models import DimKind, DurationMetric, RollupWatermark
 
 NO_DEPARTMENT = "0"
 MESSAGES = "messages"
@@ -46,6 +46,21 @@ def stored_names(metric: str, kept: bool) -> tuple[str, ...]:
     filter, the one without orphans (figures of messages have no such twin)."""
     twin = metric_without_orphans(metric)
     return (metric, twin) if kept and twin != metric else (metric,)
+
+
+PUBLIC = "public"
+PRIVATE = "private"
+
+
+def visibility_dims(public: bool, dept: str) -> tuple[tuple[str, str], ...]:
+    """The visibility dimensions of a conversation's figures: overall and within its team.
+
+    The conversation's own visibility (Conversation.is_public), not its messages': a first
+    response belongs to the conversation it answers, and a private chat opened from a public
+    mention is a conversation of its own.
+    """
+    vis = PUBLIC if public else PRIVATE
+    return ((DimKind.VISIBILITY, vis), (DimKind.VISIBILITY_TEAM, f"{vis}:{dept}"))
 
 
 def watermark(name: str) -> RollupWatermark:

@@ -38,7 +38,8 @@ def history():
     now = timezone.now()
     for i in range(12):
         at = now - timedelta(days=i % 6, hours=2 + i)
-        conv = ConversationFactory(department=team, received_at=at)
+        # Every third one a private chat (the "Public and private" panel).
+        conv = ConversationFactory(department=team, received_at=at, is_public=i % 3 != 0)
         MessageFactory(conversation=conv, created_at=at, direction="in")
         MessageFactory(
             conversation=conv,
@@ -66,6 +67,12 @@ def test_manager_changes_period_sees_charts_and_downloads_csv(
     page.wait_for_function(CHART_DRAWN, arg="#panel-volume canvas")
     page.wait_for_function(CHART_DRAWN, arg="#panel-department canvas")
     assert "Reparaties" in page.text_content("#panel-department")  # the (folded) data table
+    # The public/private and channel kind breakdowns: drawn, and their tables name the rows.
+    page.wait_for_function(CHART_DRAWN, arg="#panel-visibility canvas")
+    page.wait_for_function(CHART_DRAWN, arg="#panel-channel_kind canvas")
+    visibility = page.locator("#panel-visibility th[scope=row]").all_text_contents()
+    assert sorted(visibility) == ["Private", "Public"]
+    assert page.locator("#panel-channel_kind th[scope=row]").all_text_contents() == ["X"]
 
     page.select_option("#period-days", "7")
     page.wait_for_url("**/dashboards/?days=7**")

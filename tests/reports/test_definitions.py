@@ -17,6 +17,7 @@ from inbox.services.ingest import ingest_messages
 from inbox.services.replies import close_conversation
 from reports import sketch
 from reports.models import BacklogSnapshot, DimKind, DurationMetric
+from reports.panels import PANELS
 from reports.periods import Period
 from reports.rollup.run import run_rollups
 from reports.selectors import (
@@ -30,7 +31,7 @@ from reports.selectors import (
     scope_for,
 )
 from routing.models import BusinessCalendar, BusinessWindow, SlaClock
-from tests.factories import ConversationFactory, MessageFactory, UserFactory
+from tests.factories import ChannelFactory, ConversationFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -445,6 +446,26 @@ def test_labels(coordinator, admin_user, team_a, staff_a):
     assert [row[1:] for row in trend.rows] == [[1, 0], [3, 1]]
 
 
+def test_public_private(staff_a):
+    """The conversation's visibility decides, not its messages'; channel kinds add up channels."""
+    start = NOW - timedelta(hours=4)
+    wa_a, wa_b = ChannelFactory(kind="whatsapp"), ChannelFactory(kind="whatsapp")
+    mention = conversation(start)  # public, on X
+    MessageFactory(conversation=mention, created_at=start + timedelta(minutes=1), is_public=False)
+    reply(mention, start + timedelta(minutes=10), by=staff_a)
+    for minutes, channel in ((20, wa_a), (40, wa_b)):
+        chat = conversation(start, channel=channel, is_public=False)
+        reply(chat, start + timedelta(minutes=minutes), by=staff_a)
+    rollup()
+    assert stat(DurationMetric.FRT_CALENDAR, DimKind.VISIBILITY, "public").count == 1
+    private = stat(DurationMetric.FRT_CALENDAR, DimKind.VISIBILITY, "private")
+    assert private.count == 2 and near(private.p90, 2400)
+    assert count("inbound", DimKind.VISIBILITY, "public") == 2
+    rows = {row[0]: row for row in PANELS["channel_kind"](period(), Scope()).rows}
+    assert sorted(rows) == ["WhatsApp", "X"]
+    assert rows["WhatsApp"][1:4] == [2, 2, 2]  # conversations, messages in, answered
+
+
 def test_every_definition_has_a_test(client, manager):
     client.force_login(manager)
     page = client.get(reverse("reports:definitions")).content.decode()
@@ -463,6 +484,7 @@ def test_every_definition_has_a_test(client, manager):
         "orphan-starts": test_orphan_starts,
         "periods": test_periods,
         "labels": test_labels,
+        "public-private": test_public_private,
     }
     import re
 

@@ -367,5 +367,8 @@ def test_csv_exports_state_the_definitions_and_the_filter(client, manager, team_
         assert notes[0].endswith("whole days in the Europe/Amsterdam time zone."), name
         assert any("excluded" in n or "included" in n for n in notes) == (
             name
-            in ("response", "department", "channel", "agent", "language", "labels", "label_trend")
+            in (
+                *("response", "department", "channel", "agent", "language", "labels"),
+                *("label_trend", "visibility", "channel_kind"),
+            )
         ), name

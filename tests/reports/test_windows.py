@@ -196,3 +196,17 @@ def test_window_counters_equal_the_sum_of_day_rows_and_a_late_count_marks_them_s
     assert read() == expected
     build_windows(now=timezone.now())
     assert read() == expected
+
+
+@pytest.mark.parametrize("today", [1, 2, 3, 5])
+def test_a_rank_held_by_today_alone_reads_todays_faster_bins(today):
+    """When today's durations hold the rank (R <= today's count) and are faster than every
+    window bin, the percentile is one of today's bins below the window's first."""
+    history = [(METRICS[0], NOW - timedelta(days=back), "1", 3600.0 * back) for back in (1, 2, 3)]
+    history += [(METRICS[0], NOW - timedelta(minutes=m), "1", 60.0 + m) for m in range(today)]
+    _write(history)
+    build_windows(now=timezone.now())
+    period = Period.ending_today(7)
+    for kind in (DimKind.ALL, DimKind.AGENT):
+        expected = _expected(history, period, kind)
+        assert duration_stats(period, metrics=[METRICS[0]], dim_kind=kind) == expected, kind
