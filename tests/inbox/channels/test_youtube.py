@@ -464,3 +464,81 @@ def test_a_revoked_permission_puts_the_channel_in_error(channel):
     channel.refresh_from_db()
     assert channel.status == ChannelStatus.ERROR
     assert "insufficientPermissions" in channel.last_error
+
+
+@pytest.mark.parametrize(("hide_as", "status"), [(None, "heldForReview"), ("rejected", "rejected")])
+@time_machine.travel(NOW, tick=False)
+@responses.activate
+def test_hiding_under_a_house_rule_moderates_the_comment_on_youtube(
+    channel, coordinator, django_capture_on_commit_callbacks, eager_celery, hide_as, status
+):
+    from inbox.models import ConversationEvent, HouseRule
+    from inbox.services import triage
+
+    if hide_as:
+        Channel.objects.filter(pk=channel.pk).update(config={"channel_id": OWN, "hide_as": hide_as})
+    replay_threads()
+    poll_channel_once(channel_id=channel.pk, now=NOW)
+    conversation = Conversation.objects.get(channel=channel, thread_key=T2)
+    rule = HouseRule.objects.create(title="Geen reclame", text="Reclame en spam halen we weg.")
+    moderate = responses.post(f"{API}/comments/setModerationStatus", status=204, body=b"")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        triage.hide_conversation(
+            conversation=conversation,
+            rule=rule,
+            acting_user=coordinator,
+            version=conversation.version,
+        )
+    conversation.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        triage.unhide_conversation(
+            conversation=conversation, acting_user=coordinator, version=conversation.version
+        )
+
+    sent = [query(c) for c in moderate.calls]
+    expected = {"id": T2, "moderationStatus": status}
+    if status == "rejected":
+        expected["banAuthor"] = "false"
+    assert sent == [expected, {"id": T2, "moderationStatus": "published"}]
+    events = ConversationEvent.objects.filter(conversation=conversation)
+    assert events.get(kind="hidden").data["rule_text"] == "Reclame en spam halen we weg."
+    outcomes = [e.data for e in events.filter(kind="platform_hide").order_by("id")]
+    assert outcomes == [{"hidden": True, "ok": True}, {"hidden": False, "ok": True}]
+
+
+@time_machine.travel(NOW, tick=False)
+@responses.activate
+def test_a_reply_with_an_unknown_outcome_is_found_and_not_sent_twice(channel, team_a, staff_a):
+    from inbox.models import ReplyState
+    from inbox.services import replies as reply_services
+    from inbox.services.outbox import deliver_reply
+
+    replay_threads()
+    poll_channel_once(channel_id=channel.pk, now=NOW)
+    conversation = Conversation.objects.get(channel=channel, thread_key=T1)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        department=team_a, assignee=staff_a, status="assigned"
+    )
+    conversation.refresh_from_db()
+    text = "Hoi Anne, een monteur komt morgen tussen 8 en 12 uur."
+    reply = reply_services.save_and_submit_reply(
+        conversation=conversation, text=text, acting_user=staff_a
+    )
+    # YouTube posted it but the answer was lost (503): the outcome is unknown.
+    insert = responses.post(f"{API}/comments", json=fixture("error_backend.json"), status=503)
+    assert deliver_reply(reply_id=reply.pk).kind == "retry"
+    reply.refresh_from_db()
+    assert reply.state == ReplyState.UNKNOWN
+    assert json.loads(insert.calls[0].request.body) == {
+        "snippet": {"parentId": T1, "textOriginal": text}
+    }
+    # The next attempt asks YouTube first, finds our reply under the thread, sends nothing.
+    listed = fixture("comments_replies_page2.json")
+    listed["items"].append(fixture("comments_insert.json"))
+    responses.get(f"{API}/comments", json=listed, match=[has(parentId=T1)])
+    assert deliver_reply(reply_id=reply.pk).kind == "sent"
+    reply.refresh_from_db()
+    assert reply.state == ReplyState.SENT
+    assert reply.external_id == f"{T1}.A0kZ8nEwOnE"
+    assert len(insert.calls) == 1
