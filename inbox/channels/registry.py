@@ -18,6 +18,7 @@ CONNECTORS = {
     "messenger": "inbox.channels.messenger.MessengerConnector",
     "instagram_direct": "inbox.channels.messenger.InstagramDirectConnector",
     "linkedin": "inbox.channels.linkedin.LinkedInConnector",
+    "youtube": "inbox.channels.youtube.YouTubeConnector",
 }
 
 

@@ -23,6 +23,7 @@ LIMITS: dict[str, int] = {
     "messenger": 2000,  # a Send API text message
     "instagram_direct": 1000,
     "linkedin": 1250,  # a comment's text (Community Management API, Comments API)
+    "youtube": 10_000,  # comments.insert refuses longer text
 }
 _VARIABLE_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
