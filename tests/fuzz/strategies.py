@@ -25,6 +25,11 @@ FUZZ = settings(
         HealthCheck.filter_too_much,
     ],
 )
+# A tenth of the cases for targets that drive a whole poll or send through a fake session, or
+# mutate large payloads (a YouTube thread with its inline replies): each costs 10-100 times a
+# parser call, and at 5,000 they alone would add a quarter of an hour to each CI leg. The
+# parsers underneath are fuzzed at full strength by their own targets.
+FUZZ_WHOLE = settings(FUZZ, max_examples=max(50, FUZZ.max_examples // 10))
 
 NASTY_STRINGS = [
     "",

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from inbox.channels import linkedin
 from inbox.channels.base import ChannelConfig, ConnectorError, IncomingMessage, ReplyTarget
 from inbox.channels.meta.graph import MALFORMED
-from tests.fuzz.strategies import FUZZ, any_text, fixture_json, json_values, payloads
+from tests.fuzz.strategies import FUZZ, FUZZ_WHOLE, any_text, fixture_json, json_values, payloads
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +76,7 @@ def test_comment_message(page):
         _check(message)
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(
     posts=payloads(fixture_json("linkedin", "posts_by_author.json")),
     comments=st.one_of(*(payloads(seed) for seed in COMMENT_SEEDS)),
@@ -114,7 +114,7 @@ def test_fetch_survives_whatever_linkedin_answers(posts, comments, cursor, setti
     json.dumps(result.cursor)  # the cursor is stored as JSON
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(
     body=st.one_of(
         st.none(),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from inbox.channels import messenger
 from inbox.channels.base import ChannelConfig, ConnectorError, IncomingMessage, ReplyTarget
 from inbox.channels.meta import GRAPH_URL
-from tests.fuzz.strategies import FUZZ, fixture_json, payloads
+from tests.fuzz.strategies import FUZZ, FUZZ_WHOLE, fixture_json, payloads
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ def test_send_error_mapping(body, status, usage):
         assert isinstance(result, dict)
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(body=payloads(fixture_json("messenger", "conversations.json")))
 def test_find_existing_reply_reads_any_conversations_answer(body):
     connector = messenger.MessengerConnector()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from inbox.channels import x_dm
 from inbox.channels.base import ConnectorError, IncomingMessage
-from tests.fuzz.strategies import FUZZ, fixture_json, json_values, payloads
+from tests.fuzz.strategies import FUZZ, FUZZ_WHOLE, fixture_json, json_values, payloads
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def test_dm_page_parsing(page):
         _check(message)
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(
     first=pages,
     second=st.one_of(pages, json_values),

@@ -23,7 +23,7 @@ from inbox.channels.meta.graph import MALFORMED
 from inbox.channels.youtube import YouTubeConnector, comment_message, parse_time, thread_messages
 from inbox.channels.youtube.api import raise_for_youtube_error
 from inbox.channels.youtube.connector import comment_text
-from tests.fuzz.strategies import FUZZ, any_text, fixture_json, payloads
+from tests.fuzz.strategies import FUZZ, FUZZ_WHOLE, any_text, fixture_json, payloads
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def _check(message: IncomingMessage) -> None:
     assert message.is_public and isinstance(message.raw, dict)
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(thread=st.one_of(*(payloads(t) for t in THREADS)))
 def test_thread_messages(thread):
     try:
@@ -137,7 +137,7 @@ class _Replay:
         return response
 
 
-@FUZZ
+@FUZZ_WHOLE
 @given(page=st.one_of(payloads(PAGE1), payloads(PAGE2)))
 def test_a_poll_over_a_malformed_page(page):
     connector = YouTubeConnector(session=_Replay(page))
