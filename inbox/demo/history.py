@@ -231,7 +231,16 @@ def _team_closers(fallback: User) -> dict[int | None, User]:
 def _viral_letter(*, now: datetime) -> None:
     """Woonstad's own letter, four days ago at 10:00: some 250 comments in 40 minutes, the spike
     detector every quarter hour as beat runs it, an apology from the team, closed at 14:00."""
-    simulator_channel = Channel.objects.filter(kind="simulator", enabled=True).first()
+    # The demo stream: the simulator channel that plays no platform (the letter went viral on
+    # our public timeline, not in a WhatsApp chat). Channels are ordered by name, so pick by id.
+    simulator_channel = next(
+        (
+            channel
+            for channel in Channel.objects.filter(kind="simulator", enabled=True).order_by("pk")
+            if not channel.simulated_platform
+        ),
+        None,
+    )
     if simulator_channel is None:
         return
     day = (now - timedelta(days=4)).astimezone(local_zone())
