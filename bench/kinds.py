@@ -163,6 +163,54 @@ def linkedin(config: ChannelConfig, message: IncomingMessage, copy: int) -> Inco
     return comment_message(comment, organization=OUR_ORGANIZATION)
 
 
+OUR_YOUTUBE_CHANNEL = "UCq7Wd3kLmN0pQrStUvWxYzA"
+_YOUTUBE_TOPS: dict[str, str] = {}  # a comment's external id -> its thread's top comment
+
+
+def youtube(config: ChannelConfig, message: IncomingMessage, copy: int) -> IncomingMessage | None:
+    """A comment resource as commentThreads.list / comments.list return it; our channel's own
+    replies included. YouTube nests one level: every reply belongs to the thread's top comment,
+    so the top comment of each chain is remembered (build() hands messages over parents first)."""
+    from inbox.channels.youtube.connector import comment_message
+
+    comment_id = f"Ugz{_number(message.external_id)}"
+    parent = message.parent_external_id
+    top = _YOUTUBE_TOPS.get(parent, parent) if parent else message.external_id
+    _YOUTUBE_TOPS[message.external_id] = top
+    thread_id = f"Ugz{_number(top)}" if parent else ""
+    author = (
+        OUR_YOUTUBE_CHANNEL
+        if message.is_own
+        else f"UC{zlib.crc32(f'{message.author_id}/{copy}'.encode()):022d}"
+    )
+    video_id = f"v{copy:010d}"
+    snippet: dict = {
+        "channelId": OUR_YOUTUBE_CHANNEL,
+        "videoId": video_id,
+        "textDisplay": message.text,
+        "textOriginal": message.text,
+        "authorDisplayName": f"@{message.author_handle}",
+        "authorChannelId": {"value": author},
+        "publishedAt": message.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updatedAt": message.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if thread_id:
+        snippet["parentId"] = thread_id
+        resource = {
+            "kind": "youtube#comment",
+            "id": f"{thread_id}.{comment_id}",
+            "snippet": snippet,
+        }
+    else:
+        resource = {"kind": "youtube#comment", "id": comment_id, "snippet": snippet}
+    return comment_message(
+        resource,
+        thread_id=thread_id or comment_id,
+        video_id=video_id,
+        own_channel_id=OUR_YOUTUBE_CHANNEL,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     channel_kind: str  # Channel.kind of the channels it fills (X DMs come in on an X channel)
@@ -179,4 +227,5 @@ KINDS: dict[str, Kind] = {
     "instagram_direct": Kind("instagram_direct", {"ig_user_id": "17841405822304914"}, _meta_dm),
     "x_dm": Kind("x", {"direct_messages": True}, x_dm),
     "linkedin": Kind("linkedin", {"organization_id": "2414183"}, linkedin),
+    "youtube": Kind("youtube", {"channel_id": OUR_YOUTUBE_CHANNEL}, youtube),
 }
