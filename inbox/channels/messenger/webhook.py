@@ -39,6 +39,12 @@ from inbox.channels.whatsapp.webhook import (
     as_dict,
     parse_callback_data,
 )
+from inbox.channels.whatsapp.webhook import (
+    field_id as _id,
+)
+from inbox.channels.whatsapp.webhook import (
+    field_text as _str,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -220,18 +226,3 @@ def _text_of(platform: Platform, message: dict[str, Any]) -> str:
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
-
-
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return str(value).replace("\x00", "")
-
-
-def _id(value: Any, what: str) -> str:
-    text = _str(value).strip()
-    if not text or len(text) > MAX_ID:
-        raise ValueError(f"{what}: missing or longer than {MAX_ID} characters")
-    return text

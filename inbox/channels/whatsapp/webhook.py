@@ -136,7 +136,8 @@ def _contact_names(contacts: Any) -> dict[str, str]:
     return names
 
 
-def _str(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A scalar field of a Meta payload as text (NUL removed); ValueError for anything else."""
     if value is None:
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -144,11 +145,15 @@ def _str(value: Any) -> str:
     return str(value).replace("\x00", "")
 
 
-def _id(value: Any, what: str) -> str:
-    text = _str(value).strip()
+def field_id(value: Any, what: str) -> str:
+    """An id field of a Meta payload: present and short enough to store."""
+    text = field_text(value).strip()
     if not text or len(text) > MAX_ID:
         raise ValueError(f"{what}: missing or longer than {MAX_ID} characters")
     return text
+
+
+_str, _id = field_text, field_id
 
 
 def _message(item: Any, number: str, names: dict[str, str]) -> IncomingMessage:
