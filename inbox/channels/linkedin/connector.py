@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -285,46 +286,25 @@ class LinkedInConnector:
         replies: dict[str, Any] = {}
         messages: list[IncomingMessage] = []
         handed: set[str] = set()
-        start = 0
-        for _ in range(max_pages):
-            page = client.get(
-                f"socialActions/{urn_path(post_urn)}/comments", {"start": start, "count": PAGE}
-            )
-            elements = page.get("elements")
-            elements = elements if isinstance(elements, list) else []
-            for comment in elements:
-                try:
-                    message = comment_message(comment, organization=organization)
-                except MALFORMED as exc:
-                    logger.warning("Skipping malformed LinkedIn comment on %s: %s", post_urn, exc)
-                    continue
-                ms = int(message.created_at.timestamp() * 1000)
-                # Offset paging can list a comment twice in one read: handed over once.
-                if seen.is_new(ms, message.external_id) and message.external_id not in handed:
-                    handed.add(message.external_id)
-                    messages.append(message)
-                    watermark.add(ms, message.external_id)
-                count = reply_count(comment)
-                if count:
-                    messages.extend(
-                        self._replies(
-                            client,
-                            organization,
-                            message.external_id,
-                            (count, selected_replies(comment)),
-                            old_replies.get(message.external_id),
-                            replies,
-                        )
+        for comment, message in _comments_under(client, post_urn, organization, max_pages):
+            ms = int(message.created_at.timestamp() * 1000)
+            # Offset paging can list a comment twice in one read: handed over once.
+            if seen.is_new(ms, message.external_id) and message.external_id not in handed:
+                handed.add(message.external_id)
+                messages.append(message)
+                watermark.add(ms, message.external_id)
+            count = reply_count(comment)
+            if count:
+                messages.extend(
+                    self._replies(
+                        client,
+                        organization,
+                        message.external_id,
+                        (count, selected_replies(comment)),
+                        old_replies.get(message.external_id),
+                        replies,
                     )
-            if len(elements) < PAGE:
-                break
-            start += len(elements)
-        else:
-            logger.warning(
-                "LinkedIn post %s has more than %s pages of comments: the rest is not read",
-                post_urn,
-                max_pages,
-            )
+                )
         new_state: dict[str, Any] = watermark.state()
         # Reply counts of comments not listed this time (deleted, past the bound) are kept.
         new_state["replies"] = {**old_replies, **replies}
@@ -349,32 +329,15 @@ class LinkedInConnector:
         watermark = Watermark(state)
         found: list[IncomingMessage] = []
         handed: set[str] = set()
-        start = 0
-        for _ in range(REPLY_PAGES):
-            page = client.get(
-                f"socialActions/{urn_path(parent_urn)}/comments", {"start": start, "count": PAGE}
-            )
-            elements = page.get("elements")
-            elements = elements if isinstance(elements, list) else []
-            for comment in elements:
-                try:
-                    message = comment_message(comment, organization=organization)
-                except MALFORMED as exc:
-                    logger.warning(
-                        "Skipping malformed LinkedIn reply under %s: %s", parent_urn, exc
-                    )
-                    continue
-                ms = int(message.created_at.timestamp() * 1000)
-                if seen.is_new(ms, message.external_id) and message.external_id not in handed:
-                    handed.add(message.external_id)
-                    if not message.parent_external_id:
-                        # Listed under a comment: that comment is its parent, said or not.
-                        message = _with_parent(message, parent_urn)
-                    found.append(message)
-                    watermark.add(ms, message.external_id)
-            if len(elements) < PAGE:
-                break
-            start += len(elements)
+        for _comment, message in _comments_under(client, parent_urn, organization, REPLY_PAGES):
+            ms = int(message.created_at.timestamp() * 1000)
+            if seen.is_new(ms, message.external_id) and message.external_id not in handed:
+                handed.add(message.external_id)
+                if not message.parent_external_id:
+                    # Listed under a comment: that comment is its parent, said or not.
+                    message = _with_parent(message, parent_urn)
+                found.append(message)
+                watermark.add(ms, message.external_id)
         into[parent_urn] = {**watermark.state(), "count": count, "selected": selected}
         return found
 
@@ -452,6 +415,33 @@ class LinkedInConnector:
             "LinkedIn can only delete a comment, which cannot be undone: not used for hiding",
             transient=False,
         )
+
+
+def _comments_under(
+    client: LinkedInClient, urn: str, organization: str, max_pages: int
+) -> Iterator[tuple[dict[str, Any], IncomingMessage]]:
+    """Every readable comment listed under a post or a comment, page by page (offset paging);
+    a malformed one is logged and skipped. Past max_pages the rest is left, with a warning."""
+    start = 0
+    for _ in range(max_pages):
+        page = client.get(
+            f"socialActions/{urn_path(urn)}/comments", {"start": start, "count": PAGE}
+        )
+        elements = page.get("elements")
+        elements = elements if isinstance(elements, list) else []
+        for comment in elements:
+            try:
+                message = comment_message(comment, organization=organization)
+            except MALFORMED as exc:
+                logger.warning("Skipping malformed LinkedIn comment under %s: %s", urn, exc)
+                continue
+            yield comment, message
+        if len(elements) < PAGE:
+            return
+        start += len(elements)
+    logger.warning(
+        "LinkedIn %s has more than %s pages of comments: the rest is not read", urn, max_pages
+    )
 
 
 def _with_parent(message: IncomingMessage, parent: str) -> IncomingMessage:
