@@ -229,27 +229,11 @@ class YouTubeConnector:
         if status != PUBLISHED:
             params["moderationStatus"] = status
         max_pages = max(1, min(int(channel.settings.get("max_pages") or 10), 50))
-        for _ in range(max_pages):
-            page = client.get("commentThreads", params)
-            for item in page.get("items") or ():
-                if isinstance(item, dict):
-                    yield item
-            token = page.get("nextPageToken")
-            if not token or not isinstance(token, str):
-                return
-            params = {**params, "pageToken": token}
+        yield from _listed(client, "commentThreads", params, max_pages)
 
     def _replies(self, client: YouTubeClient, parent_id: str, max_pages: int) -> Iterator[dict]:
         params: dict[str, Any] = {"part": "snippet", "parentId": parent_id, "maxResults": 100}
-        for _ in range(max_pages):
-            page = client.get("comments", params)
-            for item in page.get("items") or ():
-                if isinstance(item, dict):
-                    yield item
-            token = page.get("nextPageToken")
-            if not token or not isinstance(token, str):
-                return
-            params = {**params, "pageToken": token}
+        yield from _listed(client, "comments", params, max_pages)
 
     def _extra_replies(self, client: YouTubeClient, thread: dict[str, Any]) -> list[dict[str, Any]]:
         """All replies through comments.list when the thread inlined fewer than it has."""
@@ -319,3 +303,18 @@ class YouTubeConnector:
     def reject(self, channel: ChannelConfig, external_id: str, ban_author: bool = False) -> None:
         """Reject a comment as unfit for display (its replies are hidden with it)."""
         self._moderate(channel, external_id, "rejected", ban_author=ban_author)
+
+
+def _listed(
+    client: YouTubeClient, resource: str, params: dict[str, Any], max_pages: int
+) -> Iterator[dict]:
+    """The items of a list call, following nextPageToken for at most max_pages pages."""
+    for _ in range(max_pages):
+        page = client.get(resource, params)
+        for item in page.get("items") or ():
+            if isinstance(item, dict):
+                yield item
+        token = page.get("nextPageToken")
+        if not token or not isinstance(token, str):
+            return
+        params = {**params, "pageToken": token}
